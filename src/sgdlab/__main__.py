@@ -1,0 +1,7 @@
+"""``python -m sgdlab`` is the ``sgdlab`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,66 @@
+"""The ``sgdlab`` command line: parses arguments and calls library functions, nothing more.
+
+Each subcommand lives in :mod:`sgdlab.commands` (one module per command, exporting
+``register(subparsers, parents)``). A user's mistake (bad option, bad value, missing data) is
+printed as one line on stderr with exit code 2 and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .errors import SgdlabError
+
+#: Subcommand modules, in the order ``--help`` lists them.
+COMMANDS = ("minibatch", "step", "train")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2 (argparse prints usage + message)
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .commands import common_parent
+
+    parser = _Parser(
+        prog="sgdlab",
+        description="Train and study minibatch SGD on Fashion-MNIST: the chapter's softmax "
+        "classifier y = softmax(z(x)), cost C = mean cross-entropy, step (W,b) -= lr*grad C.",
+        epilog="Exercises: 1 = sgdlab minibatch, 2-3 = sgdlab step, main job = sgdlab train. "
+        "Run 'sgdlab COMMAND --help' for each command's options.",
+    )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"sgdlab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    parent = common_parent()
+    for name in COMMANDS:
+        importlib.import_module(f"sgdlab.commands.{name}").register(sub, [parent])
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args) or 0)
+    except SgdlabError as e:
+        msg = str(e).rstrip()
+        print(f"sgdlab {args.command}: error: {msg}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # output piped into `head` and closed early
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        print(f"sgdlab {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

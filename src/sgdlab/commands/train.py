@@ -1,0 +1,64 @@
+"""``sgdlab train``: the main job, minibatch SGD (or full GD) with a per-epoch table."""
+
+from __future__ import annotations
+
+import argparse
+
+from . import emit_json, load_data, positive_float, positive_int
+
+
+def register(sub, parents) -> None:
+    p = sub.add_parser(
+        "train", parents=parents, help="train the classifier (main job)",
+        description="Train y = softmax(z(x)) on Fashion-MNIST by minibatch SGD: each epoch a "
+        "fresh random partition of the training set into minibatches (without replacement), "
+        "one step (W,b) -= lr * grad C_minibatch per minibatch. Prints a per-epoch table and "
+        "the final test accuracy. Defaults reach ~83%% test accuracy after 1 epoch, ~84%% after 5.",
+    )
+    p.add_argument("--batch-size", "-b", type=positive_int, default=16,
+                   help="minibatch size B in 1..N (default 16)")
+    p.add_argument("--epochs", "-e", type=positive_int, default=5, help="passes over the data (5)")
+    p.add_argument("--lr", type=positive_float, default=0.005,
+                   help="constant step size α (default 0.005)")
+    p.add_argument("--method", choices=("sgd", "gd"), default="sgd",
+                   help="sgd: minibatch steps; gd: one full-gradient step per epoch")
+    p.add_argument("--engine", default="auto",
+                   help="reference (autograd) or a fast engine; auto picks the fastest (default)")
+    p.add_argument("--device", default="auto", help="cpu, cuda or auto (default auto)")
+    p.add_argument("--init", choices=("zeros", "uniform"), default="zeros")
+    p.add_argument("--save-weights", metavar="PATH",
+                   help="write the final z.weight/z.bias (.safetensors or .pt)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import ConfigError
+    from ..train import train
+    from ..weights import FORMATS, save_weights
+
+    if args.save_weights and not args.save_weights.endswith(FORMATS):
+        raise ConfigError(f"--save-weights must end in .safetensors or .pt: {args.save_weights}")
+    ds = load_data(args)
+    result = train(batch_size=args.batch_size, epochs=args.epochs, lr=args.lr, seed=args.seed,
+                   method=args.method, engine=args.engine, device=args.device, init=args.init,
+                   data=ds, progress=not args.quiet)  # fmt: skip
+    doc = result.to_dict()
+    if args.save_weights:
+        doc["weights"] = str(save_weights(result.model, args.save_weights,
+                                          {"config": str(result.config)}))  # fmt: skip
+    if args.json:
+        emit_json(doc)
+        return 0
+    cfg = result.config
+    print(f"data: {ds.source}{'  (SAMPLE, not the full set)' if ds.is_sample else ''}")
+    print(f"{cfg['method']} batch={cfg['batch_size']} lr={cfg['lr']} seed={cfg['seed']} "
+          f"engine={cfg['engine']} device={cfg['device']}")  # fmt: skip
+    print(f"{'epoch':>5} {'steps':>7} {'train s':>8} {'train C':>8} {'test C':>8} "
+          f"{'train acc':>9} {'test acc':>8}")  # fmt: skip
+    for h in result.history:
+        print(f"{h['epoch']:>5} {h['steps']:>7} {h['train_seconds']:>8.3f} {h['train_cost']:>8.4f} "
+              f"{h['test_cost']:>8.4f} {h['train_accuracy']:>9.2%} {h['test_accuracy']:>8.2%}")
+    print(f"final test accuracy: {result.history[-1]['test_accuracy']:.2%}")
+    if args.save_weights:
+        print(f"weights saved to {doc['weights']}")
+    return 0

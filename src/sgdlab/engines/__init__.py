@@ -1,0 +1,66 @@
+"""Engines: interchangeable implementations of the two inner loops of training.
+
+An engine holds the training set (uint8 images (N,28,28), int64 labels (N,)) on its device and
+runs, on a :class:`~sgdlab.model.SoftmaxRegression` whose weights it updates in place:
+
+- ``sgd_steps(model, perm, batch_size, lr, start, stop)``: minibatches ``start..stop-1`` of the
+  epoch permutation ``perm`` (int64 (N,)); minibatch i is ``perm[i*b:(i+1)*b]``. Returns the
+  cost before each step, float64 (stop-start,).
+- ``full_gradient(model)``: (C, ∂C/∂W (10,784), ∂C/∂b (10,)) over all N samples.
+- ``gd_step(model, lr)``: one full-gradient step; returns C before it.
+
+``reference`` (plain autograd, :mod:`sgdlab.steps`) defines what is correct; every other engine
+is tested against it on the same inputs and minibatch order.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..errors import ConfigError
+from .base import Engine
+from .reference import ReferenceEngine
+
+# name -> (module, class). Optional engines are imported lazily (numba, CUDA).
+_REGISTRY: dict[str, tuple[str, str]] = {
+    "reference": ("sgdlab.engines.reference", "ReferenceEngine"),
+}
+#: Preference order for ``engine="auto"`` (first available wins).
+AUTO_ORDER: tuple[str, ...] = ("reference",)
+
+
+def engine_names() -> list[str]:
+    return list(_REGISTRY)
+
+
+def _engine_class(name: str) -> type[Engine]:
+    import importlib
+
+    if name not in _REGISTRY:
+        raise ConfigError(f"unknown engine {name!r}; choose from {', '.join(_REGISTRY)} or auto")
+    module, cls = _REGISTRY[name]
+    return getattr(importlib.import_module(module), cls)
+
+
+def available(name: str, device: torch.device) -> bool:
+    """Whether engine ``name`` can run on ``device`` here (its dependencies are installed)."""
+    return _engine_class(name).available(device)
+
+
+def resolve(name: str, device: torch.device) -> str:
+    """Turn ``"auto"`` into the fastest available engine's name; check an explicit one."""
+    if name == "auto":
+        return next(n for n in AUTO_ORDER if available(n, device))
+    if not available(name, device):
+        raise ConfigError(f"engine {name!r} is not available on {device.type} here")
+    return name
+
+
+def get_engine(name: str, images: torch.Tensor, labels: torch.Tensor,
+               device: torch.device | str = "cpu") -> Engine:  # fmt: skip
+    """Build engine ``name`` (or ``"auto"``) holding the training set on ``device``."""
+    device = torch.device(device)
+    return _engine_class(resolve(name, device))(images, labels, device=device)
+
+
+__all__ = ["Engine", "ReferenceEngine", "engine_names", "get_engine", "resolve", "available"]

@@ -1,0 +1,53 @@
+"""Pictures (matplotlib is imported here only, lazily, with the headless Agg backend)."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import torch
+
+from .errors import ConfigError
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, path: str | os.PathLike) -> Path:
+    """Save ``fig`` to ``path`` (format from the extension) atomically; clear error if unwritable."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
+    try:
+        fig.savefig(tmp, dpi=120, bbox_inches="tight")
+        os.replace(tmp, path)
+    except OSError as e:
+        raise ConfigError(f"cannot write {path}: {e.strerror or e}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+        _plt().close(fig)
+    return path
+
+
+def image_grid(images: torch.Tensor, labels: torch.Tensor, path: str | os.PathLike) -> Path:
+    """Draw uint8 images (B,28,28) in a grid titled with their class names; save to ``path``."""
+    from .data import CLASS_NAMES
+
+    plt = _plt()
+    b = images.shape[0]
+    cols = min(8, b)
+    rows = math.ceil(b / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.8 * rows), squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if k < b:
+            ax.imshow(images[k].reshape(28, 28).numpy(), cmap="gray_r", vmin=0, vmax=255)
+            ax.set_title(CLASS_NAMES[int(labels[k])], fontsize=8)
+    fig.suptitle(f"Fashion-MNIST minibatch of {b}")
+    return save_figure(fig, path)
