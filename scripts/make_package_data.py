@@ -22,7 +22,8 @@ PKG = Path(__file__).resolve().parents[1] / "src" / "sgdlab"
 
 
 def idx_bytes(arr: np.ndarray) -> bytes:
-    return struct.pack(f">HBB{arr.ndim}I", 0, 8, arr.ndim, *arr.shape) + arr.astype(np.uint8).tobytes()
+    header = struct.pack(f">HBB{arr.ndim}I", 0, 8, arr.ndim, *arr.shape)
+    return header + arr.astype(np.uint8).tobytes()
 
 
 def main() -> None:

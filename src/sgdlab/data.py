@@ -48,13 +48,13 @@ STD_FLOOR = 0.05
 FILES: dict[str, dict[str, tuple[str, str, tuple[int, ...]]]] = {
     "train": {
         "images": ("train-images-idx3-ubyte",
-                   "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888", (60000, 28, 28)),
+                   "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888", (60000, 28, 28)),  # noqa: E501
         "labels": ("train-labels-idx1-ubyte",
                    "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9", (60000,)),
     },
     "test": {
         "images": ("t10k-images-idx3-ubyte",
-                   "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b", (10000, 28, 28)),
+                   "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b", (10000, 28, 28)),  # noqa: E501
         "labels": ("t10k-labels-idx1-ubyte",
                    "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34", (10000,)),
     },
@@ -191,7 +191,9 @@ def load(
         except DownloadError as e:
             raise DataNotFoundError(_not_found_message(dirs, str(e))) from None
         except OSError as e:
-            raise DataNotFoundError(_not_found_message(dirs, f"cannot write to {target}: {e}"))
+            raise DataNotFoundError(
+                _not_found_message(dirs, f"cannot write to {target}: {e}")
+            ) from None
         return _load_dir(target)
     raise DataNotFoundError(_not_found_message(dirs, "download disabled"))
 

@@ -21,7 +21,7 @@ def _plt():
 
 
 def save_figure(fig, path: str | os.PathLike) -> Path:
-    """Save ``fig`` to ``path`` (format from the extension) atomically; clear error if unwritable."""
+    """Save ``fig`` to ``path`` (format from its extension) atomically; clear error otherwise."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
     try:

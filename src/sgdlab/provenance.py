@@ -19,7 +19,8 @@ def git_commit() -> str | None:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
                              text=True, timeout=5, check=True).stdout.strip()  # fmt: skip
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=here, capture_output=True, text=True, timeout=5).stdout  # fmt: skip
+                               cwd=here, capture_output=True, text=True,
+                               timeout=5).stdout  # fmt: skip
     except (OSError, subprocess.SubprocessError):
         return None
     return sha + ("+dirty" if dirty.strip() else "")

@@ -55,5 +55,7 @@ def load_weights(path: str | os.PathLike) -> SoftmaxRegression:
         model.z.weight.data.copy_(tensors["z.weight"])
         model.z.bias.data.copy_(tensors["z.bias"])
     except (KeyError, RuntimeError, TypeError) as e:
-        raise CheckpointError(f"{path} does not hold z.weight (10,784) and z.bias (10,): {e}")
+        raise CheckpointError(
+            f"{path} does not hold z.weight (10,784) and z.bias (10,): {e}"
+        ) from None
     return model

@@ -29,7 +29,8 @@ def run(args: argparse.Namespace) -> int:
     n = len(ds.train_labels)
     if args.batch_size > n:
         raise ConfigError(f"batch size must be in 1..{n}, got {args.batch_size}")
-    sampler = MinibatchSampler(n, args.batch_size, generator=torch.Generator().manual_seed(args.seed))
+    gen = torch.Generator().manual_seed(args.seed)
+    sampler = MinibatchSampler(n, args.batch_size, generator=gen)
     idx = next(iter(sampler))
     images, labels = ds.train_images[idx], ds.train_labels[idx]
     x = to_float(images)
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"  images: {tuple(images.shape)} {images.dtype} -> model input {tuple(x.shape)} "
           f"float32 (standardized per pixel)")  # fmt: skip
     print(f"  labels: {tuple(labels.shape)} int64")
-    for i, (j, c) in enumerate(zip(idx.tolist(), labels.tolist())):
+    for i, (j, c) in enumerate(zip(idx.tolist(), labels.tolist(), strict=False)):
         print(f"  {i:3d}  sample #{j:<6d} label {c}  {CLASS_NAMES[c]}")
     if args.save:
         print(f"saved {out['saved']}")

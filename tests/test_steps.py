@@ -1,0 +1,71 @@
+"""sgd_step (exercise 2) and gd_step / full_gradient (exercise 3)."""
+
+import copy
+
+import pytest
+import torch
+
+from sgdlab.data import to_float
+from sgdlab.model import SoftmaxRegression, cost
+from sgdlab.steps import full_gradient, gd_step, sgd_step
+
+
+def _model():
+    return SoftmaxRegression(init="uniform", generator=torch.Generator().manual_seed(0))
+
+
+def test_sgd_step_is_the_chapter_update(sample):
+    x, y = sample.train_images[:16], sample.train_labels[:16]
+    m = _model()
+    ref = copy.deepcopy(m)
+    c = cost(ref, to_float(x), y)
+    gw, gb = torch.autograd.grad(c, [ref.z.weight, ref.z.bias])
+    before = sgd_step(m, x, y, lr=0.1)
+    assert before == pytest.approx(c.item())
+    torch.testing.assert_close(m.z.weight, ref.z.weight - 0.1 * gw)
+    torch.testing.assert_close(m.z.bias, ref.z.bias - 0.1 * gb)
+    assert m.z.weight.grad is not None and torch.equal(m.z.weight.grad, gw)
+    assert cost(m, to_float(x), y).item() < before  # a small step lowers the minibatch cost
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 100, 999, 1000, 5000])
+def test_chunked_full_gradient_equals_one_shot(sample, chunk):
+    m = _model()
+    x, y = sample.train_images, sample.train_labels
+    c, gw, gb = full_gradient(m, x, y, chunk_size=chunk)
+    ref = copy.deepcopy(m)
+    one = cost(ref, to_float(x), y)
+    one.backward()
+    assert c == pytest.approx(one.item(), rel=1e-6)
+    torch.testing.assert_close(gw, ref.z.weight.grad, rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(gb, ref.z.bias.grad, rtol=1e-5, atol=1e-7)
+
+
+def test_gd_step_moves_along_the_full_gradient(sample):
+    m = _model()
+    x, y = sample.train_images, sample.train_labels
+    _, gw, gb = full_gradient(copy.deepcopy(m), x, y)
+    w0, b0 = m.z.weight.detach().clone(), m.z.bias.detach().clone()
+    before = gd_step(m, x, y, lr=0.05)
+    torch.testing.assert_close(m.z.weight, w0 - 0.05 * gw)
+    torch.testing.assert_close(m.z.bias, b0 - 0.05 * gb)
+    after, _, _ = full_gradient(m, x, y)
+    assert after < before
+
+
+def test_full_gradient_never_materializes_more_than_a_chunk(monkeypatch):
+    """Peak extra memory is O(chunk): no float copy larger than chunk_size rows is ever made."""
+    import sgdlab.steps as steps
+
+    seen = []
+    real = steps.to_float
+    monkeypatch.setattr(steps, "to_float", lambda x: seen.append(x.shape[0]) or real(x))
+    n = 10_000
+    x = torch.randint(0, 256, (n, 28, 28), dtype=torch.uint8)
+    full_gradient(_model(), x, torch.randint(0, 10, (n,)), chunk_size=1024)
+    assert max(seen) == 1024 and sum(seen) == n
+
+
+def test_chunk_size_validated(sample):
+    with pytest.raises(ValueError, match="chunk_size"):
+        full_gradient(_model(), sample.train_images, sample.train_labels, chunk_size=0)
