@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-from .errors import SgdlabError
+from .errors import SgdlabError, TrainingInterrupted
 
 #: Subcommand modules, in the order ``--help`` lists them.
 COMMANDS = ("minibatch", "step", "train")
@@ -50,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.run(args) or 0)
+    except TrainingInterrupted as e:
+        print(f"sgdlab {args.command}: {e}", file=sys.stderr)
+        return e.exit_code
     except SgdlabError as e:
         msg = str(e).rstrip()
         print(f"sgdlab {args.command}: error: {msg}", file=sys.stderr)

@@ -34,3 +34,11 @@ class CheckpointError(SgdlabError, ValueError):
 
 class DivergenceError(SgdlabError, FloatingPointError):
     """Training produced a non-finite cost: the learning rate is too large."""
+
+
+class TrainingInterrupted(SgdlabError):
+    """SIGTERM or Ctrl-C stopped training after a checkpoint was written."""
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.exit_code = 128 + signum

@@ -39,7 +39,7 @@ def environment(device: torch.device | str = "cpu") -> dict[str, Any]:
 
     return {
         "sgdlab_version": __version__,
-        "torch_version": torch.__version__,
+        "torch_version": str(torch.__version__),
         "python_version": platform.python_version(),
         "device": str(torch.device(device)),
         "device_name": device_name(device),

@@ -1,61 +1,38 @@
-"""Training: epochs of minibatch SGD (or full GD) with per-epoch evaluation and a history.
+"""Training: epochs of minibatch SGD (or full GD), per-epoch evaluation, checkpoints, resume.
 
 >>> from sgdlab.data import load_sample
 >>> run = train(batch_size=16, epochs=1, lr=0.005, seed=0, data=load_sample(), progress=False)
 >>> sorted(run.history[0])[:4]
-['epoch', 'mean_minibatch_cost', 'steps', 'test_accuracy']
+['epoch', 'mean_minibatch_cost', 'order_sha256', 'steps']
+
+Resume is exact: a run stopped after any step (``kill -9`` included) and resumed from its newest
+valid checkpoint gives bitwise the same weights, minibatch order and history (except the
+wall-clock ``train_seconds``) as the run that never stopped, on CPU with the same engine.
 """
 
 from __future__ import annotations
 
-import math
+import hashlib
+import signal
+import threading
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
 
-from . import engines
+from . import checkpoint, engines
+from .config import TrainConfig, resolve_device
+from .config import checkpoint_every as _valid_every
 from .data import FashionMNIST
-from .errors import ConfigError, DivergenceError
+from .errors import CheckpointError, DivergenceError, TrainingInterrupted
 from .model import SoftmaxRegression, evaluate
 from .provenance import environment
 from .sampler import MinibatchSampler
 
-METHODS = ("sgd", "gd")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Hyperparameters of a run (validated by :meth:`validate`)."""
-
-    batch_size: int = 16
-    epochs: int = 5
-    lr: float = 0.005
-    seed: int = 0
-    method: str = "sgd"  # "sgd": minibatches; "gd": one full-gradient step per epoch
-    engine: str = "auto"
-    device: str = "auto"
-    init: str = "zeros"
-    drop_last: bool = False
-
-    def validate(self, n: int) -> None:
-        """Raise :class:`ConfigError` naming the first bad value (``n`` = training samples)."""
-        def is_int(v: Any) -> bool:
-            return isinstance(v, int) and not isinstance(v, bool)
-
-        if not is_int(self.batch_size) or not 1 <= self.batch_size <= n:
-            raise ConfigError(f"batch size must be an integer in 1..{n}, got {self.batch_size!r}")
-        if not is_int(self.epochs) or self.epochs < 1:
-            raise ConfigError(f"epochs must be an integer ≥ 1, got {self.epochs!r}")
-        if not isinstance(self.lr, (int, float)) or not math.isfinite(self.lr) or self.lr <= 0:
-            raise ConfigError(f"learning rate must be finite and > 0, got {self.lr!r}")
-        if not is_int(self.seed) or self.seed < 0:
-            raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
-        if self.method not in METHODS:
-            raise ConfigError(f"method must be one of {METHODS}, got {self.method!r}")
-        if self.init not in ("zeros", "uniform"):
-            raise ConfigError(f"init must be 'zeros' or 'uniform', got {self.init!r}")
+__all__ = ["train", "TrainResult", "TrainConfig", "resolve_device"]
 
 
 @dataclass
@@ -67,24 +44,173 @@ class TrainResult:
     config: dict[str, Any]
     environment: dict[str, Any] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
+    checkpoint: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: config, environment, data provenance and history (no weights)."""
         return {"config": self.config, "environment": self.environment, "data": self.data,
-                "history": self.history}  # fmt: skip
+                "history": self.history, "checkpoint": self.checkpoint}  # fmt: skip
 
 
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``"auto"`` -> cuda when available, else cpu; refuse cuda when there is none."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise ConfigError(f"unknown device {device!r}; use cpu, cuda or auto") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device cuda requested but no CUDA GPU is available")
-    return dev
+def train(*, batch_size: int = 16, epochs: int = 5, lr: float = 0.005, seed: int = 0,
+          method: str = "sgd", engine: str = "auto", device: str = "auto", init: str = "zeros",
+          drop_last: bool = False, data_dir: str | None = None, data: FashionMNIST | None = None,
+          progress: bool = True, checkpoint_dir: str | Path | None = None,
+          checkpoint_every: int | str | None = "epoch", keep: int = 2, resume: bool = False,
+          segment: int = 500) -> TrainResult:  # fmt: skip
+    """Train the chapter's classifier; returns a :class:`TrainResult`.
+
+    Loads the data itself (``data_dir``, see :func:`sgdlab.data.load`) unless ``data`` is given.
+    All randomness comes from one ``torch.Generator`` seeded with ``seed``: the init (if
+    ``init="uniform"``), then one permutation per epoch. Per epoch the history records
+    ``epoch``, ``steps`` (global), ``train_seconds`` (wall time of the updates only; evaluation,
+    checkpoints and the progress bar are outside it), ``mean_minibatch_cost``, ``order_sha256``
+    (of the epoch's minibatch order), then the exact ``train_cost`` (C on all N),
+    ``test_cost``, ``train_accuracy``, ``test_accuracy``.
+
+    With ``checkpoint_dir``, a checkpoint is written every ``checkpoint_every`` steps (or each
+    ``"epoch"``) and at the end, keeping the newest ``keep``; SIGTERM/SIGINT write one and raise
+    :class:`TrainingInterrupted`. ``resume=True`` continues from the newest valid checkpoint
+    there, with the checkpoint's config (the hyperparameter arguments are then ignored).
+    Raises :class:`ConfigError` for bad values, :class:`DivergenceError` on a non-finite cost.
+    """
+    ds = _load_data(data, data_dir)
+    every = _valid_every(checkpoint_every)
+    saved = None
+    if resume:
+        if checkpoint_dir is None:
+            raise CheckpointError("resume needs a checkpoint directory")
+        path, saved = checkpoint.latest_valid(checkpoint_dir, warn=_warn)
+        cfg = TrainConfig(**saved["config"])
+        _check_compatible(saved, ds)
+    else:
+        cfg = TrainConfig(batch_size=batch_size, epochs=epochs, lr=lr, seed=seed,
+                          method=method, engine=engine, device=str(device), init=init,
+                          drop_last=drop_last)  # fmt: skip
+    n = ds.train_images.shape[0]
+    cfg.validate(n)
+    dev = resolve_device(cfg.device)
+    eng = engines.get_engine(cfg.engine, ds.train_images, ds.train_labels, dev)
+    cfg = TrainConfig(**{**asdict(cfg), "engine": eng.name, "device": str(dev)})
+    data_info = {"source": ds.source, "is_sample": ds.is_sample, "n_train": n,
+                 "n_test": ds.test_images.shape[0], "sha256": ds.sha256}  # fmt: skip
+    loop = _Loop(cfg, eng, ds, dev, checkpoint_dir, every, keep, data_info)
+    if saved is not None:
+        loop.restore(saved)
+    with _SignalFlag(enabled=checkpoint_dir is not None) as flag:
+        loop.run(flag, progress, segment)
+    return TrainResult(model=loop.model, history=loop.history, config=asdict(cfg),
+                       environment=environment(dev), data=data_info,
+                       checkpoint=str(loop.last_checkpoint) if loop.last_checkpoint else None)
+
+
+class _Loop:
+    """The mutable state of a run (weights, sampler, step, history) and the loop over it."""
+
+    def __init__(self, cfg, eng, ds, dev, ckpt_dir, every, keep, data_info):
+        self.cfg, self.eng, self.ds, self.dev = cfg, eng, ds, dev
+        self.ckpt_dir, self.every, self.keep, self.data_info = ckpt_dir, every, keep, data_info
+        gen = torch.Generator().manual_seed(cfg.seed)
+        self.model = SoftmaxRegression(init=cfg.init, generator=gen).to(dev)
+        n = ds.train_images.shape[0]
+        self.sampler = MinibatchSampler(n, cfg.batch_size, generator=gen, drop_last=cfg.drop_last)
+        self.spe = len(self.sampler) if cfg.method == "sgd" else 1  # steps per epoch
+        self.step, self.history = 0, []
+        self.costs: list[torch.Tensor] = []  # costs so far in the current epoch
+        self.seconds = 0.0  # training wall time so far in the current epoch
+        self.last_checkpoint: Path | None = None
+
+    def state(self) -> dict[str, Any]:
+        costs = torch.cat(self.costs) if self.costs else torch.empty(0, dtype=torch.float64)
+        return {"format": 1, "weight": self.model.z.weight.detach().cpu().clone(),
+                "bias": self.model.z.bias.detach().cpu().clone(),
+                "epoch": len(self.history), "step": self.step,
+                "sampler": self.sampler.state_dict(), "epoch_costs": costs,
+                "epoch_seconds": self.seconds, "history": self.history,
+                "config": asdict(self.cfg), "torch_rng": torch.get_rng_state(),
+                "provenance": {**environment(self.dev), "seed": self.cfg.seed,
+                               "engine": self.cfg.engine, "data": self.data_info}}  # fmt: skip
+
+    def restore(self, s: dict[str, Any]) -> None:
+        with torch.no_grad():
+            self.model.z.weight.copy_(s["weight"])
+            self.model.z.bias.copy_(s["bias"])
+        self.sampler.load_state_dict(s["sampler"])
+        self.step, self.history = int(s["step"]), list(s["history"])
+        self.costs = [s["epoch_costs"]] if len(s["epoch_costs"]) else []
+        self.seconds = float(s["epoch_seconds"])
+        torch.set_rng_state(s["torch_rng"])
+
+    def save(self) -> None:
+        if self.ckpt_dir is not None:
+            self.last_checkpoint = checkpoint.save(self.state(), self.ckpt_dir, step=self.step,
+                                                   keep=self.keep)  # fmt: skip
+
+    def run(self, flag: _SignalFlag, progress: bool, segment: int) -> None:
+        cfg = self.cfg
+        self._bar = bar = _progress(progress, cfg.epochs * self.spe, self.step)
+        try:
+            while len(self.history) < cfg.epochs:
+                done_epoch, saved = self._segment(segment), False
+                if done_epoch:
+                    self._end_epoch(bar)
+                due = isinstance(self.every, int) and self.step % self.every == 0
+                final = len(self.history) == cfg.epochs
+                if due or final or (done_epoch and self.every == "epoch"):
+                    self.save()
+                    saved = True
+                if flag.signum is not None:
+                    if not saved:
+                        self.save()
+                    name = signal.Signals(flag.signum).name
+                    raise TrainingInterrupted(
+                        f"stopped by {name} at step {self.step}; checkpoint {self.last_checkpoint}"
+                        f"; resume with: sgdlab train --resume {self.ckpt_dir}", flag.signum)
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def _segment(self, segment: int) -> bool:
+        """Run the next stretch of steps; return True when it finished the epoch."""
+        cfg, t0 = self.cfg, time.perf_counter()
+        if cfg.method == "sgd":
+            self.perm, start = self.sampler.permutation(), self.sampler.batch
+            stop = min(len(self.sampler), start + segment)
+            if isinstance(self.every, int):  # stop on checkpoint boundaries (global steps)
+                stop = min(stop, start + self.every - self.step % self.every)
+            c = self.eng.sgd_steps(self.model, self.perm, cfg.batch_size, cfg.lr, start, stop)
+            self.sampler.advance(stop - start)
+            done = self.sampler.batch == 0
+        else:
+            self.perm = None
+            c = torch.tensor([self.eng.gd_step(self.model, cfg.lr)], dtype=torch.float64)
+            done = True
+        self.eng.synchronize()
+        self.seconds += time.perf_counter() - t0
+        _check_finite(c, self.step, len(self.history) + 1, cfg.lr, self.model)
+        self.costs.append(c)
+        self.step += len(c)
+        if self._bar is not None:
+            self._bar.update(len(c))
+        return done
+
+    _bar = None
+
+    def _end_epoch(self, bar) -> None:
+        ds = self.ds
+        train_cost, train_acc = evaluate(self.model, ds.train_images, ds.train_labels)
+        test_cost, test_acc = evaluate(self.model, ds.test_images, ds.test_labels)
+        order = None
+        if self.perm is not None:
+            order = hashlib.sha256(self.perm.cpu().numpy().tobytes()).hexdigest()[:16]
+        self.history.append({
+            "epoch": len(self.history) + 1, "steps": self.step, "train_seconds": self.seconds,
+            "mean_minibatch_cost": torch.cat(self.costs).mean().item(), "order_sha256": order,
+            "train_cost": train_cost, "train_accuracy": train_acc,
+            "test_cost": test_cost, "test_accuracy": test_acc})  # fmt: skip
+        self.costs, self.seconds = [], 0.0
+        if bar is not None:
+            bar.set_postfix(epoch=len(self.history), test_acc=f"{test_acc:.4f}")
 
 
 def _load_data(data: FashionMNIST | None, data_dir) -> FashionMNIST:
@@ -95,73 +221,24 @@ def _load_data(data: FashionMNIST | None, data_dir) -> FashionMNIST:
     return load(data_dir)
 
 
-def train(*, batch_size: int = 16, epochs: int = 5, lr: float = 0.005, seed: int = 0,
-          method: str = "sgd", engine: str = "auto", device: str = "auto", init: str = "zeros",
-          drop_last: bool = False, data_dir: str | None = None, data: FashionMNIST | None = None,
-          progress: bool = True, segment: int = 500) -> TrainResult:  # fmt: skip
-    """Train the chapter's classifier; returns a :class:`TrainResult`.
+def _warn(msg: str) -> None:
+    import sys
 
-    Loads the data itself (``data_dir``, see :func:`sgdlab.data.load`) unless ``data`` is given.
-    All randomness comes from one ``torch.Generator`` seeded with ``seed``: the init (if
-    ``init="uniform"``) and then one permutation per epoch. Per epoch the history records
-    ``epoch``, ``steps``, ``train_seconds`` (wall time of the updates only; evaluation and the
-    progress bar's drawing are outside it), ``mean_minibatch_cost`` (mean cost before each
-    step), and after the epoch the exact ``train_cost`` (C on all N) and ``test_cost``,
-    ``train_accuracy``, ``test_accuracy``. Raises :class:`ConfigError` for bad values and
-    :class:`DivergenceError` when the cost stops being finite.
-    """
-    ds = _load_data(data, data_dir)
-    cfg = TrainConfig(batch_size=batch_size, epochs=epochs, lr=lr, seed=seed, method=method,
-                      engine=engine, device=str(device), init=init, drop_last=drop_last)  # fmt: skip
-    n = ds.train_images.shape[0]
-    cfg.validate(n)
-    dev = resolve_device(cfg.device)
-    eng = engines.get_engine(cfg.engine, ds.train_images, ds.train_labels, dev)
-    cfg = TrainConfig(**{**asdict(cfg), "engine": eng.name, "device": str(dev)})
+    print(msg, file=sys.stderr)
 
-    gen = torch.Generator().manual_seed(seed)
-    model = SoftmaxRegression(init=init, generator=gen).to(dev)
-    sampler = MinibatchSampler(n, batch_size, generator=gen, drop_last=drop_last)
-    steps_per_epoch = len(sampler) if method == "sgd" else 1
-    history: list[dict[str, Any]] = []
-    bar = _progress(progress, epochs * steps_per_epoch)
-    step = 0
-    for epoch in range(1, epochs + 1):
-        seconds, costs = 0.0, []
-        while True:  # segments of the epoch, so the progress bar moves
-            t0 = time.perf_counter()
-            if method == "sgd":
-                perm, start = sampler.permutation(), sampler.batch
-                stop = min(start + segment, len(sampler))
-                c = eng.sgd_steps(model, perm, batch_size, lr, start, stop)
-                sampler.advance(stop - start)
-            else:
-                c = torch.tensor([eng.gd_step(model, lr)], dtype=torch.float64)
-            eng.synchronize()
-            seconds += time.perf_counter() - t0
-            _check_finite(c, step, epoch, lr, model)
-            costs.append(c)
-            step += len(c)
-            if bar is not None:
-                bar.update(len(c))
-            if method == "gd" or sampler.batch == 0:
-                break
-        train_cost, train_acc = evaluate(model, ds.train_images, ds.train_labels)
-        test_cost, test_acc = evaluate(model, ds.test_images, ds.test_labels)
-        row = {"epoch": epoch, "steps": step, "train_seconds": seconds,
-               "mean_minibatch_cost": torch.cat(costs).mean().item(),
-               "train_cost": train_cost, "train_accuracy": train_acc,
-               "test_cost": test_cost, "test_accuracy": test_acc}  # fmt: skip
-        history.append(row)
-        if bar is not None:
-            bar.set_postfix(epoch=epoch, test_acc=f"{test_acc:.4f}")
-    if bar is not None:
-        bar.close()
-    return TrainResult(model=model, history=history, config=asdict(cfg),
-                       environment=environment(dev),
-                       data={"source": ds.source, "is_sample": ds.is_sample,
-                             "n_train": n, "n_test": ds.test_images.shape[0],
-                             "sha256": ds.sha256})  # fmt: skip
+
+def _check_compatible(saved: dict[str, Any], ds: FashionMNIST) -> None:
+    """Refuse a resume on other data; warn when library versions or threads differ."""
+    prov = saved.get("provenance", {})
+    if prov.get("data", {}).get("sha256") != ds.sha256:
+        raise CheckpointError("the checkpoint was written for other data "
+                              f"({prov.get('data', {}).get('source')}); resume on the same data")
+    here = environment("cpu")
+    for key in ("torch_version", "sgdlab_version", "torch_threads"):
+        if key in prov and prov[key] != here[key]:
+            warnings.warn(f"resuming with {key}={here[key]} but the checkpoint was written with "
+                          f"{prov[key]}: the result may differ from an uninterrupted run",
+                          stacklevel=3)  # fmt: skip
 
 
 def _check_finite(costs: torch.Tensor, step0: int, epoch: int, lr: float, model) -> None:
@@ -176,9 +253,33 @@ def _check_finite(costs: torch.Tensor, step0: int, epoch: int, lr: float, model)
     )
 
 
-def _progress(enabled: bool, total: int):
+def _progress(enabled: bool, total: int, initial: int):
     if not enabled:
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, unit="step", desc="training", leave=False, dynamic_ncols=True)
+    return tqdm(total=total, initial=initial, unit="step", desc="training", leave=False,
+                dynamic_ncols=True)  # fmt: skip
+
+
+class _SignalFlag:
+    """While active (main thread, checkpointing on), SIGTERM/SIGINT set ``signum`` instead of
+    killing the process; the loop then writes a checkpoint and stops within one segment."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled and threading.current_thread() is threading.main_thread()
+        self.signum: int | None = None
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> _SignalFlag:
+        if self.enabled:
+            for s in (signal.SIGTERM, signal.SIGINT):
+                self._old[s] = signal.signal(s, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        self.signum = signum
+
+    def __exit__(self, *exc) -> None:
+        for s, h in self._old.items():
+            signal.signal(s, h)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from . import emit_json, load_data, positive_float, positive_int
 
@@ -26,9 +27,23 @@ def register(sub, parents) -> None:
                    help="reference (autograd) or a fast engine; auto picks the fastest (default)")
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default auto)")
     p.add_argument("--init", choices=("zeros", "uniform"), default="zeros")
+    c = p.add_argument_group("checkpoints (crash-safe; a resumed run is bitwise the same run)")
+    c.add_argument("--checkpoint-dir", metavar="DIR",
+                   help="write atomic, hash-verified checkpoints into DIR")
+    c.add_argument("--checkpoint-every", metavar="STEPS|epoch", type=every_type, default="epoch",
+                   help="checkpoint every STEPS steps, or every epoch (default epoch)")
+    c.add_argument("--keep", type=positive_int, default=2,
+                   help="how many newest checkpoints to keep (default 2)")
+    c.add_argument("--resume", metavar="DIR",
+                   help="continue the run in DIR from its newest valid checkpoint, with its "
+                   "config (SIGTERM/Ctrl-C during a checkpointed run write one and exit)")
     p.add_argument("--save-weights", metavar="PATH",
                    help="write the final z.weight/z.bias (.safetensors or .pt)")
     p.set_defaults(run=run)
+
+
+def every_type(text: str) -> int | str:
+    return "epoch" if text == "epoch" else positive_int(text)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,9 +54,14 @@ def run(args: argparse.Namespace) -> int:
     if args.save_weights and not args.save_weights.endswith(FORMATS):
         raise ConfigError(f"--save-weights must end in .safetensors or .pt: {args.save_weights}")
     ds = load_data(args)
+    if args.resume:
+        print(f"resuming from {args.resume} with the checkpoint's config", file=sys.stderr)
     result = train(batch_size=args.batch_size, epochs=args.epochs, lr=args.lr, seed=args.seed,
                    method=args.method, engine=args.engine, device=args.device, init=args.init,
-                   data=ds, progress=not args.quiet)  # fmt: skip
+                   data=ds, progress=not args.quiet,
+                   checkpoint_dir=args.resume or args.checkpoint_dir,
+                   checkpoint_every=args.checkpoint_every, keep=args.keep,
+                   resume=bool(args.resume))  # fmt: skip
     doc = result.to_dict()
     if args.save_weights:
         doc["weights"] = str(save_weights(result.model, args.save_weights,

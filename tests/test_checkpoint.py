@@ -1,0 +1,111 @@
+"""Checkpoint files: atomic, verified, validated, never executing code; newest valid wins."""
+
+import hashlib
+import os
+import pickle
+import random
+
+import pytest
+import torch
+
+from sgdlab import checkpoint, train
+from sgdlab.errors import CheckpointError, ConfigError
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, sample):
+    d = tmp_path_factory.mktemp("ckpt")
+    train(epochs=2, data=sample, engine="reference", progress=False, checkpoint_dir=d,
+          checkpoint_every=20, keep=3)  # fmt: skip
+    return d
+
+
+def test_keeps_newest_k_and_they_load(run_dir):
+    files = checkpoint.list_checkpoints(run_dir)
+    assert [f.name for f in files] == ["ckpt-0000000100.sgdlab", "ckpt-0000000120.sgdlab",
+                                       "ckpt-0000000126.sgdlab"]  # fmt: skip
+    s = checkpoint.load(files[-1])
+    assert s["step"] == 126 and s["epoch"] == 2 and len(s["history"]) == 2
+    assert s["provenance"]["seed"] == 0 and s["provenance"]["engine"] == "reference"
+    assert s["provenance"]["data"]["sha256"] and s["provenance"]["torch_version"]
+    assert not [p for p in os.listdir(run_dir) if p.endswith(".tmp")]
+
+
+def _variants(blob: bytes, rng: random.Random):
+    for _ in range(50):
+        yield "truncated", blob[: rng.randrange(0, len(blob))]
+    for _ in range(50):
+        i = rng.randrange(len(blob))
+        yield "bitflip", blob[:i] + bytes([blob[i] ^ (1 << rng.randrange(8))]) + blob[i + 1 :]
+
+
+def test_every_truncation_and_bit_flip_is_rejected_and_previous_offered(run_dir, tmp_path):
+    files = checkpoint.list_checkpoints(run_dir)
+    blob = files[-1].read_bytes()
+    previous = tmp_path / files[-2].name
+    previous.write_bytes(files[-2].read_bytes())
+    newest = tmp_path / files[-1].name
+    rejected = 0
+    for _kind, bad in _variants(blob, random.Random(0)):
+        newest.write_bytes(bad)
+        with pytest.raises(CheckpointError):
+            checkpoint.load(newest)
+        warnings = []
+        path, state = checkpoint.latest_valid(tmp_path, warn=warnings.append)
+        assert path == previous and state["step"] == 120 and len(warnings) == 1
+        rejected += 1
+    assert rejected == 100
+
+
+class _Evil:
+    def __reduce__(self):
+        return (os.system, ("touch sgdlab-pwned",))
+
+
+def test_checkpoint_crafted_to_run_code_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    payload = pickle.dumps({"weight": _Evil()})
+    blob = checkpoint.MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
+    path = tmp_path / "ckpt-0000000001.sgdlab"
+    path.write_bytes(blob)  # the attacker can compute the hash: it guards against damage only
+    with pytest.raises(CheckpointError, match="refused to load"):
+        checkpoint.load(path)
+    assert not (tmp_path / "sgdlab-pwned").exists()
+
+
+def test_shapes_and_finiteness_are_validated(tmp_path):
+    good = {"weight": torch.zeros(10, 784), "bias": torch.zeros(10), "epoch": 0, "step": 1,
+            "sampler": {}, "config": {}, "history": []}  # fmt: skip
+    for bad, words in [({"weight": torch.zeros(10, 783)}, "10x784"),
+                       ({"bias": torch.zeros(9)}, "bias"),
+                       ({"weight": torch.full((10, 784), float("nan"))}, "not finite"),
+                       ]:  # fmt: skip
+        path = checkpoint.save({**good, **bad}, tmp_path, step=1)
+        with pytest.raises(CheckpointError, match=words):
+            checkpoint.load(path)
+    incomplete = {k: v for k, v in good.items() if k != "sampler"}
+    with pytest.raises(CheckpointError, match="missing fields"):
+        checkpoint.load(checkpoint.save(incomplete, tmp_path, step=2))
+
+
+def test_empty_dir_and_unwritable_dir_are_clear(tmp_path, sample):
+    with pytest.raises(CheckpointError, match="no checkpoint found"):
+        checkpoint.latest_valid(tmp_path)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(ConfigError, match="cannot create checkpoint directory"):
+        train(epochs=1, data=sample, progress=False, checkpoint_dir=blocker / "sub")
+
+
+def test_resume_on_other_data_is_refused(run_dir, sample):
+    from dataclasses import replace
+
+    other = replace(sample, sha256={k: "0" * 64 for k in sample.sha256})
+    with pytest.raises(CheckpointError, match="other data"):
+        train(data=other, progress=False, checkpoint_dir=run_dir, resume=True)
+
+
+@pytest.mark.parametrize("every", [0, -3, "often", 2.5])
+def test_bad_checkpoint_every(sample, every, tmp_path):
+    with pytest.raises(ConfigError, match="checkpoint every"):
+        train(data=sample, progress=False, checkpoint_dir=tmp_path, checkpoint_every=every)
