@@ -109,3 +109,25 @@ def test_resume_on_other_data_is_refused(run_dir, sample):
 def test_bad_checkpoint_every(sample, every, tmp_path):
     with pytest.raises(ConfigError, match="checkpoint every"):
         train(data=sample, progress=False, checkpoint_dir=tmp_path, checkpoint_every=every)
+
+
+def test_resume_under_another_engine_or_device_is_refused(run_dir, sample):
+    with pytest.raises(CheckpointError, match="engine 'reference'"):
+        train(data=sample, progress=False, checkpoint_dir=run_dir, resume=True, engine="fast")
+    with pytest.raises(CheckpointError, match="device 'cpu'"):
+        train(data=sample, progress=False, checkpoint_dir=run_dir, resume=True, device="cuda")
+
+
+def test_divergence_keeps_only_good_checkpoints(sample, tmp_path):
+    from sgdlab.errors import DivergenceError
+
+    import re
+
+    with pytest.raises(DivergenceError, match=r"at step \d+") as e:
+        train(data=sample, progress=False, lr=1e36, engine="reference", checkpoint_dir=tmp_path,
+              checkpoint_every=1, keep=100)  # fmt: skip
+    bad_step = int(re.search(r"at step (\d+)", str(e.value)).group(1))
+    files = checkpoint.list_checkpoints(tmp_path)
+    assert files, "expected checkpoints before the divergence"
+    for f in files:  # every kept checkpoint is valid (finite) and from before the bad step
+        assert checkpoint.load(f)["step"] < bad_step

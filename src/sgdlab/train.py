@@ -82,7 +82,7 @@ def train(*, batch_size: int = 16, epochs: int = 5, lr: float = 0.005, seed: int
             raise CheckpointError("resume needs a checkpoint directory")
         path, saved = checkpoint.latest_valid(checkpoint_dir, warn=_warn)
         cfg = TrainConfig(**saved["config"])
-        _check_compatible(saved, ds)
+        _check_compatible(saved, ds, engine=engine, device=str(device))
     else:
         cfg = TrainConfig(batch_size=batch_size, epochs=epochs, lr=lr, seed=seed,
                           method=method, engine=engine, device=str(device), init=init,
@@ -227,9 +227,15 @@ def _warn(msg: str) -> None:
     print(msg, file=sys.stderr)
 
 
-def _check_compatible(saved: dict[str, Any], ds: FashionMNIST) -> None:
-    """Refuse a resume on other data; warn when library versions or threads differ."""
-    prov = saved.get("provenance", {})
+def _check_compatible(saved: dict[str, Any], ds: FashionMNIST, *, engine: str,
+                      device: str) -> None:  # fmt: skip
+    """Refuse a resume on other data, engine or device; warn when versions or threads differ."""
+    prov, cfg = saved.get("provenance", {}), saved["config"]
+    for key, asked in (("engine", engine), ("device", device)):
+        if asked != "auto" and asked != cfg[key]:
+            raise CheckpointError(
+                f"the checkpoint was written with {key} {cfg[key]!r}; resuming with {asked!r} "
+                f"would not continue the same run (drop --{key} or pass {cfg[key]})")
     if prov.get("data", {}).get("sha256") != ds.sha256:
         raise CheckpointError("the checkpoint was written for other data "
                               f"({prov.get('data', {}).get('source')}); resume on the same data")

@@ -1,6 +1,7 @@
 """Save and load the trained ``z.weight`` (10,784) and ``z.bias`` (10,), never executing code.
 
-Format from the extension: ``.safetensors`` or ``.pt`` (a plain dict of tensors that loads with
+Format from the extension: ``.safetensors`` (provenance in its string metadata) or ``.pt`` (a
+plain dict of the two tensors plus ``"metadata"``, a JSON string, that loads with
 ``torch.load(path, weights_only=True)``). Files are written atomically (temp file + rename).
 """
 
@@ -30,8 +31,10 @@ def save_weights(model: SoftmaxRegression, path: str | os.PathLike,
             from safetensors.torch import save_file
 
             save_file(tensors, str(tmp), metadata=metadata)
-        else:
-            torch.save(tensors, tmp)
+        else:  # provenance as one JSON string: still loads with weights_only=True
+            import json
+
+            torch.save({**tensors, "metadata": json.dumps(metadata or {})}, tmp)
         os.replace(tmp, path)
     except OSError as e:
         tmp.unlink(missing_ok=True)

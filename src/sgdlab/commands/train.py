@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from . import emit_json, load_data, positive_float, positive_int
@@ -64,8 +65,8 @@ def run(args: argparse.Namespace) -> int:
                    resume=bool(args.resume))  # fmt: skip
     doc = result.to_dict()
     if args.save_weights:
-        doc["weights"] = str(save_weights(result.model, args.save_weights,
-                                          {"config": str(result.config)}))  # fmt: skip
+        meta = {k: json.dumps(doc[k]) for k in ("config", "environment", "data")}
+        doc["weights"] = str(save_weights(result.model, args.save_weights, meta))
     if args.json:
         emit_json(doc)
         return 0
