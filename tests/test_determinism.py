@@ -31,7 +31,8 @@ def test_two_processes_same_seed_bitwise_equal(tmp_path, engine):
     assert torch.equal(w1["z.weight"], w2["z.weight"]) and torch.equal(w1["z.bias"], w2["z.bias"])
     strip = lambda h: [{k: v for k, v in r.items() if k != "train_seconds"} for r in h]  # noqa: E731
     assert strip(d1["history"]) == strip(d2["history"])
-    meta = json.loads(w1["metadata"])  # provenance travels with the weights
+    # provenance travels with the weights: str -> JSON str, as safetensors metadata must be
+    meta = {k: json.loads(v) for k, v in json.loads(w1["metadata"]).items()}
     assert meta["config"]["seed"] == 7 and meta["config"]["engine"] == engine
     assert meta["environment"]["torch_version"] == torch.__version__
     assert meta["data"]["sha256"] and "git_commit" in meta["environment"]
