@@ -10,7 +10,10 @@ runs, on a :class:`~sgdlab.model.SoftmaxRegression` whose weights it updates in 
 - ``gd_step(model, lr)``: one full-gradient step; returns C before it.
 
 ``reference`` (plain autograd, :mod:`sgdlab.steps`) defines what is correct; every other engine
-is tested against it on the same inputs and minibatch order.
+is tested against it on the same inputs and minibatch order. ``fast`` (:mod:`.numba_cpu`, CPU
+only, numba) runs a whole stretch of steps in one compiled call; ``torch`` (:mod:`.torch_fused`,
+any device) uses batched analytic gradients and, on CUDA, graphs of many steps. ``auto`` picks
+``fast`` on the CPU (``torch`` without numba) and ``torch`` on CUDA.
 """
 
 from __future__ import annotations
@@ -24,9 +27,12 @@ from .reference import ReferenceEngine
 # name -> (module, class). Optional engines are imported lazily (numba, CUDA).
 _REGISTRY: dict[str, tuple[str, str]] = {
     "reference": ("sgdlab.engines.reference", "ReferenceEngine"),
+    "fast": ("sgdlab.engines.numba_cpu", "NumbaEngine"),
+    "torch": ("sgdlab.engines.torch_fused", "TorchEngine"),
 }
 #: Preference order for ``engine="auto"`` (first available wins).
-AUTO_ORDER: tuple[str, ...] = ("reference",)
+#: ``fast`` (numba) on CPU, ``torch`` (CUDA graphs) on CUDA; ``fast`` is CPU-only.
+AUTO_ORDER: tuple[str, ...] = ("fast", "torch", "reference")
 
 
 def engine_names() -> list[str]:
