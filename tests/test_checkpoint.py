@@ -119,9 +119,9 @@ def test_resume_under_another_engine_or_device_is_refused(run_dir, sample):
 
 
 def test_divergence_keeps_only_good_checkpoints(sample, tmp_path):
-    from sgdlab.errors import DivergenceError
-
     import re
+
+    from sgdlab.errors import DivergenceError
 
     with pytest.raises(DivergenceError, match=r"at step \d+") as e:
         train(data=sample, progress=False, lr=1e36, engine="reference", checkpoint_dir=tmp_path,

@@ -85,8 +85,8 @@ def test_python_dash_m_and_import_has_no_side_effects():
     out = subprocess.run([sys.executable, "-m", "sgdlab", "--help"], capture_output=True,
                          text=True, timeout=60)  # fmt: skip
     assert out.returncode == 0 and "minibatch" in out.stdout and "train" in out.stdout
-    probe = ("import sys, sgdlab, sgdlab.cli; heavy = [m for m in ('numba', 'matplotlib', 'pooch', 'sklearn') "
-             "if m in sys.modules]; print(heavy)")  # fmt: skip
+    probe = ("import sys, sgdlab, sgdlab.cli; sgdlab.cli.build_parser(); heavy = [m for m in "
+             "('numba', 'matplotlib', 'pooch', 'sklearn') if m in sys.modules]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          timeout=60)  # fmt: skip
     assert out.stdout.strip() == "[]", out.stdout

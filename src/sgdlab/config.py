@@ -11,6 +11,7 @@ import torch
 from .errors import ConfigError
 
 METHODS = ("sgd", "gd")
+FLOAT32_MAX = 3.4028234663852886e38  # weights are float32: a larger step overflows at once
 
 
 def _is_int(v: Any) -> bool:
@@ -37,8 +38,10 @@ class TrainConfig:
             raise ConfigError(f"batch size must be an integer in 1..{n}, got {self.batch_size!r}")
         if not _is_int(self.epochs) or self.epochs < 1:
             raise ConfigError(f"epochs must be an integer ≥ 1, got {self.epochs!r}")
-        if not isinstance(self.lr, (int, float)) or not math.isfinite(self.lr) or self.lr <= 0:
-            raise ConfigError(f"learning rate must be finite and > 0, got {self.lr!r}")
+        lr_ok = isinstance(self.lr, (int, float)) and math.isfinite(self.lr)
+        if not lr_ok or not 0 < self.lr <= FLOAT32_MAX:
+            raise ConfigError(f"learning rate must be finite, > 0 and ≤ {FLOAT32_MAX:.3g}, "
+                              f"got {self.lr!r}")  # fmt: skip
         if not _is_int(self.seed) or self.seed < 0:
             raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
         if self.method not in METHODS:
@@ -60,10 +63,13 @@ def resolve_device(device: str | torch.device) -> torch.device:
     """``"auto"`` -> cuda when available, else cpu; refuse cuda when there is none."""
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise ConfigError(f"unknown device {device!r}; use cpu, cuda or auto") from None
+    import re
+
+    if not re.fullmatch(r"cpu|cuda(:\d+)?", str(device)):
+        raise ConfigError(f"unknown device {device!r}; use cpu, cuda, cuda:N or auto")
+    dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device cuda requested but no CUDA GPU is available")
+    if dev.type == "cuda" and (dev.index or 0) >= torch.cuda.device_count():
+        raise ConfigError(f"device {device} does not exist ({torch.cuda.device_count()} GPUs)")
     return dev

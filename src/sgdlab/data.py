@@ -128,19 +128,22 @@ def _find(directory: Path, stem: str) -> Path | None:
 
 def _load_file(path: Path, stem: str, digest: str, shape: tuple[int, ...]) -> np.ndarray:
     data = read_bytes(path)
+    arr = parse_idx(data, name=str(path))  # specific errors (magic, dims) before the hash
     if sha256(data) != digest:
         raise DataFormatError(
             f"{path}: content does not match Fashion-MNIST {stem} (SHA-256 of the decompressed "
             f"bytes is {sha256(data)[:16]}…, expected {digest[:16]}…); delete or replace it"
         )
-    arr = parse_idx(data, name=str(path))
     if arr.shape != shape:  # unreachable once the hash matched; kept as a guard
         raise DataFormatError(f"{path}: shape {arr.shape}, expected {shape}")
     return arr
 
 
 def _verifier(stem: str, digest: str, shape: tuple[int, ...]):
-    return lambda p: _load_file(Path(p), stem, digest, shape) and None
+    def verify(path) -> None:
+        _load_file(Path(path), stem, digest, shape)
+
+    return verify
 
 
 def _check_pair(images: np.ndarray, labels: np.ndarray, name: str) -> None:
@@ -182,12 +185,17 @@ def load(
     # Nothing complete on disk: download the missing files.
     target = dirs[0] if (data_dir is not None or os.environ.get("SGDLAB_DATA")) else cache_dir()
     if download:
-        from .download import fetch
+        import time
 
+        from .download import DEFAULT_DEADLINE, fetch
+
+        stop_at = time.monotonic() + DEFAULT_DEADLINE  # one deadline for all four files
         try:
             for stem, digest, shape in every:
                 if _find(target, stem) is None:
-                    fetch(stem + ".gz", target, _verifier(stem, digest, shape), progress=progress)
+                    left = max(1.0, stop_at - time.monotonic())
+                    fetch(stem + ".gz", target, _verifier(stem, digest, shape),
+                          progress=progress, deadline=left)  # fmt: skip
         except DownloadError as e:
             raise DataNotFoundError(_not_found_message(dirs, str(e))) from None
         except OSError as e:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from pathlib import Path
@@ -23,14 +24,16 @@ def _plt():
 def save_figure(fig, path: str | os.PathLike) -> Path:
     """Save ``fig`` to ``path`` (format from its extension) atomically; clear error otherwise."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
+    fmt = path.suffix.lstrip(".").lower()
+    tmp = path.with_name(f".{path.name}.tmp")
     try:
-        fig.savefig(tmp, dpi=120, bbox_inches="tight")
+        fig.savefig(tmp, dpi=120, bbox_inches="tight", format=fmt)
         os.replace(tmp, path)
-    except OSError as e:
-        raise ConfigError(f"cannot write {path}: {e.strerror or e}") from None
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"cannot write {path}: {getattr(e, 'strerror', None) or e}") from None
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
         _plt().close(fig)
     return path
 

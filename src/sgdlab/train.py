@@ -224,7 +224,7 @@ def _load_data(data: FashionMNIST | None, data_dir) -> FashionMNIST:
 def _warn(msg: str) -> None:
     import sys
 
-    print(msg, file=sys.stderr)
+    print(f"sgdlab: {msg}", file=sys.stderr)
 
 
 def _check_compatible(saved: dict[str, Any], ds: FashionMNIST, *, engine: str,

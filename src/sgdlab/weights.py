@@ -36,9 +36,9 @@ def save_weights(model: SoftmaxRegression, path: str | os.PathLike,
 
             torch.save({**tensors, "metadata": json.dumps(metadata or {})}, tmp)
         os.replace(tmp, path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise ConfigError(f"cannot write {path}: {e.strerror or e}") from None
+    except Exception as e:  # noqa: BLE001 - torch/safetensors raise RuntimeError-like errors
+        tmp.unlink(missing_ok=True) if tmp.parent.is_dir() else None
+        raise ConfigError(f"cannot write {path}: {getattr(e, 'strerror', None) or e}") from None
     return path
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from typing import Any
 
@@ -30,8 +31,8 @@ def nonneg_int(text: str) -> int:
         v = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer ≥ 0, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be ≥ 0, got {text!r}")
+    if not 0 <= v < 2**63:
+        raise argparse.ArgumentTypeError(f"must be in 0..2**63-1, got {text!r}")
     return v
 
 
@@ -43,7 +44,28 @@ def positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     if not math.isfinite(v) or v <= 0:
         raise argparse.ArgumentTypeError(f"must be finite and > 0, got {text!r}")
+    if v > FLOAT32_MAX:
+        raise argparse.ArgumentTypeError(f"must be ≤ {FLOAT32_MAX:.3g} (float32), got {text!r}")
     return v
+
+
+FLOAT32_MAX = 3.4028234663852886e38
+IMAGE_SUFFIXES = (".png", ".pdf", ".svg")
+
+
+def writable_file(text: str, suffixes: tuple[str, ...]) -> str:
+    """Check up front (before any work) that ``text`` can be written: suffix and directory."""
+    from pathlib import Path
+
+    p = Path(text)
+    if p.suffix.lower() not in suffixes:
+        raise argparse.ArgumentTypeError(f"{text!r} must end in {' or '.join(suffixes)}")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise argparse.ArgumentTypeError(f"directory {str(parent)!r} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"directory {str(parent)!r} is not writable")
+    return text
 
 
 def common_parent() -> argparse.ArgumentParser:
@@ -75,7 +97,7 @@ def load_data(args: argparse.Namespace):
     try:
         return load(args.data_dir, progress=not args.quiet)
     except DataNotFoundError as e:
-        if args.require_full or args.data_dir:
+        if args.require_full or args.data_dir or os.environ.get("SGDLAB_DATA"):
             raise
         bar = "!" * 78
         print(f"{bar}\n{e}\n\n>>> FALLING BACK TO THE BUNDLED SAMPLE (1,000 train + 1,000 test "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import data_info, emit_json, load_data, positive_int
+from . import IMAGE_SUFFIXES, data_info, emit_json, load_data, positive_int, writable_file
 
 
 def register(sub, parents) -> None:
@@ -14,7 +14,8 @@ def register(sub, parents) -> None:
         "sampler's first epoch) and show its shapes, labels and class names.",
     )
     p.add_argument("--batch-size", "-b", type=positive_int, default=16, help="default 16")
-    p.add_argument("--save", metavar="PNG", help="draw the images with their class names")
+    p.add_argument("--save", metavar="PNG", type=lambda t: writable_file(t, IMAGE_SUFFIXES),
+                   help="draw the images with their class names (.png, .pdf or .svg)")
     p.set_defaults(run=run)
 
 

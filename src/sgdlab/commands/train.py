@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
-from . import emit_json, load_data, positive_float, positive_int
+from . import emit_json, load_data, positive_float, positive_int, writable_file
 
 
 def register(sub, parents) -> None:
@@ -39,6 +38,7 @@ def register(sub, parents) -> None:
                    help="continue the run in DIR from its newest valid checkpoint, with its "
                    "config (SIGTERM/Ctrl-C during a checkpointed run write one and exit)")
     p.add_argument("--save-weights", metavar="PATH",
+                   type=lambda t: writable_file(t, (".safetensors", ".pt")),
                    help="write the final z.weight/z.bias (.safetensors or .pt)")
     p.set_defaults(run=run)
 
@@ -48,15 +48,10 @@ def every_type(text: str) -> int | str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import ConfigError
     from ..train import train
-    from ..weights import FORMATS, save_weights
+    from ..weights import save_weights
 
-    if args.save_weights and not args.save_weights.endswith(FORMATS):
-        raise ConfigError(f"--save-weights must end in .safetensors or .pt: {args.save_weights}")
     ds = load_data(args)
-    if args.resume:
-        print(f"resuming from {args.resume} with the checkpoint's config", file=sys.stderr)
     result = train(batch_size=args.batch_size, epochs=args.epochs, lr=args.lr, seed=args.seed,
                    method=args.method, engine=args.engine, device=args.device, init=args.init,
                    data=ds, progress=not args.quiet,
@@ -72,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     cfg = result.config
     print(f"data: {ds.source}{'  (SAMPLE, not the full set)' if ds.is_sample else ''}")
+    if args.resume:
+        print(f"resumed from {args.resume} with the checkpoint's config")
     print(f"{cfg['method']} batch={cfg['batch_size']} lr={cfg['lr']} seed={cfg['seed']} "
           f"engine={cfg['engine']} device={cfg['device']}")  # fmt: skip
     print(f"{'epoch':>5} {'steps':>7} {'train s':>8} {'train C':>8} {'test C':>8} "
