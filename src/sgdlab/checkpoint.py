@@ -37,13 +37,21 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def save(state: dict[str, Any], directory: str | os.PathLike, *, step: int, keep: int = 2) -> Path:
-    """Write ``state`` as the checkpoint for global ``step``; keep the newest ``keep`` files."""
+def prepare_dir(directory: str | os.PathLike) -> Path:
+    """Create ``directory`` if needed; a clear :class:`ConfigError` if that is impossible."""
     directory = Path(directory)
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise ConfigError(f"cannot create checkpoint directory {directory}: {e.strerror}") from None
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise ConfigError(f"checkpoint directory {directory} is not writable")
+    return directory
+
+
+def save(state: dict[str, Any], directory: str | os.PathLike, *, step: int, keep: int = 2) -> Path:
+    """Write ``state`` as the checkpoint for global ``step``; keep the newest ``keep`` files."""
+    directory = prepare_dir(directory)
     buf = io.BytesIO()
     torch.save(state, buf)
     payload = buf.getvalue()
@@ -133,3 +141,36 @@ def latest_valid(directory: str | os.PathLike, *, warn=print) -> tuple[Path, dic
             warn(f"warning: {e}; " + (f"trying the previous one ({older[-1]})" if older
                                       else "no older checkpoint"))  # fmt: skip
     raise CheckpointError(f"no valid checkpoint in {directory} (all {len(files)} damaged)")
+
+
+class Writer:
+    """Writes checkpoints on one background thread so training does not wait for fsync.
+
+    :meth:`submit` takes a *snapshot* (tensors cloned, lists copied by the caller) and returns
+    at once; at most one write is in flight (a second submit waits for the first). :meth:`close`
+    waits for the last write. An error in the writer is raised by the next submit or close.
+    A process killed mid-write leaves the previous checkpoints intact (see :func:`save`).
+    """
+
+    def __init__(self, directory: str | os.PathLike, *, keep: int = 2):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.directory, self.keep = prepare_dir(directory), keep
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sgdlab-ckpt")
+        self._pending = None
+
+    def submit(self, state: dict[str, Any], *, step: int) -> Path:
+        self.wait()
+        self._pending = self._pool.submit(save, state, self.directory, step=step, keep=self.keep)
+        return self.directory / f"ckpt-{step:010d}.sgdlab"
+
+    def wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()  # re-raises the writer's error here
+
+    def close(self) -> None:
+        try:
+            self.wait()
+        finally:
+            self._pool.shutdown(wait=True)

@@ -119,6 +119,8 @@ class _Loop:
         self.costs: list[torch.Tensor] = []  # costs so far in the current epoch
         self.seconds = 0.0  # training wall time so far in the current epoch
         self.last_checkpoint: Path | None = None
+        self.env = environment(dev)  # provenance: the same for every checkpoint of the run
+        self.writer = checkpoint.Writer(ckpt_dir, keep=keep) if ckpt_dir is not None else None
 
     def state(self) -> dict[str, Any]:
         costs = torch.cat(self.costs) if self.costs else torch.empty(0, dtype=torch.float64)
@@ -126,9 +128,9 @@ class _Loop:
                 "bias": self.model.z.bias.detach().cpu().clone(),
                 "epoch": len(self.history), "step": self.step,
                 "sampler": self.sampler.state_dict(), "epoch_costs": costs,
-                "epoch_seconds": self.seconds, "history": self.history,
+                "epoch_seconds": self.seconds, "history": list(self.history),
                 "config": asdict(self.cfg), "torch_rng": torch.get_rng_state(),
-                "provenance": {**environment(self.dev), "seed": self.cfg.seed,
+                "provenance": {**self.env, "seed": self.cfg.seed,
                                "engine": self.cfg.engine, "data": self.data_info}}  # fmt: skip
 
     def restore(self, s: dict[str, Any]) -> None:
@@ -142,9 +144,9 @@ class _Loop:
         torch.set_rng_state(s["torch_rng"])
 
     def save(self) -> None:
-        if self.ckpt_dir is not None:
-            self.last_checkpoint = checkpoint.save(self.state(), self.ckpt_dir, step=self.step,
-                                                   keep=self.keep)  # fmt: skip
+        """Snapshot the state and hand it to the background writer (returns at once)."""
+        if self.writer is not None:
+            self.last_checkpoint = self.writer.submit(self.state(), step=self.step)
 
     def run(self, flag: _SignalFlag, progress: bool, segment: int) -> None:
         cfg = self.cfg
@@ -162,6 +164,7 @@ class _Loop:
                 if flag.signum is not None:
                     if not saved:
                         self.save()
+                    self.writer.close()  # the checkpoint is on disk before we report it
                     name = signal.Signals(flag.signum).name
                     raise TrainingInterrupted(
                         f"stopped by {name} at step {self.step}; checkpoint {self.last_checkpoint}"
@@ -169,6 +172,8 @@ class _Loop:
         finally:
             if bar is not None:
                 bar.close()
+            if self.writer is not None:
+                self.writer.close()
 
     def _segment(self, segment: int) -> bool:
         """Run the next stretch of steps; return True when it finished the epoch."""
