@@ -26,11 +26,26 @@ def git_commit() -> str | None:
     return sha + ("+dirty" if dirty.strip() else "")
 
 
+def cpu_model() -> str:
+    """The CPU's model name (``lscpu``'s "Model name"), or the platform's processor string."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine()
+
+
 def device_name(device: torch.device | str) -> str:
+    """The GPU's name for a CUDA device, else the CPU model."""
     device = torch.device(device)
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return platform.processor() or platform.machine()
+    return cpu_model()
 
 
 def environment(device: torch.device | str = "cpu") -> dict[str, Any]:

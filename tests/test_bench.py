@@ -1,0 +1,159 @@
+"""``sgdlab bench`` (exercise 4) on the bundled sample: schema, every batch size, sane ratios,
+the plot, errors. No timing assertions (the CPU may be shared)."""
+
+import json
+import math
+
+import pytest
+import torch
+
+from sgdlab import engines
+from sgdlab.bench import (
+    DEFAULT_BATCH_SIZES,
+    SCHEMA,
+    benchmark,
+    overhead_fit,
+    regime,
+    select_engines,
+)
+from sgdlab.cli import main
+from sgdlab.errors import ConfigError
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(scope="module")
+def quick(sample):
+    return benchmark(sample, quick=True)  # every engine registered and available here
+
+
+def check_schema(doc, n, sizes):
+    assert doc["schema"] == SCHEMA and doc["n_train"] == n
+    env = doc["environment"]
+    for key in ("torch_version", "torch_threads", "device_name", "cpu_model", "numba_threads",
+                "cpu_count", "git_commit"):  # fmt: skip
+        assert key in env
+    assert doc["config"]["batch_sizes"] == list(sizes)
+    assert [r["engine"] for r in doc["results"]] == doc["config"]["engines"] != []
+    json.dumps(doc, allow_nan=False)  # strict JSON: no NaN/inf anywhere
+    for res in doc["results"]:
+        gd = res["gd"]["per_iteration"]
+        assert gd["median"] > 0 and len(gd["raw"]) == gd["repeats"] == doc["config"]["repeats"]
+        assert [r["batch_size"] for r in res["sgd"]] == list(sizes)
+        for r in res["sgd"]:
+            it, be = r["per_iteration"], min(r["batch_size"], n)
+            assert r["effective_batch_size"] == be and r["steps_per_epoch"] == math.ceil(n / be)
+            assert it["q1"] <= it["median"] <= it["q3"] and it["iqr"] >= 0
+            assert len(it["raw"]) == it["repeats"] and it["block_steps"] >= 1
+            for key in ("ratio_gd_over_sgd_measured", "ratio_flops", "per_sample_seconds",
+                        "epoch_estimate_seconds", "measured_over_flops"):  # fmt: skip
+                assert math.isfinite(r[key]) and r[key] > 0, key
+            assert r["ratio_flops"] == pytest.approx(n / be)
+            assert r["epoch_estimate_seconds"] == pytest.approx(r["steps_per_epoch"] * it["median"])
+            if r["epoch_measured"] is not None:
+                assert r["epoch_measured"]["median"] > 0
+            assert r["regime"]
+            assert (r["note"] or "").startswith("b > N") == (r["batch_size"] > n)
+        assert res["explanation"]
+
+
+def test_library_quick_every_available_engine(quick, sample):
+    check_schema(quick, len(sample.train_labels), DEFAULT_BATCH_SIZES)
+    assert quick["config"]["engines"] == select_engines("all", CPU)
+    assert "reference" in quick["config"]["engines"]
+    assert set(quick["config"]["engines"]).isdisjoint(quick["skipped_engines"])
+
+
+def test_plot_and_table_from_library_result(quick, tmp_path):
+    from sgdlab.commands.bench import format_table, plot
+
+    png = plot(quick, tmp_path / "bench.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    table = format_table(quick)
+    assert table.count("\nSGD ") == len(DEFAULT_BATCH_SIZES) * len(quick["results"])
+    assert "why GD/SGD ≠ N/b" in table
+
+
+def test_cli_json_and_plot(capsys, tmp_path, sample):
+    png = tmp_path / "b.png"
+    code = main(["bench", "--sample", "--quick", "--json", "-q", "--engine", "reference",
+                 "--plot", str(png)])  # fmt: skip
+    out, _ = capsys.readouterr()
+    doc = json.loads(out)
+    assert code == 0 and doc["config"]["engines"] == ["reference"]
+    check_schema(doc, len(sample.train_labels), DEFAULT_BATCH_SIZES)
+    assert doc["data"]["is_sample"] and doc["plot"] == str(png)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_table_batch_sizes_threads(capsys):
+    before = torch.get_num_threads()
+    code = main(["bench", "--sample", "--quick", "-q", "--engine", "reference",
+                 "--batch-sizes", "8,32", "--repeats", "3", "--threads", "1"])  # fmt: skip
+    out, _ = capsys.readouterr()
+    assert code == 0 and "engine reference" in out and "threads: torch 1" in out
+    assert [ln.split()[1] for ln in out.splitlines() if ln.startswith("SGD ")] == ["8", "32"]
+    assert torch.get_num_threads() == before  # restored
+
+
+@pytest.mark.parametrize("argv", [
+    ["--engine", "nope"], ["--batch-sizes", "0"], ["--batch-sizes", "a,b"],
+    ["--plot", "out.txt"], ["--threads", "0"], ["--lr", "nan"], ["--device", "tpu"],
+])  # fmt: skip
+def test_cli_errors_are_one_line_exit_2(capsys, argv):
+    try:
+        code = main(["bench", "--sample", "--quick", "-q", *argv])
+    except SystemExit as e:  # argparse's own errors
+        code = e.code
+    _, err = capsys.readouterr()
+    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"batch_sizes": [0]}, {"batch_sizes": []}, {"batch_sizes": [2.5]}, {"repeats": 0},
+    {"lr": float("nan")}, {"lr": -1.0}, {"threads": 0}, {"engine": "nope"}, {"seed": -1},
+])  # fmt: skip
+def test_library_validation(sample, kwargs):
+    with pytest.raises(ConfigError):
+        benchmark(sample, quick=True, **kwargs)
+
+
+def test_broken_engine_is_skipped_and_named(sample, monkeypatch):
+    real = engines.available
+
+    def available(name, device):
+        if name == "broken":
+            raise ImportError("No module named 'broken_dep'")
+        return real(name, device)
+
+    monkeypatch.setattr(engines, "engine_names", lambda: ["reference", "broken"])
+    monkeypatch.setattr(engines, "available", available)
+    doc = benchmark(sample, quick=True, batch_sizes=[16])
+    assert doc["config"]["engines"] == ["reference"]
+    assert "broken_dep" in doc["skipped_engines"]["broken"]
+
+
+def test_overhead_fit_and_regime():
+    t0, c = 80e-6, 1e-6
+    rows = [{"effective_batch_size": b, "per_iteration": {"median": t0 + c * b}}
+            for b in (1, 16, 256, 4096)]  # fmt: skip
+    fit = overhead_fit(rows)
+    assert fit["overhead_seconds"] == pytest.approx(t0, rel=1e-6)
+    assert fit["seconds_per_sample"] == pytest.approx(c, rel=1e-6)
+    assert overhead_fit(rows[:1]) is None
+    small = {**rows[0], "measured_over_flops": 0.01}
+    big = {**rows[-1], "measured_over_flops": 0.5}
+    assert regime(small, fit) == "per-step overhead"
+    assert regime(big, fit) == "SGD costlier per sample"
+    assert regime({**big, "measured_over_flops": 1.0}, fit) == "≈ N/b (compute)"
+
+
+def test_load_monitor_reports_other_processes():
+    from sgdlab.bench import LoadMonitor
+
+    m = LoadMonitor().start()
+    sum(range(10_000))
+    load = m.stop()
+    assert load["wall_seconds"] > 0 and set(load) >= {"other_cpu_seconds", "other_cpu_share"}
+    if load["other_cpu_share"] is not None:  # Linux
+        assert load["other_cpu_share"] >= 0
