@@ -29,7 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="sgdlab",
         description="Train and study minibatch SGD on Fashion-MNIST: the chapter's softmax "
         "classifier y = softmax(z(x)), cost C = mean cross-entropy, step (W,b) -= lr*grad C.",
-        epilog="Exercises: 1 = sgdlab minibatch, 2-3 = sgdlab step, main job = sgdlab train. "
+        epilog="Exercises: 1 = sgdlab minibatch, 2-3 = sgdlab step, 4 = sgdlab bench, "
+        "5 = sgdlab likelihood; main job = sgdlab train. "
         "Run 'sgdlab COMMAND --help' for each command's options.",
     )
     from . import __version__
