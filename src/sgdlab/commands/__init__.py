@@ -36,6 +36,14 @@ def nonneg_int(text: str) -> int:
     return v
 
 
+def batch_sizes(text: str) -> tuple[int, ...]:
+    """argparse type: comma-separated positive integers, e.g. ``1,16,64``."""
+    parts = [t for t in text.replace(" ", "").split(",") if t]
+    if not parts:
+        raise argparse.ArgumentTypeError("expected batch sizes like 1,16,64")
+    return tuple(positive_int(t) for t in parts)
+
+
 def positive_float(text: str) -> float:
     """argparse type: a finite float > 0 (refuses nan, inf, 0, negatives, non-numbers)."""
     try:

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from . import emit_json, load_data, positive_float, positive_int
+from . import batch_sizes, emit_json, load_data, positive_float, positive_int
 
 
 def register(sub, parents) -> None:
@@ -35,14 +35,6 @@ def register(sub, parents) -> None:
                    help="torch (and numba) threads for the run (default: as configured)")
     p.add_argument("--plot", metavar="PNG", help="save time per iteration/epoch vs batch size")
     p.set_defaults(run=run)
-
-
-def batch_sizes(text: str) -> tuple[int, ...]:
-    """argparse type: comma-separated positive integers."""
-    parts = [t for t in text.replace(" ", "").split(",") if t]
-    if not parts:
-        raise argparse.ArgumentTypeError("expected batch sizes like 1,16,64")
-    return tuple(positive_int(t) for t in parts)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ from typing import Any
 
 from . import (
     IMAGE_SUFFIXES,
+    batch_sizes,
     data_info,
     emit_json,
     load_data,
@@ -43,18 +44,11 @@ def register(sub, parents) -> None:
                    help="step size of the ascent/descent comparison (default 0.005)")
     p.add_argument("--draws", type=positive_int, default=1000,
                    help="Monte Carlo minibatches per batch size (default 1000)")
-    p.add_argument("--batch-sizes", type=_sizes, default=None, metavar="B1,B2,...",
+    p.add_argument("--batch-sizes", type=batch_sizes, default=None, metavar="B1,B2,...",
                    help="batch sizes, each < N (default 1,2,4,...,4096 below N)")
     p.add_argument("--plot", metavar="PNG", type=lambda t: writable_file(t, IMAGE_SUFFIXES),
                    help="save both error curves against b (.png, .pdf or .svg)")
     p.set_defaults(run=run)
-
-
-def _sizes(text: str) -> tuple[int, ...]:
-    parts = [t for t in text.replace(" ", "").split(",") if t]
-    if not parts:
-        raise argparse.ArgumentTypeError("expected batch sizes like 1,16,256")
-    return tuple(positive_int(t) for t in parts)
 
 
 def run(args: argparse.Namespace) -> int:
