@@ -361,11 +361,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-epochs", type=int, default=None, help="cap for time to 84%% (10)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
     args = p.parse_args(argv)
-    from sgdlab.bench import LoadMonitor, cpu_model, set_threads, thread_info
     from sgdlab.config import resolve_device
     from sgdlab.data import load, load_sample
     from sgdlab.errors import SgdlabError
-    from sgdlab.provenance import environment
+    from sgdlab.machine import LoadMonitor, set_threads, thread_info
+    from sgdlab.provenance import cpu_model, environment
 
     try:
         repeats = args.repeats if args.repeats is not None else (1 if args.tiny else 3)

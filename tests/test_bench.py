@@ -149,7 +149,7 @@ def test_overhead_fit_and_regime():
 
 
 def test_load_monitor_reports_other_processes():
-    from sgdlab.bench import LoadMonitor
+    from sgdlab.machine import LoadMonitor
 
     m = LoadMonitor().start()
     sum(range(10_000))
