@@ -100,7 +100,7 @@ def train(*, batch_size: int = 16, epochs: int = 5, lr: float = 0.005, seed: int
     with _SignalFlag(enabled=checkpoint_dir is not None) as flag:
         loop.run(flag, progress, segment)
     return TrainResult(model=loop.model, history=loop.history, config=asdict(cfg),
-                       environment=environment(dev), data=data_info,
+                       environment=loop.env, data=data_info,
                        checkpoint=str(loop.last_checkpoint) if loop.last_checkpoint else None)
 
 
@@ -119,6 +119,7 @@ class _Loop:
         self.costs: list[torch.Tensor] = []  # costs so far in the current epoch
         self.seconds = 0.0  # training wall time so far in the current epoch
         self.last_checkpoint: Path | None = None
+        self._bar = None  # the progress bar, while run() is active
         self.env = environment(dev)  # provenance: the same for every checkpoint of the run
         self.writer = checkpoint.Writer(ckpt_dir, keep=keep) if ckpt_dir is not None else None
 
@@ -198,8 +199,6 @@ class _Loop:
         if self._bar is not None:
             self._bar.update(len(c))
         return done
-
-    _bar = None
 
     def _end_epoch(self, bar) -> None:
         ds = self.ds
