@@ -100,10 +100,10 @@ def explicit_options(parser: argparse.ArgumentParser, argv: list[str]) -> set[st
     ``parser``, a subcommand's parser), whatever their value: ``--epochs 5`` is explicit even
     though 5 is the default. Abbreviations, ``--opt=value`` and short forms count too."""
     unset = object()
-    ns = argparse.Namespace(**{a.dest: unset for a in parser._actions
-                               if a.dest is not argparse.SUPPRESS})  # fmt: skip
+    dests = {a.dest for a in parser._actions if a.dest is not argparse.SUPPRESS}
+    ns = argparse.Namespace(**dict.fromkeys(dests, unset))
     parser.parse_known_args(argv, namespace=ns)  # argparse fills in no default for a set attr
-    return {k for k, v in vars(ns).items() if v is not unset}
+    return {k for k in dests if getattr(ns, k) is not unset}
 
 
 def load_data(args: argparse.Namespace):
