@@ -339,6 +339,8 @@ CHECKPOINT_CASES: list[Case] = [
     Case("Checkpoints", "`--resume --epochs` fewer than the epochs already done",
          ("train", *SAMPLE, "--resume", "{data}/ck", "--epochs", "1"),
          ("--epochs 1", "already done", "cannot be shortened"), setup=_finished_run),
+    Case("Checkpoints", "`--resume` naming a file", ("train", *SAMPLE, "--resume", "{file}"),
+         ("cannot create checkpoint directory",)),
     Case("Checkpoints", "`--resume` and `--checkpoint-dir` naming different directories",
          ("train", *SAMPLE, "--resume", "{data}/ck", "--checkpoint-dir", "{tmp}/other"),
          ("different directories",), setup=_finished_run),

@@ -85,7 +85,7 @@ def _kill_matrix(method: str, tmp: Path, *, n_before: int, n_random: int, n_in_w
     args = CASES[method]
     ref_doc, ref_w, first, lifetime = _reference(args, tmp)
     rng = random.Random(seed)
-    moments = [("before-first", rng.uniform(0.05, 0.9) * first) for _ in range(n_before)]
+    moments = [("before-first", rng.uniform(0.05, 0.6) * first) for _ in range(n_before)]
     moments += [("random", rng.uniform(0.2, 0.95) * lifetime) for _ in range(n_random)]
     moments += [("in-write", w) for w in [1, *(rng.randrange(2, 6) for _ in range(n_in_write - 1))]
                 ][:n_in_write]

@@ -98,6 +98,7 @@ def train(*, batch_size: int = 16, epochs: int = 5, lr: float = 0.005, seed: int
     if resume and checkpoint_dir is None:
         raise CheckpointError("resume needs a checkpoint directory")
     if resume == "auto" and not runs.has_checkpoints(checkpoint_dir):
+        checkpoint.prepare_dir(checkpoint_dir)  # a clear error (no notice) if it cannot be
         _warn(f"no checkpoint in {checkpoint_dir} yet: starting a new run there")
     elif resume:
         path, saved = checkpoint.latest_valid(checkpoint_dir, warn=_warn)
