@@ -227,3 +227,17 @@ def test_kill_leftovers_are_not_checkpoints(tmp_path):
     (tmp_path / f".ckpt-0000000001.sgdlab.{os.getpid()}.tmp").write_bytes(b"x")
     assert not runs.has_checkpoints(tmp_path)
     runs.refuse_used_dir(tmp_path)  # no error
+
+
+def test_checkpoint_fields_missing_take_defaults_unknown_ones_are_refused(finished, tmp_path,
+                                                                          sample):  # fmt: skip
+    d, ref = finished
+    state = checkpoint.load(checkpoint.list_checkpoints(d)[-1])
+    older = {**state, "config": {k: v for k, v in state["config"].items() if k != "drop_last"}}
+    checkpoint.save(older, tmp_path / "old", step=state["step"])
+    run = train(data=sample, checkpoint_dir=tmp_path / "old", resume=True, **FAST)
+    assert run.config["drop_last"] is False and _same(run, ref)
+    newer = {**state, "config": {**state["config"], "momentum": 0.9}}
+    checkpoint.save(newer, tmp_path / "new", step=state["step"])
+    with pytest.raises(CheckpointError, match=r"does not know \(momentum\)"):
+        train(data=sample, checkpoint_dir=tmp_path / "new", resume=True, **FAST)

@@ -107,7 +107,7 @@ def train(*, batch_size: int = 16, epochs: int = 5, lr: float = 0.005, seed: int
     cfg = asked
     if saved is not None:
         given = _non_default(asked) if explicit is None else set(explicit)
-        cfg = TrainConfig(**runs.reconcile(saved["config"], asdict(asked), given,
+        cfg = TrainConfig(**runs.reconcile(_saved_config(saved), asdict(asked), given,
                                            done_epochs=len(saved["history"])))  # fmt: skip
     ds = _load_data(data, data_dir)
     if saved is not None:
@@ -131,6 +131,17 @@ def train(*, batch_size: int = 16, epochs: int = 5, lr: float = 0.005, seed: int
                        environment=loop.env, data=data_info,
                        checkpoint=str(loop.last_checkpoint) if loop.last_checkpoint else None,
                        resumed_step=int(saved["step"]) if saved is not None else None)
+
+
+def _saved_config(saved: dict[str, Any]) -> dict[str, Any]:
+    """The checkpoint's config over :class:`TrainConfig`'s fields: a field it lacks (written
+    before the option existed) ran with the default; a field unknown here is refused."""
+    names = {f.name for f in fields(TrainConfig)}
+    unknown = sorted(set(saved["config"]) - names)
+    if unknown:
+        raise CheckpointError(f"the checkpoint has options this sgdlab does not know "
+                              f"({', '.join(unknown)}): written by a newer version?")
+    return {**asdict(TrainConfig()), **saved["config"]}
 
 
 def _non_default(cfg: TrainConfig) -> set[str]:
