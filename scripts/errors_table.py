@@ -340,6 +340,15 @@ def _bad_checkpoints(d: Path, *, keep_good: bool = False) -> None:
         old.write_bytes(b"not a checkpoint")
 
 
+def _finished_run(d: Path) -> None:
+    """A checkpoint dir ``d/ck`` holding a finished 2-epoch run (seed 0, batch 16, 126 steps)."""
+    from sgdlab import train
+    from sgdlab.data import load_sample
+
+    train(epochs=2, data=load_sample(), engine="reference", progress=False,
+          checkpoint_dir=d / "ck")  # fmt: skip
+
+
 CHECKPOINT_CASES: list[Case] = [
     Case("Checkpoints", "`--checkpoint-dir` under a path that is a file",
          ("train", *SAMPLE, "--epochs", "1", "--checkpoint-dir", "{file}/ck"),
@@ -347,15 +356,29 @@ CHECKPOINT_CASES: list[Case] = [
     Case("Checkpoints", "`--checkpoint-every 0`",
          ("train", *SAMPLE, "--checkpoint-dir", "{tmp}/ck", "--checkpoint-every", "0"),
          ("--checkpoint-every", "must be ≥ 1")),
-    Case("Checkpoints", "`--resume` from a directory without checkpoints",
-         ("train", *SAMPLE, "--resume", "{tmp}"), ("no checkpoint found",)),
     Case("Checkpoints", "`--resume` where every checkpoint is damaged",
          ("train", *SAMPLE, "--resume", "{data}/ck"), ("no valid checkpoint", "all 2 damaged"),
          setup=_bad_checkpoints),
     Case("Checkpoints", "`--resume` under another engine than the checkpoint's",
          ("train", *SAMPLE, "--resume", "{data}/ck", "--engine", "torch"),
-         ("engine 'reference'", "drop --engine"),
+         ("--engine 'torch' (the checkpoint has 'reference')", "Drop these options"),
          setup=lambda d: _bad_checkpoints(d, keep_good=True)),
+    Case("Checkpoints", "a new run into a directory holding another run's checkpoints",
+         ("train", *SAMPLE, "--epochs", "1", "--checkpoint-dir", "{data}/ck"),
+         ("already holds the checkpoints of a run", "seed 0, step 126", "--resume",
+          "empty directory"), setup=_finished_run),
+    Case("Checkpoints", "`--resume` with options that differ from the checkpoint's",
+         ("train", *SAMPLE, "--resume", "{data}/ck", "--lr", "0.5", "--batch-size", "8"),
+         ("--lr 0.5 (the checkpoint has 0.005)", "--batch-size 8 (the checkpoint has 16)"),
+         setup=_finished_run),
+    Case("Checkpoints", "`--resume --epochs` fewer than the epochs already done",
+         ("train", *SAMPLE, "--resume", "{data}/ck", "--epochs", "1"),
+         ("--epochs 1", "already done", "cannot be shortened"), setup=_finished_run),
+    Case("Checkpoints", "`--resume` naming a file", ("train", *SAMPLE, "--resume", "{file}"),
+         ("cannot create checkpoint directory",)),
+    Case("Checkpoints", "`--resume` and `--checkpoint-dir` naming different directories",
+         ("train", *SAMPLE, "--resume", "{data}/ck", "--checkpoint-dir", "{tmp}/other"),
+         ("different directories",), setup=_finished_run),
 ]
 
 assert len({c.id for c in CASES + CHECKPOINT_CASES}) == len(CASES + CHECKPOINT_CASES), "ids"

@@ -112,9 +112,9 @@ def test_bad_checkpoint_every(sample, every, tmp_path):
 
 
 def test_resume_under_another_engine_or_device_is_refused(run_dir, sample):
-    with pytest.raises(CheckpointError, match="engine 'reference'"):
+    with pytest.raises(CheckpointError, match=r"--engine 'fast' \(the checkpoint has 'reference'"):
         train(data=sample, progress=False, checkpoint_dir=run_dir, resume=True, engine="fast")
-    with pytest.raises(CheckpointError, match="device 'cpu'"):
+    with pytest.raises(CheckpointError, match=r"--device 'cuda' \(the checkpoint has 'cpu'"):
         train(data=sample, progress=False, checkpoint_dir=run_dir, resume=True, device="cuda")
 
 

@@ -536,3 +536,61 @@ def test_plain_http_download_is_reported(server, tmp_path, tls_session, caplog):
         fetch(NAME, tmp_path / "p", verify, bases=[server.base], **FAST)
     assert [r.levelname for r in caplog.records] == ["WARNING"]
     assert "over plain http" in caplog.records[0].getMessage()
+
+
+# ------------------------------------------------------- a download killed with kill -9 (issue 10)
+
+_CHILD = """
+import sys
+from sgdlab.download import fetch
+fetch(sys.argv[1], sys.argv[2], lambda p: None, bases=[sys.argv[3]], retries=0, timeout=20,
+      deadline=30, progress=False)
+"""
+
+
+def test_part_file_of_a_killed_download_is_removed_and_never_used(server, tmp_path):
+    """A real child killed with SIGKILL mid-body leaves its ``.part`` file; the next fetch
+    deletes it and downloads (and verifies) from scratch."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    server.routes["/" + NAME] = ["stall-body", "ok"]  # first request: 10 bytes, then silence
+    d = tmp_path / "d"
+    d.mkdir()
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, NAME, str(d), server.base],
+                             env={**os.environ, "NO_PROXY": "127.0.0.1"})  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while server.count("/" + NAME) < 1 or not list(d.glob("*.part")):
+            assert child.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+        time.sleep(0.2)  # mid-body: the server sent 10 bytes and stalls
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    parts = list(d.glob("*.part"))
+    assert len(parts) == 1 and f".{child.pid}." in parts[0].name  # what a kill leaves behind
+    assert not (d / NAME).exists()
+    path = fetch(NAME, d, verify, bases=[server.base], **FAST)
+    assert path.read_bytes() == GOOD  # the complete, verified file, not the partial one
+    assert leftovers(d) == [NAME]
+
+
+def test_part_file_of_a_live_download_is_kept(tmp_path):
+    import subprocess
+    import sys
+
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        mine = tmp_path / f".{NAME}.{live.pid}.abcdef.part"
+        dead = tmp_path / f".{NAME}.999999999.abcdef.part"
+        other = tmp_path / ".other.gz.999999999.abcdef.part"
+        for p in (mine, dead, other):
+            p.write_bytes(b"partial")
+        assert download.remove_stale_parts(tmp_path, NAME) == [dead]
+        assert mine.exists() and other.exists() and not dead.exists()
+    finally:
+        live.kill()
+        live.wait()

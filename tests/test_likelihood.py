@@ -263,7 +263,7 @@ def test_cli_table_plot_and_weights(capsys, tmp_path):
 @pytest.mark.parametrize(
     "argv, words",
     [(["--batch-sizes", "1000"], "1..999"), (["--p", "10"], "0..9"), (["--q", "784"], "0..783"),
-     (["--draws", "1"], "≥ 2"), (["--epochs", "1", "--weights", "w.pt"], "exclude"),
+     (["--draws", "1"], "≥ 2"), (["--train-epochs", "1", "--weights", "w.pt"], "exclude"),
      (["--plot", "x.txt"], ".png"), (["--batch-sizes", "a"], "--batch-sizes")],
 )  # fmt: skip
 def test_cli_bad_input_is_one_line_exit_2(capsys, argv, words):
@@ -271,3 +271,19 @@ def test_cli_bad_input_is_one_line_exit_2(capsys, argv, words):
         raise SystemExit(main(["likelihood", "--sample", "-q", *argv]))
     err = capsys.readouterr().err
     assert e.value.code == 2 and words in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("argv, epochs", [([], 1), (["--train-epochs", "0"], 0), (["-e", "2"], 2)])
+def test_cli_default_trains_first_and_says_which_model(capsys, argv, epochs):
+    """At the zero init every H = ln 10 (part (b) is degenerate), so by default the command
+    studies the model after one epoch of SGD, and says so."""
+    code = main(["likelihood", "--sample", "--json", "-q", "--draws", "20", "--batch-sizes",
+                 "1,16", *argv])  # fmt: skip
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0 and doc["config"]["train_epochs"] == epochs
+    assert f"--train-epochs {epochs}" in doc["config"]["model"]
+    if epochs:
+        assert f"after {epochs} epoch(s) of SGD" in doc["config"]["model"]
+        assert doc["likelihood"]["sd_H"] > 0.1
+    else:
+        assert "untrained" in doc["config"]["model"] and doc["likelihood"]["sd_H"] < 1e-9

@@ -1,5 +1,7 @@
-"""Crash tests: kill -9 training at seeded-random moments (some inside a checkpoint write),
-resume, and require the bitwise-identical result of an uninterrupted run; SIGTERM/SIGINT too.
+"""Crash tests: kill -9 training at seeded-random moments (before the first checkpoint, at
+random, inside a checkpoint write, after the end), run the *same command line* again
+(``--checkpoint-dir D --resume D``: it starts the run when D holds no checkpoint, else resumes)
+and require the bitwise-identical result of an uninterrupted run; SIGTERM/SIGINT too.
 
 The child is the real CLI (`python -m sgdlab train ...`) on the bundled sample with the reference
 engine. Moments are uniform over the measured lifetime of an uninterrupted child; in-write kills
@@ -46,11 +48,15 @@ def _env(pause: float | None = None) -> dict:
     return env
 
 
+def _one_line(args, d: Path) -> list[str]:
+    """The single command line a job scheduler repeats after every crash."""
+    return [*args, "--checkpoint-dir", str(d), "--resume", str(d)]
+
+
 def _finish(args, d: Path, out: Path) -> dict:
-    """Resume (or start, if no checkpoint survived) and run to the end; return the JSON."""
-    start = ["--resume", str(d)] if checkpoint.list_checkpoints(d) else ["--checkpoint-dir", str(d)]
-    p = subprocess.run(_cmd([*args, *start], out), env=_env(), capture_output=True, text=True,
-                       timeout=300)  # fmt: skip
+    """Run the one command line to the end (it resumes, or starts if no checkpoint survived)."""
+    p = subprocess.run(_cmd(_one_line(args, d), out), env=_env(), capture_output=True,
+                       text=True, timeout=300)  # fmt: skip
     assert p.returncode == 0, p.stderr
     return json.loads(p.stdout)
 
@@ -60,27 +66,45 @@ def _strip(history):
 
 
 def _reference(args, tmp: Path):
+    """The uninterrupted run; also when its first checkpoint appeared and how long it lived."""
+    d, out = tmp / "ref-ckpt", tmp / "ref.pt"
     t0 = time.monotonic()
-    doc = _finish(args, tmp / "ref-ckpt", tmp / "ref.pt")
-    return doc, torch.load(tmp / "ref.pt", weights_only=True), time.monotonic() - t0
+    p = subprocess.Popen(_cmd(_one_line(args, d), out), env=_env(), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)  # fmt: skip
+    first = None
+    while p.poll() is None:
+        if first is None and checkpoint.list_checkpoints(d):
+            first = time.monotonic() - t0
+        time.sleep(0.005)
+    stdout, stderr = p.communicate()
+    assert p.returncode == 0, stderr
+    assert "no checkpoint in" in stderr  # the same command line started the run
+    lifetime = time.monotonic() - t0
+    return json.loads(stdout), torch.load(out, weights_only=True), first or lifetime, lifetime
 
 
-def _kill_matrix(method: str, tmp: Path, n_random: int, n_in_write: int, seed: int) -> int:
+def _kill_matrix(method: str, tmp: Path, *, n_before: int, n_random: int, n_in_write: int,
+                 seed: int) -> dict[str, int]:  # fmt: skip
+    """Kill the one command line at seeded moments, run it again, compare with the run that
+    never stopped. Returns counts: moments, bitwise-equal ones, kills before any checkpoint."""
     args = CASES[method]
-    ref_doc, ref_w, lifetime = _reference(args, tmp)
+    ref_doc, ref_w, first, lifetime = _reference(args, tmp)
     rng = random.Random(seed)
-    equal = 0
-    moments = [("random", rng.uniform(0.2, 0.95) * lifetime) for _ in range(n_random)]
-    moments += [("in-write", rng.randrange(1, 6)) for _ in range(n_in_write)]
+    moments = [("before-first", rng.uniform(0.05, 0.6) * first) for _ in range(n_before)]
+    moments += [("random", rng.uniform(0.2, 0.95) * lifetime) for _ in range(n_random)]
+    moments += [("in-write", w) for w in [1, *(rng.randrange(2, 6) for _ in range(n_in_write - 1))]
+                ][:n_in_write]
+    moments.append(("after-end", None))
+    counts = {"moments": 0, "equal": 0, "no_checkpoint_at_kill": 0}
     for k, (kind, when) in enumerate(moments):
         d, out = tmp / f"run{k}", tmp / f"run{k}.pt"
-        if kind == "random":
-            p = subprocess.Popen(_cmd([*args, "--checkpoint-dir", str(d)], out), env=_env(),
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        cmd = _cmd(_one_line(args, d), out)
+        if kind in ("before-first", "random"):
+            p = subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)  # fmt: skip
             time.sleep(when)
-        else:  # kill inside the when-th checkpoint write, while it is half written
-            p = subprocess.Popen(_cmd([*args, "--checkpoint-dir", str(d)], out),
-                                 env=_env(pause=30), stdout=subprocess.PIPE,
+        elif kind == "in-write":  # kill inside the when-th checkpoint write, half written
+            p = subprocess.Popen(cmd, env=_env(pause=30), stdout=subprocess.PIPE,
                                  stderr=subprocess.DEVNULL, text=True)  # fmt: skip
             seen = 0
             while seen < when:
@@ -88,35 +112,48 @@ def _kill_matrix(method: str, tmp: Path, n_random: int, n_in_write: int, seed: i
                 assert line, "child ended before the checkpoint write"
                 seen += "inside checkpoint write" in line
             assert any(n.endswith(".tmp") for n in os.listdir(d))  # really mid-write
-        p.kill()  # SIGKILL: no handler runs
-        p.wait(timeout=30)
+        else:  # after the end: the command finished; the scheduler runs it once more
+            p = subprocess.run(cmd, env=_env(), capture_output=True, timeout=300)
+            assert p.returncode == 0
+        if kind != "after-end":
+            p.kill()  # SIGKILL: no handler runs
+            p.wait(timeout=30)
+        counts["no_checkpoint_at_kill"] += not checkpoint.list_checkpoints(d)
+        if kind == "before-first":
+            assert not checkpoint.list_checkpoints(d), "killed too late for 'before-first'"
         doc = _finish(args, d, out)
         w = torch.load(out, weights_only=True)
         same = (torch.equal(w["z.weight"], ref_w["z.weight"])
                 and torch.equal(w["z.bias"], ref_w["z.bias"])
                 and _strip(doc["history"]) == _strip(ref_doc["history"]))  # fmt: skip
         assert same, f"{method} kill #{k} ({kind} {when}) differs from the uninterrupted run"
-        equal += same
-    return equal
+        counts["moments"] += 1
+        counts["equal"] += same
+    print(f"{method}: {counts['equal']}/{counts['moments']} bitwise equal, "
+          f"{counts['no_checkpoint_at_kill']} killed before any checkpoint existed")
+    return counts
 
 
 @pytest.mark.parametrize("method", ["sgd", "gd", "sgd-options"])
-def test_kill_9_then_resume_is_bitwise_identical_short(method, tmp_path):
-    assert _kill_matrix(method, tmp_path, n_random=1, n_in_write=2, seed=1) == 3
+def test_kill_9_one_command_line_is_bitwise_identical_short(method, tmp_path):
+    """Representative: before the first checkpoint, inside the first write, after the end."""
+    c = _kill_matrix(method, tmp_path, n_before=1, n_random=0, n_in_write=1, seed=1)
+    assert c["equal"] == c["moments"] == 3 and c["no_checkpoint_at_kill"] >= 2
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("method", ["sgd", "gd", "sgd-options"])
-def test_kill_9_then_resume_is_bitwise_identical_20_moments(method, tmp_path):
-    assert _kill_matrix(method, tmp_path, n_random=14, n_in_write=6, seed=2026) == 20
+def test_kill_9_one_command_line_is_bitwise_identical_20_moments(method, tmp_path):
+    c = _kill_matrix(method, tmp_path, n_before=4, n_random=10, n_in_write=5, seed=2026)
+    assert c["equal"] == c["moments"] == 20 and c["no_checkpoint_at_kill"] >= 5
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_sigterm_and_ctrl_c_checkpoint_within_5s_and_resume_exactly(sig, code, tmp_path):
     args = CASES["sgd"]
-    ref_doc, ref_w, _ = _reference(args, tmp_path)
+    ref_doc, ref_w, _, _ = _reference(args, tmp_path)
     d, out = tmp_path / "run", tmp_path / "run.pt"
-    p = subprocess.Popen(_cmd([*args, "--checkpoint-dir", str(d)], out), env=_env(),
+    p = subprocess.Popen(_cmd(_one_line(args, d), out), env=_env(),
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     deadline = time.monotonic() + 60
     while not checkpoint.list_checkpoints(d):  # training has started

@@ -42,12 +42,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """The subcommand parsers of ``parser`` (as built by :func:`build_parser`), by name."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
+    if not hasattr(args, "_explicit"):  # the options the user gave (see explicit_options)
+        from .commands import explicit_options
+
+        args._explicit = explicit_options(subparsers(parser)[args.command],
+                                          argv[argv.index(args.command) + 1 :])  # fmt: skip
     try:
         return int(args.run(args) or 0)
     except TrainingInterrupted as e:

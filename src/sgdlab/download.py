@@ -4,7 +4,9 @@ A file reaches its final path only after ``verify`` accepted it (the data loader
 SHA-256 of the *decompressed* content), so a partial download, an HTML error page served with
 status 200, or a tampered file is never cached. The body is streamed into a temporary file
 next to the final path and renamed into place (``os.replace``); the temporary file is removed
-whatever happens.
+whatever happens. A process killed mid-download (``kill -9``) cannot remove its temporary file
+(``.NAME.PID.XXXXXX.part``); the next :func:`fetch` of that file deletes it once its process
+is gone. A partial file is never resumed or read: the download starts over and is verified.
 
 Failures and what :func:`fetch` does about them:
 
@@ -145,6 +147,7 @@ def fetch(
     dest_dir = Path(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
     final = dest_dir / filename
+    remove_stale_parts(dest_dir, filename)
     stop_at = time.monotonic() + deadline
     failures: list[str] = []
     opened = requests.Session() if session is None else contextlib.nullcontext(session)
@@ -200,7 +203,8 @@ def _attempt(session, url: str, final: Path, verify: Callable[[Path], None], *,
              timeout: float, stop_at: float, progress: bool) -> None:  # fmt: skip
     """One download into a temporary file, verified, then renamed to ``final``."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.{os.getpid()}.", suffix=".part",
+                                   dir=final.parent)  # fmt: skip
     except OSError as e:
         raise _LocalWriteError(e) from None
     tmp_path = Path(tmp)
@@ -214,6 +218,38 @@ def _attempt(session, url: str, final: Path, verify: Callable[[Path], None], *,
         os.replace(tmp_path, final)
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+#: A ``.part`` file without a process id in its name (older sgdlab) is stale after this long.
+STALE_PART_SECONDS = 3600.0
+
+
+def remove_stale_parts(dest_dir: str | os.PathLike, filename: str) -> list[Path]:
+    """Delete the temporary ``.part`` files of ``filename`` in ``dest_dir`` left by downloads
+    whose process is gone (killed); keep those of live processes. Returns what was removed."""
+    removed = []
+    for p in Path(dest_dir).glob(f".{filename}.*.part"):
+        pid = p.name[len(filename) + 2 :].split(".", 1)[0]
+        try:
+            stale = (not _process_alive(int(pid))) if pid.isdigit() else (
+                time.time() - p.stat().st_mtime > STALE_PART_SECONDS)  # fmt: skip
+            if stale:
+                p.unlink()
+                removed.append(p)
+                log.info("removed %s, left by an interrupted download", p)
+        except OSError:  # gone meanwhile, or not ours to delete
+            continue
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, another user's
+        return True
+    return True
 
 
 def _transfer(session, url: str, out, *, timeout: float, stop_at: float,

@@ -17,17 +17,18 @@ import signal
 import threading
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from . import checkpoint, engines, optim, schedules
+from . import checkpoint, engines, optim, runs, schedules
 from .config import TrainConfig, resolve_device
 from .config import checkpoint_every as _valid_every
 from .data import FashionMNIST
-from .errors import CheckpointError, DivergenceError, TrainingInterrupted
+from .errors import CheckpointError, ConfigError, DivergenceError, TrainingInterrupted
 from .model import SoftmaxRegression, evaluate
 from .provenance import environment
 from .sampler import MinibatchSampler
@@ -46,18 +47,22 @@ class TrainResult:
     environment: dict[str, Any] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
     checkpoint: str | None = None
+    #: the global step of the checkpoint this run resumed from (None: a new run)
+    resumed_step: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: config, environment, data provenance and history (no weights)."""
         return {"config": self.config, "environment": self.environment, "data": self.data,
-                "history": self.history, "checkpoint": self.checkpoint}  # fmt: skip
+                "history": self.history, "checkpoint": self.checkpoint,
+                "resumed_step": self.resumed_step}  # fmt: skip
 
 
 def train(*, batch_size: int = 16, epochs: int = 5, lr: float = 0.005, seed: int = 0,
           method: str = "sgd", engine: str = "auto", device: str = "auto", init: str = "zeros",
           drop_last: bool = False, data_dir: str | None = None, data: FashionMNIST | None = None,
           progress: bool = True, checkpoint_dir: str | Path | None = None,
-          checkpoint_every: int | str | None = "epoch", keep: int = 2, resume: bool = False,
+          checkpoint_every: int | str | None = "epoch", keep: int = 2,
+          resume: bool | str = False, explicit: Iterable[str] | None = None,
           segment: int = 500, momentum: float = 0.0, nesterov: bool = False,
           weight_decay: float = 0.0, schedule: str = "constant", gamma: float = 0.1,
           step_epochs: int = 1, t0: float = 1000.0, average: bool = False,
@@ -84,26 +89,46 @@ def train(*, batch_size: int = 16, epochs: int = 5, lr: float = 0.005, seed: int
 
     With ``checkpoint_dir``, a checkpoint is written every ``checkpoint_every`` steps (or each
     ``"epoch"``) and at the end, keeping the newest ``keep``; SIGTERM/SIGINT write one and raise
-    :class:`TrainingInterrupted`. ``resume=True`` continues from the newest valid checkpoint
-    there, with the checkpoint's config (the hyperparameter arguments are then ignored).
+    :class:`TrainingInterrupted`. A new run (``resume=False``) refuses a directory that already
+    holds checkpoints (:func:`sgdlab.runs.refuse_used_dir`). ``resume=True`` continues from the
+    newest valid checkpoint there (none: :class:`CheckpointError`); ``resume="auto"`` does the
+    same but starts a new run when the directory has no checkpoint yet (what
+    ``sgdlab train --resume DIR`` does), so the same call is safe to repeat after any crash.
+    A finished run resumes to its result without training.
+
+    On resume the checkpoint's config is used; the hyperparameters named in ``explicit`` (field
+    names of :class:`TrainConfig`; default: those whose value differs from TrainConfig's
+    default) must agree with it, except a larger ``epochs``, which extends the run (see
+    :func:`sgdlab.runs.reconcile`); a disagreement raises :class:`CheckpointError`.
     Raises :class:`ConfigError` for bad values, :class:`DivergenceError` on a non-finite cost.
     """
-    ds = _load_data(data, data_dir)
     every = _valid_every(checkpoint_every)
-    saved = None
-    if resume:
-        if checkpoint_dir is None:
-            raise CheckpointError("resume needs a checkpoint directory")
+    if resume not in (False, True, "auto"):
+        raise ConfigError(f"resume must be False, True or 'auto', got {resume!r}")
+    asked = TrainConfig(batch_size=batch_size, epochs=epochs, lr=lr, seed=seed, method=method,
+                        engine=engine, device=str(device), init=init, drop_last=drop_last,
+                        momentum=momentum, nesterov=nesterov, weight_decay=weight_decay,
+                        schedule=schedule, gamma=gamma, step_epochs=step_epochs, t0=t0,
+                        average=average, validation=validation,
+                        validation_seed=validation_seed)  # fmt: skip
+    saved, path = None, None
+    if resume and checkpoint_dir is None:
+        raise CheckpointError("resume needs a checkpoint directory")
+    if resume == "auto" and not runs.has_checkpoints(checkpoint_dir):
+        checkpoint.prepare_dir(checkpoint_dir)  # a clear error (no notice) if it cannot be
+        _warn(f"no checkpoint in {checkpoint_dir} yet: starting a new run there")
+    elif resume:
         path, saved = checkpoint.latest_valid(checkpoint_dir, warn=_warn)
-        cfg = TrainConfig(**saved["config"])
-        _check_compatible(saved, ds, engine=engine, device=str(device))
-    else:
-        cfg = TrainConfig(batch_size=batch_size, epochs=epochs, lr=lr, seed=seed,
-                          method=method, engine=engine, device=str(device), init=init,
-                          drop_last=drop_last, momentum=momentum, nesterov=nesterov,
-                          weight_decay=weight_decay, schedule=schedule, gamma=gamma,
-                          step_epochs=step_epochs, t0=t0, average=average,
-                          validation=validation, validation_seed=validation_seed)  # fmt: skip
+    elif checkpoint_dir is not None:
+        runs.refuse_used_dir(checkpoint_dir)
+    cfg = asked
+    if saved is not None:
+        given = _non_default(asked) if explicit is None else set(explicit)
+        cfg = TrainConfig(**runs.reconcile(_saved_config(saved), asdict(asked), given,
+                                           done_epochs=len(saved["history"])))  # fmt: skip
+    ds = _load_data(data, data_dir)
+    if saved is not None:
+        _check_compatible(saved, ds)
     cfg.validate(ds.train_images.shape[0])
     ds, val, split = hold_out(ds, cfg.validation, seed=cfg.validation_seed)
     n = ds.train_images.shape[0]
@@ -114,14 +139,34 @@ def train(*, batch_size: int = 16, epochs: int = 5, lr: float = 0.005, seed: int
                  "n_test": ds.test_images.shape[0], "sha256": ds.sha256}  # fmt: skip
     if cfg.validation:
         data_info["validation"] = split
+    if checkpoint_dir is not None:
+        runs.remove_stale_temporaries(checkpoint_dir)
     loop = _Loop(cfg, eng, ds, dev, checkpoint_dir, every, keep, data_info, val)
     if saved is not None:
         loop.restore(saved)
+        loop.last_checkpoint = path
     with _SignalFlag(enabled=checkpoint_dir is not None) as flag:
         loop.run(flag, progress, segment)
     return TrainResult(model=loop.result_model(), history=loop.history, config=asdict(cfg),
                        environment=loop.env, data=data_info,
-                       checkpoint=str(loop.last_checkpoint) if loop.last_checkpoint else None)
+                       checkpoint=str(loop.last_checkpoint) if loop.last_checkpoint else None,
+                       resumed_step=int(saved["step"]) if saved is not None else None)
+
+
+def _saved_config(saved: dict[str, Any]) -> dict[str, Any]:
+    """The checkpoint's config over :class:`TrainConfig`'s fields: a field it lacks (written
+    before the option existed) ran with the default; a field unknown here is refused."""
+    names = {f.name for f in fields(TrainConfig)}
+    unknown = sorted(set(saved["config"]) - names)
+    if unknown:
+        raise CheckpointError(f"the checkpoint has options this sgdlab does not know "
+                              f"({', '.join(unknown)}): written by a newer version?")
+    return {**asdict(TrainConfig()), **saved["config"]}
+
+
+def _non_default(cfg: TrainConfig) -> set[str]:
+    """The fields of ``cfg`` whose value differs from :class:`TrainConfig`'s default."""
+    return {f.name for f in fields(TrainConfig) if getattr(cfg, f.name) != f.default}
 
 
 class _Loop:
@@ -289,15 +334,10 @@ def _warn(msg: str) -> None:
     print(f"sgdlab: {msg}", file=sys.stderr)
 
 
-def _check_compatible(saved: dict[str, Any], ds: FashionMNIST, *, engine: str,
-                      device: str) -> None:  # fmt: skip
-    """Refuse a resume on other data, engine or device; warn when versions or threads differ."""
-    prov, cfg = saved.get("provenance", {}), saved["config"]
-    for key, asked in (("engine", engine), ("device", device)):
-        if asked != "auto" and asked != cfg[key]:
-            raise CheckpointError(
-                f"the checkpoint was written with {key} {cfg[key]!r}; resuming with {asked!r} "
-                f"would not continue the same run (drop --{key} or pass {cfg[key]})")
+def _check_compatible(saved: dict[str, Any], ds: FashionMNIST) -> None:
+    """Refuse a resume on other data; warn when versions or threads differ. (Engine, device
+    and the other options are checked by :func:`sgdlab.runs.reconcile`.)"""
+    prov = saved.get("provenance", {})
     if prov.get("data", {}).get("sha256") != ds.sha256:
         raise CheckpointError("the checkpoint was written for other data "
                               f"({prov.get('data', {}).get('source')}); resume on the same data")

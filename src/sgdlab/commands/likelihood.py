@@ -22,8 +22,10 @@ from . import (
 def register(sub, parents) -> None:
     p = sub.add_parser(
         "likelihood", parents=parents, help="exercise 5: minimise C, not maximise L",
-        description="For a model (fresh, after --epochs of SGD, or --weights) on the training "
-        "set: C, log L = -N*C, L evaluated directly in float32/float64 (it underflows to 0), "
+        description="For a model on the training set (by default the one after 1 epoch of SGD; "
+        "--train-epochs 0 = the fresh zero-init model, where every H = ln 10 and part (b) is "
+        "degenerate; or --weights): C, log L = -N*C, L evaluated directly in float32/float64 "
+        "(it underflows to 0), "
         "dL/dw_pq by autograd, in closed form -N*L*dC/dw_pq and in log-space, one ascent step "
         "on L vs one descent step on C, then a Monte Carlo over minibatches of each size: the "
         "minibatch gradient of C is unbiased with error ~ 1/sqrt(b) (checked against the "
@@ -31,9 +33,10 @@ def register(sub, parents) -> None:
         "magnitude (reported as log10 ratios).",
     )
     m = p.add_argument_group("model")
-    m.add_argument("--epochs", "-e", type=nonneg_int, default=0,
-                   help="train this many epochs first (sgdlab train defaults: batch 16, "
-                   "lr 0.005); 0 = fresh model (default)")
+    m.add_argument("--train-epochs", "--epochs", "-e", dest="train_epochs", type=nonneg_int,
+                   default=None, metavar="N",
+                   help="train N epochs of SGD first (sgdlab train defaults: batch 16, lr 0.005) "
+                   "and study that model (default 1; 0 = the fresh model, see --init)")
     m.add_argument("--init", choices=("zeros", "uniform"), default="zeros",
                    help="initial weights of a fresh model (default zeros: C = log 10)")
     m.add_argument("--weights", metavar="PATH", help="load z.weight/z.bias (.safetensors/.pt)")
@@ -66,8 +69,9 @@ def run(args: argparse.Namespace) -> int:
     from ..model import SoftmaxRegression
     from ..provenance import environment
 
-    if args.weights and args.epochs:
-        raise ConfigError("--weights and --epochs exclude each other")
+    if args.weights and args.train_epochs:
+        raise ConfigError("--weights and --train-epochs exclude each other")
+    epochs = args.train_epochs if args.train_epochs is not None else 0 if args.weights else 1
     if args.draws < 2:
         raise ConfigError(f"--draws must be ≥ 2, got {args.draws}")
     check_pq(args.p, args.q)
@@ -81,17 +85,19 @@ def run(args: argparse.Namespace) -> int:
         from ..weights import load_weights
 
         model, source = load_weights(args.weights), f"weights {args.weights}"
-    elif args.epochs:
+    elif epochs:
         from ..train import train
 
-        run_ = train(epochs=args.epochs, seed=args.seed, init=args.init, data=ds, device="cpu",
+        run_ = train(epochs=epochs, seed=args.seed, init=args.init, data=ds, device="cpu",
                      progress=not args.quiet)  # fmt: skip
-        model, source = run_.model.cpu(), f"{args.epochs} epoch(s) of SGD {_cfg(run_.config)}"
+        model = run_.model.cpu()
+        source = f"after {epochs} epoch(s) of SGD {_cfg(run_.config)} (--train-epochs {epochs})"
     else:
-        model, source = SoftmaxRegression(init=args.init, generator=gen), f"fresh ({args.init})"
+        model = SoftmaxRegression(init=args.init, generator=gen)
+        source = f"fresh {args.init} init, untrained (--train-epochs 0)"
     ps = per_sample(model, ds.train_images, ds.train_labels)
     out: dict[str, Any] = {
-        "config": {"seed": args.seed, "model": source, "epochs": args.epochs,
+        "config": {"seed": args.seed, "model": source, "train_epochs": epochs,
                    "init": args.init, "weights": args.weights, "p": args.p, "q": args.q,
                    "lr": args.lr, "draws": args.draws, "batch_sizes": list(sizes)},
         "likelihood": likelihood_figures(ps),
@@ -213,8 +219,8 @@ def format_report(out: dict[str, Any], ds) -> str:
     ]
     if lk["sd_H"] < 1e-9:
         lines.append("  NOTE: every sample has the same H here (zero init: H = log 10), so C_B = C "
-                     "exactly and e^{-N*C} is known from any minibatch; train first (--epochs 1) "
-                     "to see part (b).")  # fmt: skip
+                     "exactly and e^{-N*C} is known from any minibatch; train first "
+                     "(--train-epochs 1, the default) to see part (b).")  # fmt: skip
     if "plot" in out:
         lines.append(f"saved {out['plot']}")
     return "\n".join(lines)
