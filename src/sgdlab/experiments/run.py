@@ -27,8 +27,8 @@ from .. import engines
 from ..data import FashionMNIST
 from ..model import SoftmaxRegression, evaluate
 from ..sampler import MinibatchSampler
+from ..split import hold_out
 from .spec import RunSpec
-from .split import holdout
 
 
 def eval_points(steps_per_epoch: int, evals: int) -> list[int]:
@@ -45,11 +45,17 @@ def run_one(spec: RunSpec, data: FashionMNIST) -> dict[str, Any]:
 
 class _Run:
     def __init__(self, spec: RunSpec, data: FashionMNIST):
+        if not 1 <= spec.validation < data.train_images.shape[0]:
+            from ..errors import ConfigError
+
+            raise ConfigError(f"validation must be in 1..{data.train_images.shape[0] - 1} "
+                              f"images, got {spec.validation}")
         self.spec = spec
-        tr_x, tr_y, self.val_x, self.val_y = holdout(data, spec.validation, seed=spec.split_seed)
-        self.n = tr_x.shape[0]
+        fit, (self.val_x, self.val_y), self.split = hold_out(data, spec.validation,
+                                                             seed=spec.validation_seed)
+        self.n = fit.train_images.shape[0]
         self.test = (data.test_images, data.test_labels)
-        self.eng = engines.get_engine(spec.engine, tr_x, tr_y, "cpu")
+        self.eng = engines.get_engine(spec.engine, fit.train_images, fit.train_labels, "cpu")
         gen = torch.Generator().manual_seed(spec.seed)
         self.model = SoftmaxRegression(init=spec.init, generator=gen)
         self.b = self.n if spec.is_gd else int(spec.batch_size)
@@ -71,7 +77,7 @@ class _Run:
             test_cost, test_acc = evaluate(self.model, *self.test)
         rec = {"spec": s.to_dict(), "diverged": self.diverged_at is not None,
                "diverged_at_step": self.diverged_at, "n_train": self.n,
-               "n_validation": int(self.val_y.shape[0]), "steps_per_epoch": self.spe,
+               "validation": self.split, "steps_per_epoch": self.spe,
                "engine": self.eng.name, "torch_threads": torch.get_num_threads(),
                "train_seconds": self.seconds, "test_cost": test_cost,
                "test_accuracy": test_acc, "curve": self.curve}  # fmt: skip
@@ -115,8 +121,8 @@ class _Run:
         if self.spec.kind == "noise":
             self.all_costs.append(c)
         bad = (~torch.isfinite(c)).nonzero()
-        w = self.model.z.weight
-        if len(bad) or not bool(torch.isfinite(w).all() and torch.isfinite(self.model.z.bias).all()):
+        z = self.model.z
+        if len(bad) or not bool(torch.isfinite(z.weight).all() and torch.isfinite(z.bias).all()):
             self.diverged_at = self.step + (int(bad[0]) if len(bad) else len(c)) + 1
             self.step += len(c)
             return False

@@ -1,4 +1,4 @@
-"""What a sweep runs: one :class:`RunSpec` per (batch size, lr, seed), built from a :class:`SweepSpec`.
+"""What a sweep runs: one :class:`RunSpec` per (batch size, lr, seed), from a :class:`SweepSpec`.
 
 A batch size of ``"full"`` means full-batch gradient descent (one step per epoch over all N
 training samples). Every hyperparameter is keyword-only and validated with a clear
@@ -42,7 +42,8 @@ class RunSpec:
     ``kind="curve"``: evaluate ``evals_per_epoch`` times per epoch (SGD) or every
     ``eval_every_steps`` steps (GD). ``kind="noise"``: one run that records every minibatch cost
     and the exact C every ``eval_every_steps`` steps. ``validation``: held-out training images
-    (the last ones of a permutation seeded by ``split_seed``).
+    chosen by ``validation_seed`` (:func:`sgdlab.split.hold_out`, as ``sgdlab train
+    --validation``): the same split for every seed, so lrs are compared on the same images.
     """
 
     batch_size: int | str
@@ -53,7 +54,7 @@ class RunSpec:
     evals_per_epoch: int = 10
     eval_every_steps: int = 5
     validation: int = 10_000
-    split_seed: int = 0
+    validation_seed: int = 0
     engine: str = "auto"
     init: str = "zeros"
 
@@ -66,7 +67,7 @@ class RunSpec:
         _int("evals per epoch", self.evals_per_epoch, 1)
         _int("eval every steps", self.eval_every_steps, 1)
         _int("validation", self.validation, 1)
-        _int("split seed", self.split_seed, 0)
+        _int("split seed", self.validation_seed, 0)
         if self.kind not in KINDS:
             raise ConfigError(f"kind must be one of {KINDS}, got {self.kind!r}")
         if self.init not in ("zeros", "uniform"):
@@ -104,7 +105,7 @@ class SweepSpec:
     evals_per_epoch: int = 10
     gd_eval_every: int = 5
     validation: int = 10_000
-    split_seed: int = 0
+    validation_seed: int = 0
     targets: tuple[float, ...] = (0.83, 0.84)
     noise_epochs: int = 1
     noise_evals: int = 100
@@ -177,12 +178,12 @@ class SweepSpec:
         every = max(1, steps // self.noise_evals)
         return RunSpec(batch_size=b, lr=lr, seed=self.seeds[0], epochs=self.noise_epochs,
                        kind="noise", eval_every_steps=every, validation=self.validation,
-                       split_seed=self.split_seed, engine=self.engine)  # fmt: skip
+                       validation_seed=self.validation_seed, engine=self.engine)  # fmt: skip
 
     def _run(self, b, lr, seed, epochs, kind) -> RunSpec:
         return RunSpec(batch_size=b, lr=lr, seed=seed, epochs=epochs, kind=kind,
                        evals_per_epoch=self.evals_per_epoch, eval_every_steps=self.gd_eval_every,
-                       validation=self.validation, split_seed=self.split_seed,
+                       validation=self.validation, validation_seed=self.validation_seed,
                        engine=self.engine)  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:

@@ -120,10 +120,12 @@ def table(records: list[dict[str, Any]], *, targets: tuple[float, ...] = (0.83, 
         runs = groups[b][lr]
         r0 = runs[0]
         gaps = [q["train_seconds"] - p["train_seconds"]
-                for r in runs for p, q in zip(r["curve"], r["curve"][1:])]  # fmt: skip
+                for r in runs
+                for p, q in zip(r["curve"], r["curve"][1:], strict=False)]  # fmt: skip
         epochs = r0["spec"]["epochs"]
         row = {"batch_size": b, "lr": lr, "lr_at_edge": chosen[b]["at_edge"],
-               "seeds": [r["spec"]["seed"] for r in runs], "steps_per_epoch": r0["steps_per_epoch"],
+               "seeds": [r["spec"]["seed"] for r in runs],
+               "steps_per_epoch": r0["steps_per_epoch"],
                "epochs": epochs, "evals": len(r0["curve"]) - 1,
                "seconds_per_epoch": _stats([r["train_seconds"] / epochs for r in runs]),
                "resolution_s": statistics.median(gaps) if gaps else None}  # fmt: skip

@@ -27,8 +27,9 @@ _W: dict[str, Any] = {}  # worker state: data, cache
 
 def default_workers() -> int:
     """One per usable core."""
-    cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
-    return max(1, len(cpus))
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
 
 
 def _single_thread() -> None:

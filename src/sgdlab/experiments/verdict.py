@@ -38,7 +38,7 @@ def ladder(rows: list[dict[str, Any]], figure: str) -> dict[str, Any]:
     "pays_down_to": b}``: the smallest b reached from the largest by steps that all pay."""
     rows = [r for r in rows if not r.get("all_diverged")]
     pairs = [(s["batch_size"], g["batch_size"], compare(s[figure], g[figure]))
-             for s, g in zip(rows, rows[1:])]  # fmt: skip
+             for s, g in zip(rows, rows[1:], strict=False)]  # fmt: skip
     outcomes = [o for _, _, o in pairs]
     down_to = rows[-1]["batch_size"] if rows else None
     for small, _, o in reversed(pairs):
