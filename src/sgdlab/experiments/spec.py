@@ -51,7 +51,7 @@ class RunSpec:
     seed: int
     epochs: int
     kind: str = "curve"
-    evals_per_epoch: int = 10
+    evals_per_epoch: int = 5
     eval_every_steps: int = 5
     validation: int = 10_000
     validation_seed: int = 0
@@ -147,7 +147,8 @@ class SweepSpec:
             lr_grids={"1": _grid(3e-4, 5, r10), "16": _grid(3e-3, 5, r10),
                       "128": _grid(3e-2, 5, r10), "1024": _grid(0.1, 5, r10),
                       FULL: _grid(0.1, 5, r10)},
-            epochs={"1": 10, "16": 10, "128": 10, "1024": 10, FULL: 200}, name="full")
+            epochs={"1": 10, "16": 10, "128": 10, "1024": 10, FULL: 200}, evals_per_epoch=5,
+            name="full")
         return cls(**{**kw, **overrides})
 
     @classmethod
