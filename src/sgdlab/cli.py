@@ -14,7 +14,7 @@ import sys
 from .errors import SgdlabError, TrainingInterrupted
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("minibatch", "step", "train", "bench", "likelihood")
+COMMANDS = ("minibatch", "step", "train", "bench", "likelihood", "experiment")
 
 
 class _Parser(argparse.ArgumentParser):
