@@ -194,7 +194,8 @@ class SweepSpec:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], *, base: str = "full") -> SweepSpec:
-        """A spec from (possibly partial) settings over the ``base`` preset ("full"/"quick")."""
+        """A spec from (possibly partial) settings over the ``base`` preset ("full"/"quick");
+        ``lr_grids`` and ``epochs`` entries replace the preset's for the batch sizes named."""
         known = set(cls.__dataclass_fields__)
         bad = sorted(set(d) - known)
         if bad:
@@ -203,8 +204,11 @@ class SweepSpec:
         for k in ("batch_sizes", "seeds", "targets"):
             if k in d:
                 d[k] = tuple(d[k])
-        if "lr_grids" in d:
-            d["lr_grids"] = {str(k): tuple(v) for k, v in d["lr_grids"].items()}
-        if "epochs" in d:
-            d["epochs"] = {str(k): v for k, v in d["epochs"].items()}
+        preset = cls.quick() if base == "quick" else cls.full()
+        for k in ("lr_grids", "epochs"):  # per-b tables are merged into the preset's
+            if k in d:
+                if not isinstance(d[k], dict):
+                    raise ConfigError(f"{k} must be a table batch size -> value")
+                new = {str(b): (tuple(v) if k == "lr_grids" else v) for b, v in d[k].items()}
+                d[k] = {**getattr(preset, k), **new}
         return (cls.quick if base == "quick" else cls.full)(**d)
