@@ -308,20 +308,23 @@ def test_cli_config_file(tmp_path):
 @pytest.mark.slow
 def test_ctrl_c_keeps_finished_runs(tmp_path):
     """A real SIGINT to the command while 2 worker processes train: exit 130, valid files."""
-    cache = tmp_path / "c"
+    cache, cfg = tmp_path / "c", tmp_path / "long.toml"
+    cfg.write_text('[sweep]\nepochs = {"1" = 30, "16" = 60, "128" = 200, "full" = 500}\n')
     e = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    p = subprocess.Popen([sys.executable, "-m", "sgdlab", "experiment", "--sample", "--quiet",
-                          "--cache-dir", str(cache), "--workers", "2"], env=e,
+    p = subprocess.Popen([sys.executable, "-m", "sgdlab", "experiment", "--quick", "--sample",
+                          "--quiet", "--config", str(cfg), "--cache-dir", str(cache),
+                          "--workers", "2"], env=e,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                          start_new_session=True)  # fmt: skip
     deadline = time.time() + 300
     while time.time() < deadline and len(list(cache.glob("*.json"))) < 2:
+        assert p.poll() is None, p.communicate()
         time.sleep(0.2)
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=120)
     assert p.returncode == 130, err
     assert "finished and cached" in err
     files = list(cache.glob("*.json"))
-    assert len(files) >= 2 and not list(cache.glob(".*.tmp"))
+    assert 2 <= len(files) < 17 and not list(cache.glob(".*.tmp"))  # stopped mid-sweep
     for f in files:
         assert json.loads(f.read_text())["record"]["curve"]

@@ -111,7 +111,9 @@ def run_sweep(spec: SweepSpec, *, data: FashionMNIST, cache_dir: str | Path | No
 
     n = int(data.train_images.shape[0])
     if not 1 <= spec.validation < n:
-        raise ConfigError(f"validation must be in 1..{n - 1} images, got {spec.validation}")
+        raise ConfigError(f"validation must be in 1..{n - 1} images (the data has {n} training "
+                          f"images), got {spec.validation}; use --quick or set [sweep] "
+                          "validation in --config")  # fmt: skip
     workers = check_workers(workers)
     cache = Cache(cache_dir, data_sha256=data.sha256, version=__version__)
     t0 = time.perf_counter()
