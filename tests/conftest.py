@@ -35,7 +35,7 @@ def pytest_terminal_summary(terminalreporter):
 
 @pytest.fixture(scope="session")
 def quick_reports(tmp_path_factory, sample):
-    """``sgdlab report --quick`` in both languages, sharing one fresh cache: {lang: (path, Report)}."""
+    """``sgdlab report --quick`` in both languages, one fresh cache: {lang: (path, Report)}."""
     from sgdlab.report import write_report
 
     d = tmp_path_factory.mktemp("report")
