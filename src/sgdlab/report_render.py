@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .commands.bench import BUSY
 from .report_html import Page, class_name, esc, figure, fmt_s, table
 
 
@@ -84,6 +85,9 @@ def render_bench(pg: Page, res: dict[str, Any], flag: str) -> None:
         it = e["gd"]["per_iteration"]
         noisy |= it["noisy"]
         rows.append([e["engine"], f"GD {n:,}", "1", _iqr(it), fmt_s(it["median"]), "1", "1"])
+    share = res["environment"].get("machine_load", {}).get("other_cpu_share")
+    if share is not None and share > BUSY:
+        pg.p("ex4_busy", "warn", share=f"{share:.0%}")
     pg.add(table(head, rows))
     if noisy:
         pg.p("ex4_noisy")

@@ -67,6 +67,8 @@ EN: dict[str, str] = {
     "col_engine": "engine", "col_b": "b", "col_steps": "steps/epoch",
     "col_iter": "per iteration [IQR]", "col_epoch": "per epoch", "col_ratio": "GD/SGD",
     "col_nb": "N/b",
+    "ex4_busy": "Other processes used $share of the CPUs while this was measured: these "
+    "timings are contaminated. Regenerate on a quiet machine: `sgdlab report --fresh`.",
     "ex4_noisy": "! marks a figure whose interquartile range exceeds 10% of its median: the "
     "machine was busy while it was measured.",
     "ex4_caption": "Time per iteration (left) and per epoch (right) against the batch size; "
@@ -164,6 +166,8 @@ HE: dict[str, str] = {
     "col_engine": "מנוע", "col_b": "b", "col_steps": "צעדים ל-epoch",
     "col_iter": "לאיטרציה [IQR]", "col_epoch": "ל-epoch", "col_ratio": "GD/SGD",
     "col_nb": "N/b",
+    "ex4_busy": "תהליכים אחרים השתמשו ב-$share ממעבדי המחשב בזמן המדידה: זמני הריצה האלה "
+    "מזוהמים. צרו מחדש על מחשב שקט: `sgdlab report --fresh`.",
     "ex4_noisy": "הסימן ! מציין מדידה שהטווח הבין-רבעוני שלה גדול מ-10% מהחציון: המחשב היה "
     "עמוס בזמן המדידה.",
     "ex4_caption": "זמן לאיטרציה (משמאל) ול-epoch (מימין) כפונקציה של גודל ה-minibatch; "
