@@ -1,0 +1,89 @@
+"""A JSON file per finished run, keyed by its spec, the data hash and the sgdlab version.
+
+``key(spec, data_sha256, version)`` is the SHA-256 of the canonical JSON of the three; the file
+is ``<cache_dir>/<key[:24]>.json`` and holds ``{"schema", "key", "identity", "record"}``. It is
+written atomically (a temporary file in the same directory, flushed, fsync'ed, then
+``os.replace``), so a crash or Ctrl-C leaves either the complete file or none. A file that does
+not parse, has another schema or whose key does not match is ignored (and re-run).
+Default directory: ``$SGDLAB_EXPERIMENT_CACHE`` else ``~/.cache/sgdlab/experiments``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from .spec import RunSpec
+
+SCHEMA = "sgdlab.experiment-run/1"
+
+
+def default_dir() -> Path:
+    env = os.environ.get("SGDLAB_EXPERIMENT_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "sgdlab" / "experiments"
+
+
+def identity(spec: RunSpec, data_sha256: dict[str, str], version: str) -> dict[str, Any]:
+    return {"spec": spec.to_dict(), "data_sha256": dict(sorted(data_sha256.items())),
+            "sgdlab_version": version}  # fmt: skip
+
+
+def key(spec: RunSpec, data_sha256: dict[str, str], version: str) -> str:
+    """Hex SHA-256 identifying a run's result: changes with any spec field, data or version."""
+    text = json.dumps(identity(spec, data_sha256, version), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class Cache:
+    """Finished runs under ``directory`` (created on first write)."""
+
+    def __init__(self, directory: str | os.PathLike | None, *, data_sha256: dict[str, str],
+                 version: str) -> None:  # fmt: skip
+        self.dir = Path(directory) if directory is not None else default_dir()
+        if self.dir.exists() and not self.dir.is_dir():
+            raise ConfigError(f"cache dir {self.dir} exists and is not a directory")
+        self.data_sha256, self.version = data_sha256, version
+
+    def key(self, spec: RunSpec) -> str:
+        return key(spec, self.data_sha256, self.version)
+
+    def path(self, spec: RunSpec) -> Path:
+        return self.dir / f"{self.key(spec)[:24]}.json"
+
+    def get(self, spec: RunSpec) -> dict[str, Any] | None:
+        """The cached record of ``spec``, or None (missing, damaged or another key)."""
+        try:
+            doc = json.loads(self.path(spec).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
+            return None
+        if doc.get("key") != self.key(spec) or not isinstance(doc.get("record"), dict):
+            return None
+        return doc["record"]
+
+    def put(self, spec: RunSpec, record: dict[str, Any]) -> Path:
+        """Write ``record`` atomically; return its path."""
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ConfigError(f"cannot create cache dir {self.dir}: {e.strerror}") from None
+        path = self.path(spec)
+        doc = {"schema": SCHEMA, "key": self.key(spec),
+               "identity": identity(spec, self.data_sha256, self.version), "record": record}
+        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=f".{path.stem}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(doc, f, allow_nan=True)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
