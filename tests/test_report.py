@@ -19,9 +19,9 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 def test_both_languages_have_the_same_strings():
     assert EN.keys() == HE.keys()
-    # a $name placeholder used in one language is used in the other
+    # every value the Hebrew page shows, the English one shows too (Hebrew words some in prose)
     for k in EN:
-        assert set(re.findall(r"\$(\w+)", EN[k])) == set(re.findall(r"\$(\w+)", HE[k])), k
+        assert set(re.findall(r"\$(\w+)", HE[k])) <= set(re.findall(r"\$(\w+)", EN[k])), k
 
 
 @pytest.mark.parametrize("lang", ["en", "he"])

@@ -175,3 +175,41 @@ def history_curves(history: list[dict], path: str | os.PathLike, *, title: str =
     if title:
         fig.suptitle(title)
     return save_figure(fig, path)
+
+
+def convergence_figure(sweep: Any, path: str | os.PathLike) -> Path:
+    """A :class:`sgdlab.experiments.Sweep` at each batch size's chosen lr: training cost C
+    against epochs and against seconds of training, and validation accuracy against epochs
+    (mean over seeds, band = min..max; log x-axes)."""
+    from .experiments import aggregate
+    from .experiments.summary import by_batch_lr
+
+    plt = _plt()
+    groups, chosen = by_batch_lr(sweep.records()), sweep.chosen()
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    order = [str(r["batch_size"]) for r in sweep.table()]
+    for i, b in enumerate(order):
+        lr = chosen[b]["lr"]
+        if lr is None:
+            continue
+        label = f"{'full GD' if b == 'full' else f'b = {b}'}, α = {lr:g}"
+        for ax, field, x in ((axes[0], "train_cost", "epoch"), (axes[1], "train_cost", "seconds"),
+                             (axes[2], "val_accuracy", "epoch")):  # fmt: skip
+            a = aggregate(groups[b][lr], field)
+            keep = [k for k, v in enumerate(a[x]) if v > 0]  # log axes: drop the start point
+            xs = [a[x][k] for k in keep]
+            ax.plot(xs, [a["mean"][k] for k in keep], color=f"C{i}", label=label)
+            ax.fill_between(xs, [a["min"][k] for k in keep], [a["max"][k] for k in keep],
+                            color=f"C{i}", alpha=0.2, lw=0)  # fmt: skip
+    axes[0].set(xscale="log", xlabel="epochs", ylabel="training cost C (nats)", title="C per epoch")
+    axes[1].set(xscale="log", xlabel="seconds of training", ylabel="training cost C (nats)",
+                title="C per second")  # fmt: skip
+    axes[2].set(xscale="log", xlabel="epochs", ylabel="validation accuracy",
+                title="accuracy per epoch")  # fmt: skip
+    for ax in axes:
+        ax.grid(True, which="both", alpha=0.3)
+    axes[2].legend(fontsize=8)
+    d = sweep.data
+    fig.suptitle(f"Convergence by minibatch size (N = {d.get('n_train', 0):,}"
+                 f"{', SAMPLE' if d.get('is_sample') else ''}; {len(sweep.spec.seeds)} seeds)")
+    return save_figure(fig, path)

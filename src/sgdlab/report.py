@@ -2,9 +2,9 @@
 
 The page has one section per exercise (1: the minibatch grid; 2-3: one SGD and one GD iteration;
 4: the timing table and plot of ``sgdlab bench``; 5: the likelihood figures and the minibatch
-estimator plot), then the convergence experiment of ``sgdlab experiment`` when that module is
-installed, and the environment. Plots are PNGs embedded as ``data:`` URIs: the file opens
-offline, with no network request.
+estimator plot), then the convergence experiment of ``sgdlab experiment``
+(:mod:`sgdlab.experiments`) and the environment. Plots are PNGs embedded as ``data:`` URIs:
+the file opens offline, with no network request.
 
 Each expensive section is cached as one JSON file under ``cache_dir`` (default
 ``~/.cache/sgdlab/report``), keyed by the section, sgdlab's version, the data's SHA-256s and the
@@ -14,6 +14,7 @@ sections it finished. ``fresh=True`` recomputes everything.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -28,6 +29,7 @@ from .errors import ConfigError
 from .report_sections import (
     Options,
     compute_bench,
+    compute_convergence,
     compute_environment,
     compute_likelihood,
     compute_minibatch,
@@ -94,9 +96,11 @@ def _save(path: Path, doc: dict[str, Any]) -> None:
 
 
 def section(name: str, ds: FashionMNIST, opts: Options, *, cache_dir: Path | None,
-            fresh: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
-    """One section's result, from the cache when it is there; returns (result, info) where
-    info says ``cached``, ``seconds`` (to compute, or load) and ``created`` (UTC)."""
+            fresh: bool = False, compute: Callable[[FashionMNIST, Options], dict] | None = None,
+            ) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
+    """One section's result, from the cache when it is there, else ``compute(ds, opts)``
+    (default ``SECTIONS[name]``); returns (result, info) where info says ``cached``,
+    ``seconds`` (to compute, or load) and ``created`` (UTC)."""
     from .provenance import git_commit
 
     t0 = time.perf_counter()
@@ -105,7 +109,7 @@ def section(name: str, ds: FashionMNIST, opts: Options, *, cache_dir: Path | Non
     cached = doc is not None
     if doc is None:
         doc = {"schema": SCHEMA, "created": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-               "git_commit": git_commit(), "result": SECTIONS[name](ds, opts)}  # fmt: skip
+               "git_commit": git_commit(), "result": (compute or SECTIONS[name])(ds, opts)}
         doc["compute_seconds"] = time.perf_counter() - t0
         if path is not None:
             _save(path, doc)
@@ -121,9 +125,12 @@ def build_report(ds: FashionMNIST, *, quick: bool = False, lang: str = "en", see
                  fresh: bool = False, progress: bool = False) -> Report:  # fmt: skip
     """Compute (or load from the cache) every section and render the page in ``lang``.
 
-    ``quick``: the bench's quick mode and 200 instead of 1,000 Monte Carlo draws (meant for the
-    bundled sample). ``cache_dir``: default :func:`default_cache_dir`; ``use_cache=False``
-    neither reads nor writes it; ``fresh=True`` recomputes and overwrites. ``progress``: a tqdm
+    ``quick``: the bench's quick mode, 200 instead of 1,000 Monte Carlo draws and the quick
+    convergence sweep (meant for the bundled sample). ``cache_dir``: default
+    :func:`default_cache_dir` (the sweep's runs then go to the experiments' own cache; with an
+    explicit ``cache_dir``, to ``cache_dir/experiments``); ``use_cache=False`` neither reads nor
+    writes the report's cache; ``fresh=True`` recomputes its sections and overwrites them (the
+    sweep's runs stay cached: delete them to retrain). ``progress``: a tqdm
     bar over the sections on stderr.
     """
     from .report_html import render
@@ -133,18 +140,19 @@ def build_report(ds: FashionMNIST, *, quick: bool = False, lang: str = "en", see
     t0 = time.perf_counter()
     opts = Options(quick=quick, seed=seed)
     cdir = (Path(cache_dir) if cache_dir else default_cache_dir()) if use_cache else None
-    names = [*SECTIONS, *(["convergence"] if _experiments() else [])]
-    bar = _bar(progress, len(names))
+    computes = dict(SECTIONS)  # the convergence sweep reuses (and fills) its own run cache
+    computes["convergence"] = functools.partial(
+        compute_convergence, progress=progress,
+        cache_dir=cdir / "experiments" if cache_dir and cdir else None)
+    bar = _bar(progress, len(computes))
     results: dict[str, Any] = {}
     infos: dict[str, dict[str, Any]] = {}
     try:
-        for name in names:
+        for name, compute in computes.items():
             if bar is not None:
                 bar.set_description(f"report: {name}")
-            if name == "convergence":
-                results[name], infos[name] = _convergence(ds, opts, cdir, fresh)
-            else:
-                results[name], infos[name] = section(name, ds, opts, cache_dir=cdir, fresh=fresh)
+            results[name], infos[name] = section(name, ds, opts, cache_dir=cdir, fresh=fresh,
+                                                 compute=compute)  # fmt: skip
             if bar is not None:
                 bar.update(1)
     finally:
@@ -170,18 +178,6 @@ def write_report(path: str | os.PathLike, ds: FashionMNIST, **kwargs: Any) -> Re
         raise ConfigError(f"cannot write {path}: {e.strerror or e}") from None
     rep.path = path
     return rep
-
-
-def _experiments() -> bool:
-    """Whether ``sgdlab.experiments`` (the convergence sweep) is installed."""
-    import importlib.util
-
-    return importlib.util.find_spec("sgdlab.experiments") is not None
-
-
-def _convergence(ds: FashionMNIST, opts: Options, cdir: Path | None,
-                 fresh: bool) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
-    raise NotImplementedError  # replaced once sgdlab.experiments lands
 
 
 def _bar(enabled: bool, total: int):

@@ -25,11 +25,14 @@ unicode-bidi:isolate}
 display:block;text-align:left}
 table{border-collapse:collapse;margin:.8em 0;font-size:.92em}
 th,td{border:1px solid #ccc;padding:.2em .6em}th{background:#eef}
-td.n{text-align:right;font-variant-numeric:tabular-nums;font-family:"DejaVu Sans Mono",monospace}
+td.n{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums;
+font-family:"DejaVu Sans Mono",monospace}
 figure{margin:1em 0;text-align:center}figure img{max-width:100%;height:auto}
 figcaption{font-size:.9em;color:#555}
 .warn{background:#fff3cd;border:1px solid #e0b400;padding:.5em 1em}
 .ask{background:#f4f8ff;border-inline-start:4px solid #36c;padding:.4em 1em}
+.verdict{background:#f6fff4;border:1px solid #9c9;padding:.2em 1em;text-align:left}
+table.wide{font-size:.8em}
 nav ol{columns:2}footer{margin-top:3em;font-size:.85em;color:#666}
 """
 
@@ -60,10 +63,10 @@ def fmt_s(s: float | None) -> str:
 
 
 def table(head: list[str], rows: list[list[Any]], *, numeric_from: int = 1,
-          ltr: bool = False) -> str:  # fmt: skip
+          ltr: bool = False, cls: str = "") -> str:  # fmt: skip
     """A table; ``head`` cells are trusted HTML (from :func:`rich`), body cells are escaped.
     Columns from ``numeric_from`` on are right-aligned figures."""
-    d = ' dir="ltr"' if ltr else ""
+    d = (' dir="ltr"' if ltr else "") + (f' class="{esc(cls)}"' if cls else "")
     out = [f"<table{d}><thead><tr>", *(f"<th>{h}</th>" for h in head), "</tr></thead><tbody>"]
     for r in rows:
         num = '<td class="n" dir="ltr">{}</td>'

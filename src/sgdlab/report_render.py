@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from .commands.bench import BUSY
-from .report_html import Page, class_name, esc, figure, fmt_s, table
+from .report_html import Page, class_name, esc, figure, fmt_s, rich, table
 
 
 def _f(v: float | None, spec: str = ".4f") -> str:
@@ -140,9 +140,62 @@ def _n(v: int | None) -> str:
 
 
 def render_convergence(pg: Page, res: dict[str, Any]) -> None:
-    """The convergence experiment (``sgdlab experiment``)."""
+    """The convergence experiment (``sgdlab experiment``): curves, per-b table, verdict."""
     pg.h2("convergence", "conv_title")
+    spec = res["spec"]
+    pg.qa("conv_ask", "conv_how", seeds=len(spec["seeds"]), runs=res["runs"],
+          flag=" --quick" if spec.get("name") == "quick" else "")  # fmt: skip
+    if "curves" in res["figures"]:
+        pg.add(figure(res["figures"]["curves"], pg.r("conv_caption"), "convergence curves"))
+    head = [pg.r(k) for k in ("col_b", "col_lr", "col_steps", "col_c1", "col_cend",
+                              "col_acc", "col_sec", "col_t83", "col_test")]  # fmt: skip
+    rows = []
+    for r in res["table"]:
+        b = "GD" if r["batch_size"] == "full" else r["batch_size"]
+        if r.get("all_diverged"):
+            rows.append([b, pg.t["conv_diverged"], *["–"] * 7])
+            continue
+        t83 = next(iter(r["time_to"].values()), {})
+        rows.append([b, f"{r['lr']:g}" + (" *" if r["lr_at_edge"] else ""),
+                     f"{r['steps_per_epoch']:,}", _range(r["epoch1"]["train_cost"], ".3f"),
+                     f"{_range(r['final']['train_cost'], '.3f')} ({r['epochs']})",
+                     _range(r["final"]["val_accuracy"], ".1%"),
+                     fmt_s(r["seconds_per_epoch"]["mean"]),
+                     fmt_s(t83.get("mean")), _range(r["test_accuracy"], ".1%")])  # fmt: skip
+    pg.add(table(head, rows, cls="wide"))
+    pg.p("conv_table_note", rule=res["lr_rule"])
+    pg.p("conv_verdict_intro")
+    pg.add(f'<div class="verdict" dir="ltr" lang="en">{_markdown(res["verdict"])}</div>')
     pg.end()
+
+
+def _range(s: dict[str, Any], spec: str = ".4f") -> str:
+    """mean [min–max] of a figure over seeds."""
+    if s.get("mean") is None:
+        return "–"
+    if s.get("n", 1) < 2 or s["min"] == s["max"]:
+        return format(s["mean"], spec)
+    return f"{s['mean']:{spec}} [{s['min']:{spec}}–{s['max']:{spec}}]"
+
+
+def _markdown(text: str) -> str:
+    """The verdict's small Markdown (### headings, - bullets, **bold**, `code`) as HTML; every
+    line escaped by :func:`rich`."""
+    out, items = [], []
+    for line in text.splitlines():
+        if line.startswith("- "):
+            items.append(f"<li>{rich(line[2:])}</li>")
+            continue
+        if items:
+            out.append("<ul>" + "".join(items) + "</ul>")
+            items = []
+        if line.startswith("#"):
+            out.append(f"<h3>{rich(line.lstrip('#').strip())}</h3>")
+        elif line.strip():
+            out.append(f"<p>{rich(line)}</p>")
+    if items:
+        out.append("<ul>" + "".join(items) + "</ul>")
+    return "".join(out)
 
 
 def render_environment(pg: Page, env: dict[str, Any], meta: dict[str, Any]) -> None:

@@ -131,6 +131,24 @@ def compute_likelihood(ds: FashionMNIST, opts: Options) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def compute_convergence(ds: FashionMNIST, opts: Options, *, cache_dir: Path | None = None,
+                        progress: bool = False) -> dict[str, Any]:
+    """The convergence experiment of ``sgdlab experiment`` (:func:`sgdlab.experiments.run_sweep`,
+    ``SweepSpec.quick()`` when ``opts.quick`` else ``SweepSpec.full()``): its per-b table, its
+    verdict and its curves. Runs already in the experiments' cache (``cache_dir``, default
+    theirs) are not retrained."""
+    from .experiments import LR_RULE, SweepSpec, run_sweep
+    from .plots import convergence_figure
+
+    spec = SweepSpec.quick() if opts.quick else SweepSpec.full()
+    sweep = run_sweep(spec, data=ds, cache_dir=cache_dir, workers=1 if opts.quick else None,
+                      progress=progress)  # fmt: skip
+    return {"spec": spec.to_dict(), "lr_rule": LR_RULE, "chosen": sweep.chosen(),
+            "table": sweep.table(), "verdict": sweep.verdict(), "runs": len(sweep.runs),
+            "runs_trained": sweep.trained, "cache_dir": sweep.cache_dir,
+            "figures": {"curves": figure_b64(convergence_figure, sweep)}}  # fmt: skip
+
+
 def compute_environment(ds: FashionMNIST, opts: Options) -> dict[str, Any]:
     """Versions, CPU/GPU, threads, git commit and the data's SHA-256s (never cached)."""
     import platform

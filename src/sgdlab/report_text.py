@@ -101,7 +101,22 @@ EN: dict[str, str] = {
     "ex5b_caption": "Left: relative error of the minibatch gradient of C against b (measured "
     "and formula). Right: log10 relative error of two minibatch estimates of ∇L: off by "
     "orders of magnitude.",
-    "conv_title": "Convergence: SGD with different minibatch sizes",
+    "conv_title": "Convergence: does a smaller minibatch converge faster?",
+    "conv_ask": "The chapter: with the time to pass over the training set fixed, smaller "
+    "minibatches allow more steps per epoch for the same compute, which usually leads to "
+    "faster convergence.",
+    "conv_how": "`sgdlab experiment$flag`: every batch size × a grid of step sizes α × $seeds "
+    "seeds ($runs runs), the exact C and the validation accuracy measured many times per "
+    "epoch (outside the clock); each b at its best α.",
+    "conv_caption": "Cost C and validation accuracy against epochs and against seconds of "
+    "training, each batch size at its chosen step size.",
+    "col_lr": "α (chosen)", "col_c1": "C after 1 epoch", "col_cend": "C at the end (epochs)",
+    "col_acc": "val. accuracy at the end", "col_sec": "s per epoch",
+    "col_t83": "s to 83% val.", "col_test": "test accuracy",
+    "conv_diverged": "diverged at every α",
+    "conv_table_note": "Mean [min–max] over the seeds. Chosen α: $rule. * = at the edge of "
+    "its grid.",
+    "conv_verdict_intro": "The verdict, computed by sgdlab experiment from these runs:",
     "env_title": "Environment",
     "env_intro": "Where these figures come from. Sections read from the cache were computed "
     "earlier, at the time and commit shown.",
@@ -197,7 +212,23 @@ HE: dict[str, str] = {
     "col_rescaled": "‏log10 שגיאה יחסית, (N/b)·∇L_B",
     "ex5b_caption": "משמאל: השגיאה היחסית של הגרדיאנט המקרי של C כפונקציה של b (מדידה "
     "ונוסחה). מימין: ‏log10 של השגיאה היחסית של שני אומדני minibatch ל-`∇L`: טעות בסדרי גודל.",
-    "conv_title": "התכנסות: SGD בגדלי minibatch שונים",
+    "conv_title": "התכנסות: האם minibatch קטן יותר מתכנס מהר יותר?",
+    "conv_ask": "הפרק: בהנחה שהזמן לעבור על כל סט האימון קבוע, חלוקתו ל-minibatches קטנים "
+    "תאפשר לבצע יותר צעדים ב-epoch יחיד, באותו מחיר חישובי, דבר אשר יוביל לרוב להתכנסות מהירה "
+    "יותר.",
+    "conv_how": "‏`sgdlab experiment$flag`: כל גודל minibatch × רשת של גדלי צעד α × ‏$seeds "
+    "ערכי seed (‏$runs הרצות), פונקציית המחיר המדויקת ודיוק האימות נמדדים פעמים רבות בכל epoch "
+    "(מחוץ לשעון); כל b בגודל הצעד הטוב ביותר שלו.",
+    "conv_caption": "פונקציית המחיר C ודיוק האימות כפונקציה של epochs ושל שניות אימון, כל "
+    "גודל minibatch בגודל הצעד שנבחר לו.",
+    "col_lr": "α (שנבחר)", "col_c1": "C אחרי epoch אחד", "col_cend": "C בסוף (epochs)",
+    "col_acc": "דיוק אימות בסוף", "col_sec": "שניות ל-epoch",
+    "col_t83": "שניות עד 83% אימות", "col_test": "דיוק על סט הבדיקה",
+    "conv_diverged": "התבדר בכל α",
+    "conv_table_note": "ממוצע [מינימום–מקסימום] על ערכי ה-seed. לכל b נבחר גודל הצעד α מהרשת "
+    "שלו עם מחיר האימות הנמוך ביותר בסוף התקציב, בממוצע על ערכי ה-seed; α שבו seed כלשהו "
+    "התבדר נפסל. ‏* = בקצה הרשת שלו.",
+    "conv_verdict_intro": "המסקנה, כפי ש-sgdlab experiment חישבה אותה מההרצות האלה (באנגלית):",
     "env_title": "הסביבה",
     "env_intro": "מאין באו המספרים. חלקים שנקראו מהמטמון חושבו קודם, בזמן ובקומיט המצוינים.",
     "col_key": "פריט", "col_value": "ערך",
