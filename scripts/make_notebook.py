@@ -161,6 +161,29 @@ for r in mc["rows"][::3]:
           f"(formula {r['cost_grad']['formula_rms_rel_error']:.3f}); grad L estimate off by "
           f"10^{r['likelihood_grad']['plugin']['log10_rms_rel_error']:.0f}")
 show(estimators_figure, mc)"""),
+    ("md", """## The convergence experiment: does a smaller minibatch converge faster?
+
+The chapter claims that smaller minibatches, with more steps per epoch for the same compute,
+usually converge faster. `sgdlab.experiments.run_sweep` trains every batch size (b = 1, 16, 128,
+1024 and full GD) over a grid of step sizes and several seeds, measuring the exact C and the
+validation accuracy many times per epoch, and compares each b at its best step size. Finished
+runs are cached, so running this cell again does not retrain (`sgdlab experiment` shares the
+cache). The quick preset (used on the sample) is a smaller grid."""),
+    ("code", """from IPython.display import Markdown
+
+from sgdlab.experiments import SweepSpec, run_sweep
+from sgdlab.plots import convergence_figure
+
+spec = SweepSpec.full() if FULL_DATA else SweepSpec.quick()
+sweep = run_sweep(spec, data=ds, workers=None if FULL_DATA else 1, progress=FULL_DATA)
+for row in sweep.table():
+    if not row.get("all_diverged"):
+        print(f"b={row['batch_size']:>5}: lr {row['lr']:<7g} C after 1 epoch "
+              f"{row['epoch1']['train_cost']['mean']:.4f}, after {row['epochs']} epochs "
+              f"{row['final']['train_cost']['mean']:.4f}, "
+              f"{row['seconds_per_epoch']['mean']:.3g} s per epoch")
+show(convergence_figure, sweep)
+display(Markdown(sweep.verdict()))"""),
     ("md", """## Everything on one page
 
 `sgdlab report` (or `sgdlab.report.write_report`) computes all of the above and writes one

@@ -42,7 +42,8 @@ def test_notebook_executes_on_the_sample(tmp_path, monkeypatch):
     (spec / "kernel.json").write_text(json.dumps({
         "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "sgdlab test", "language": "python",
-        "env": {"PYTHONPATH": path, "MPLBACKEND": "Agg"}}))  # fmt: skip
+        "env": {"PYTHONPATH": path, "MPLBACKEND": "Agg",
+                "SGDLAB_EXPERIMENT_CACHE": str(tmp_path / "experiments")}}))  # fmt: skip
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     nb = nbformat.read(NOTEBOOK, as_version=4)
     client = nbclient.NotebookClient(nb, kernel_name="sgdlab-test", timeout=300,
@@ -58,4 +59,8 @@ def test_notebook_executes_on_the_sample(tmp_path, monkeypatch):
     assert "bundled sample" in text and "ascent on L moved: False" in text
     images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
               if "image/png" in o.get("data", {})]  # fmt: skip
-    assert len(images) == 5  # grid, gradients, timing, likelihood, estimators
+    assert len(images) == 6  # grid, gradients, timing, likelihood, estimators, convergence
+    verdicts = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
+                if "Verdict" in o.get("data", {}).get("text/markdown", "")]  # fmt: skip
+    assert len(verdicts) == 1
+    assert list((tmp_path / "experiments").glob("*.json"))  # the sweep's runs were cached

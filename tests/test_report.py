@@ -31,14 +31,14 @@ def test_quick_page_is_self_contained(quick_reports, lang):
     root = re.search(r"<html [^>]*>", html).group(0)
     assert f'lang="{lang}"' in root and f'dir="{"rtl" if lang == "he" else "ltr"}"' in root
     srcs = re.findall(r'<img src="([^"]+)"', html)
-    assert len(srcs) == 5  # grid, gradients, timing, underflow, estimators
+    assert len(srcs) == 6  # grid, gradients, timing, underflow, estimators, convergence
     for src in srcs:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:8] == PNG
     # nothing is fetched: no http(s) URL in any src/href, no script
     assert not re.search(r'(src|href)="(https?:)?//', html)
     assert "<script" not in html
-    for anchor in ("ex1", "ex23", "ex4", "ex5", "environment"):
+    for anchor in ("ex1", "ex23", "ex4", "ex5", "convergence", "environment"):
         assert f'id="{anchor}"' in html
     assert html.count("<section") == html.count("</section>")
 
@@ -47,6 +47,7 @@ def test_quick_page_content(quick_reports, sample):
     html = quick_reports["en"][0].read_text(encoding="utf-8")
     assert "not the full data set" in html  # the sample is flagged
     assert "Ankle boot" in html and "2.3026" in html  # class names; C = log 10 before a step
+    assert "Verdict (computed from the runs above)" in html  # sgdlab experiment's verdict
     for h in sample.sha256.values():
         assert h in html
     he = quick_reports["he"][0].read_text(encoding="utf-8")
