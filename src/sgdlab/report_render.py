@@ -71,7 +71,8 @@ def render_bench(pg: Page, res: dict[str, Any], flag: str) -> None:
          ratio=_ratio(row['ratio_gd_over_sgd_measured']), nb=f"{row['ratio_flops']:,.0f}",
          overhead=fmt_s(fit.get("overhead_seconds")),
          per_sample=fmt_s(fit.get("seconds_per_sample")), epoch=fmt_s(ep),
-         steps=f"{row['steps_per_epoch']:,}")  # fmt: skip
+         steps=f"{row['steps_per_epoch']:,}",
+         k=f"{ep / ref['gd']['per_iteration']['median']:.2g}")  # fmt: skip
     head = [pg.r(k) for k in ("col_engine", "col_b", "col_steps", "col_iter", "col_epoch",
                               "col_ratio", "col_nb")]  # fmt: skip
     rows, noisy = [], False

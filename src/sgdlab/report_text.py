@@ -45,8 +45,8 @@ EN: dict[str, str] = {
     "probability 1/10). The SGD iteration lowers the minibatch's cost from $sgd_before to "
     "$sgd_after_mb and the cost on the whole training set to $sgd_after; the GD iteration, with "
     "the exact gradient over all $n samples, lowers it to $gd_after. The two gradients point "
-    "in similar directions (cosine $cosine) but differ in size and detail: the minibatch sees "
-    "only $classes of the 10 classes.",
+    "in similar directions (cosine $cosine) but differ in size and detail: the minibatch holds "
+    "$classes of the 10 classes.",
     "col_quantity": "quantity", "col_sgd": "SGD, minibatch of $b", "col_gd": "GD, all $n",
     "row_cost_before": "cost before (on the samples used)",
     "row_mb_after": "minibatch cost after", "row_full_after": "C on the whole training set after",
@@ -60,10 +60,11 @@ EN: dict[str, str] = {
     "ex4_how": "`sgdlab bench$flag`: per engine, warm-up, then the median and interquartile "
     "range of many timed blocks; full GD as one iteration over all N.",
     "ex4_answer": "With the `reference` engine (autograd, as in exercise 2), one SGD iteration "
-    "at b = $b takes $t_sgd and one GD iteration $t_gd: GD costs $ratio× more, not N/b = "
-    "$nb×, because each step pays about $overhead of fixed overhead (Python, dispatch, "
-    "autograd) besides $per_sample per sample. Per epoch, SGD at b = $b takes $epoch: "
-    "$steps steps for the price of a few GD iterations.",
+    "at b = $b takes $t_sgd and one GD iteration $t_gd: one GD iteration costs as much as "
+    "$ratio SGD iterations, not N/b = $nb, because each step pays about $overhead of fixed "
+    "overhead (Python, dispatch, autograd) besides $per_sample per sample. Per epoch, SGD at "
+    "b = $b takes $epoch: "
+    "$steps steps for the price of $k GD iterations.",
     "col_engine": "engine", "col_b": "b", "col_steps": "steps/epoch",
     "col_iter": "per iteration [IQR]", "col_epoch": "per epoch", "col_ratio": "GD/SGD",
     "col_nb": "N/b",
@@ -159,7 +160,7 @@ HE: dict[str, str] = {
     "1/10). איטרציית ה-SGD מורידה את המחיר על ה-minibatch מ-$sgd_before ל-$sgd_after_mb ואת "
     "פונקציית המחיר על כל סט האימון ל-$sgd_after; איטרציית מורד הגרדיאנט, עם הגרדיאנט המלא "
     "על כל $n הדגימות, מורידה אותה ל-$gd_after. הגרדיאנט המקרי והגרדיאנט המלא מצביעים "
-    "בכיוונים דומים (קוסינוס $cosine) אך נבדלים בגודל ובפרטים: ה-minibatch רואה רק $classes "
+    "בכיוונים דומים (קוסינוס $cosine) אך נבדלים בגודל ובפרטים: ה-minibatch מכיל $classes "
     "מתוך 10 המחלקות.",
     "col_quantity": "גודל", "col_sgd": "‏SGD, ‏minibatch של $b", "col_gd": "מורד הגרדיאנט, כל $n",
     "row_cost_before": "המחיר לפני (על הדגימות שבשימוש)",
@@ -174,9 +175,10 @@ HE: dict[str, str] = {
     "ex4_how": "‏`sgdlab bench$flag`: לכל מנוע, חימום ואז החציון והטווח הבין-רבעוני של "
     "בלוקים רבים מתוזמנים; מורד הגרדיאנט המלא כאיטרציה אחת על כל N.",
     "ex4_answer": "במנוע `reference` (‏autograd, כמו בשאלה 2) איטרציית SGD אחת ב-b = $b "
-    "נמשכת $t_sgd ואיטרציה אחת של מורד הגרדיאנט $t_gd: פי $ratio, ולא פי N/b = $nb, כי כל "
+    "נמשכת $t_sgd ואיטרציה אחת של מורד הגרדיאנט $t_gd: היא עולה כמו $ratio איטרציות SGD, "
+    "ולא N/b = $nb, כי כל "
     "צעד משלם כ-$overhead של תקורה קבועה (Python, ‏dispatch, ‏autograd) מעבר ל-$per_sample "
-    "לדגימה. epoch של SGD ב-b = $b נמשך $epoch: ‏$steps צעדים במחיר של כמה איטרציות של "
+    "לדגימה. epoch של SGD ב-b = $b נמשך $epoch: ‏$steps צעדים במחיר של $k איטרציות של "
     "מורד הגרדיאנט.",
     "col_engine": "מנוע", "col_b": "b", "col_steps": "צעדים ל-epoch",
     "col_iter": "לאיטרציה [IQR]", "col_epoch": "ל-epoch", "col_ratio": "GD/SGD",
