@@ -15,8 +15,9 @@ def register(sub, parents) -> None:
         description="Compute the answers to exercises 1-5 with the library and write them to "
         "one self-contained HTML page: the minibatch grid (1), one SGD and one GD iteration with "
         "costs and gradient norms (2-3), the timing table and plot of 'sgdlab bench' (4), the "
-        "likelihood figures and the minibatch-estimator plot (5), the convergence experiment "
-        "of 'sgdlab experiment' when available, and the environment (versions, CPU/GPU, data "
+        "likelihood figures and the minibatch-estimator plot (5), the convergence curves, table "
+        "and verdict of 'sgdlab experiment' (its cached runs are reused), and the environment "
+        "(versions, CPU/GPU, data "
         "hashes, git commit). Plots are embedded in the file: it opens offline. Each section "
         "is cached (keyed by data hashes, sgdlab version and options), so a second report, in "
         "either language, recomputes nothing, and Ctrl-C keeps the sections already done. "
@@ -24,8 +25,8 @@ def register(sub, parents) -> None:
         "--lang he --output report.he.html' (full data, in Hebrew, right to left).",
     )
     p.add_argument("--quick", action="store_true",
-                   help="the bundled sample, the bench's quick mode and 200 Monte Carlo draws: "
-                   "under a minute (implies --sample)")
+                   help="the bundled sample, the bench's quick mode, 200 Monte Carlo draws and "
+                   "the quick convergence sweep: under a minute (implies --sample)")
     p.add_argument("--output", "-o", metavar="HTML", default="report.html",
                    type=lambda t: writable_file(t, (".html", ".htm")),
                    help="where to write the page (default report.html)")
@@ -33,10 +34,12 @@ def register(sub, parents) -> None:
                    help="en (default) or he: Hebrew, right to left, with the chapter's terms")
     p.add_argument("--cache-dir", metavar="DIR",
                    help="where sections are cached (default $SGDLAB_CACHE_DIR/report or "
-                   "~/.cache/sgdlab/report)")
+                   "~/.cache/sgdlab/report); with it, the sweep's runs go to DIR/experiments "
+                   "instead of sgdlab experiment's own cache")
     c = p.add_mutually_exclusive_group()
     c.add_argument("--fresh", action="store_true",
-                   help="recompute every section and overwrite its cache entry")
+                   help="recompute every section and overwrite its cache entry (the sweep's "
+                   "finished runs are still reused)")
     c.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     p.set_defaults(run=run)
 
