@@ -30,8 +30,9 @@ Library API (for reports and notebooks)::
 ``SweepSpec.full()`` / ``SweepSpec.quick()`` are the presets (keyword overrides allowed);
 ``SweepSpec.from_dict(settings, base="full")`` builds one from a TOML table. A run's record:
 ``spec``, ``curve`` (one dict per evaluation point: ``epoch``, ``step``, ``train_seconds``,
-``train_cost``, ``val_cost``, ``val_accuracy``, ``minibatch_cost``), ``diverged``,
-``diverged_at_step``, ``test_accuracy``, ``steps_per_epoch``, ``n_train``, ``validation``
+``train_cpu_seconds``, ``train_cost``, ``val_cost``, ``val_accuracy``, ``minibatch_cost``),
+``diverged``, ``diverged_at_step``, ``test_accuracy``, ``steps_per_epoch``, ``n_train``,
+``validation``
 (the split's size, seed and index hash).
 """
 

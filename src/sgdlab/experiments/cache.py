@@ -21,6 +21,8 @@ from ..errors import ConfigError
 from .spec import RunSpec
 
 SCHEMA = "sgdlab.experiment-run/1"
+#: Bumped when a run records other fields: older cache files then miss and are re-run.
+RECORD_FORMAT = 2
 
 
 def default_dir() -> Path:
@@ -30,7 +32,7 @@ def default_dir() -> Path:
 
 def identity(spec: RunSpec, data_sha256: dict[str, str], version: str) -> dict[str, Any]:
     return {"spec": spec.to_dict(), "data_sha256": dict(sorted(data_sha256.items())),
-            "sgdlab_version": version}  # fmt: skip
+            "sgdlab_version": version, "record_format": RECORD_FORMAT}  # fmt: skip
 
 
 def key(spec: RunSpec, data_sha256: dict[str, str], version: str) -> str:

@@ -10,7 +10,10 @@ permutation per epoch; same engines; the weights after each epoch are bitwise th
 - ``val_cost``, ``val_accuracy``: on the held-out validation images;
 - ``minibatch_cost``: the mean minibatch cost of the steps since the previous point;
 - ``train_seconds``: cumulative wall time of the updates only (perf_counter around the engine
-  calls, after a device synchronize); evaluation, bookkeeping and I/O are outside it.
+  calls, after a device synchronize); evaluation, bookkeeping and I/O are outside it;
+- ``train_cpu_seconds``: the same updates' CPU time of this thread (``time.thread_time``). A
+  sweep runs one thread per process, so this equals the wall time on an idle core and, unlike
+  wall time, is not inflated when other processes share the cores; the sweep's tables use it.
 
 A non-finite cost or weight ends the run with ``diverged=True`` (the curve up to there is kept).
 """
@@ -61,7 +64,7 @@ class _Run:
         self.b = self.n if spec.is_gd else int(spec.batch_size)
         self.sampler = MinibatchSampler(self.n, self.b, generator=gen)
         self.spe = 1 if spec.is_gd else len(self.sampler)
-        self.step, self.seconds, self.curve = 0, 0.0, []
+        self.step, self.seconds, self.cpu, self.curve = 0, 0.0, 0.0, []
         self.pending: list[torch.Tensor] = []  # minibatch costs since the last point
         self.all_costs: list[torch.Tensor] = []  # noise runs only
         self.diverged_at: int | None = None
@@ -79,7 +82,8 @@ class _Run:
                "diverged_at_step": self.diverged_at, "n_train": self.n,
                "validation": self.split, "steps_per_epoch": self.spe,
                "engine": self.eng.name, "torch_threads": torch.get_num_threads(),
-               "train_seconds": self.seconds, "test_cost": test_cost,
+               "train_seconds": self.seconds, "train_cpu_seconds": self.cpu,
+               "load_average": _loadavg(), "test_cost": test_cost,
                "test_accuracy": test_acc, "curve": self.curve}  # fmt: skip
         if s.kind == "noise":
             costs = torch.cat(self.all_costs) if self.all_costs else torch.empty(0)
@@ -106,15 +110,16 @@ class _Run:
         """Steps ``start..stop-1`` of this epoch (or ``stop-start`` GD steps), timed."""
         eng, lr = self.eng, self.spec.lr
         if self.spec.is_gd:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             c = torch.tensor([eng.gd_step(self.model, lr) for _ in range(stop - start)],
                              dtype=torch.float64)  # fmt: skip
         else:
             perm = self.sampler.permutation()  # drawn outside the clock, as train() does
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             c = eng.sgd_steps(self.model, perm, self.b, lr, start, stop)
         eng.synchronize()
         self.seconds += time.perf_counter() - t0
+        self.cpu += time.thread_time() - c0
         if not self.spec.is_gd:
             self.sampler.advance(stop - start)
         self.pending.append(c)
@@ -137,6 +142,14 @@ class _Run:
         if not all(math.isfinite(v) for v in (train_cost, val_cost)):
             self.diverged_at = self.step
         self.curve.append({"epoch": self.step / self.spe, "step": self.step,
-                           "train_seconds": self.seconds, "train_cost": train_cost,
+                           "train_seconds": self.seconds, "train_cpu_seconds": self.cpu,
+                           "train_cost": train_cost,
                            "val_cost": val_cost, "val_accuracy": val_acc,
                            "minibatch_cost": mb})  # fmt: skip
+
+
+def _loadavg() -> float | None:
+    """The 1-minute load average at the end of the run (how shared the machine was)."""
+    import os
+
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None

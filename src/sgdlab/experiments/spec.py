@@ -51,7 +51,7 @@ class RunSpec:
     seed: int
     epochs: int
     kind: str = "curve"
-    evals_per_epoch: int = 10
+    evals_per_epoch: int = 5
     eval_every_steps: int = 5
     validation: int = 10_000
     validation_seed: int = 0
@@ -147,7 +147,8 @@ class SweepSpec:
             lr_grids={"1": _grid(3e-4, 5, r10), "16": _grid(3e-3, 5, r10),
                       "128": _grid(3e-2, 5, r10), "1024": _grid(0.1, 5, r10),
                       FULL: _grid(0.1, 5, r10)},
-            epochs={"1": 10, "16": 10, "128": 10, "1024": 10, FULL: 200}, name="full")
+            epochs={"1": 10, "16": 10, "128": 10, "1024": 10, FULL: 200}, evals_per_epoch=5,
+            name="full")
         return cls(**{**kw, **overrides})
 
     @classmethod
@@ -193,7 +194,8 @@ class SweepSpec:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], *, base: str = "full") -> SweepSpec:
-        """A spec from (possibly partial) settings over the ``base`` preset ("full"/"quick")."""
+        """A spec from (possibly partial) settings over the ``base`` preset ("full"/"quick");
+        ``lr_grids`` and ``epochs`` entries replace the preset's for the batch sizes named."""
         known = set(cls.__dataclass_fields__)
         bad = sorted(set(d) - known)
         if bad:
@@ -202,8 +204,11 @@ class SweepSpec:
         for k in ("batch_sizes", "seeds", "targets"):
             if k in d:
                 d[k] = tuple(d[k])
-        if "lr_grids" in d:
-            d["lr_grids"] = {str(k): tuple(v) for k, v in d["lr_grids"].items()}
-        if "epochs" in d:
-            d["epochs"] = {str(k): v for k, v in d["epochs"].items()}
+        preset = cls.quick() if base == "quick" else cls.full()
+        for k in ("lr_grids", "epochs"):  # per-b tables are merged into the preset's
+            if k in d:
+                if not isinstance(d[k], dict):
+                    raise ConfigError(f"{k} must be a table batch size -> value")
+                new = {str(b): (tuple(v) if k == "lr_grids" else v) for b, v in d[k].items()}
+                d[k] = {**getattr(preset, k), **new}
         return (cls.quick if base == "quick" else cls.full)(**d)

@@ -19,6 +19,9 @@ from typing import Any
 
 from .spec import batch_label
 
+#: The clock of every time figure: CPU seconds of the single training thread (see :mod:`.run`).
+TIME = "train_cpu_seconds"
+
 
 def by_batch_lr(records: list[dict[str, Any]]) -> dict[str, dict[float, list[dict[str, Any]]]]:
     """Curve records grouped: batch label -> lr -> records (one per seed)."""
@@ -57,7 +60,7 @@ def choose_lr(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 def aggregate(runs: list[dict[str, Any]], field: str) -> dict[str, list[float]]:
     """Mean/min/max of ``field`` over seeds at each evaluation point (finished runs only), with
-    the mean ``epoch`` and ``train_seconds`` there. Lists of equal length."""
+    the mean ``epoch`` and training seconds (:data:`TIME`) there. Lists of equal length."""
     runs = [r for r in runs if not r["diverged"]]
     out: dict[str, list[float]] = {k: [] for k in ("epoch", "seconds", "mean", "min", "max")}
     if not runs:
@@ -65,7 +68,7 @@ def aggregate(runs: list[dict[str, Any]], field: str) -> dict[str, list[float]]:
     for i in range(min(len(r["curve"]) for r in runs)):
         vals = [r["curve"][i][field] for r in runs]
         out["epoch"].append(statistics.fmean(r["curve"][i]["epoch"] for r in runs))
-        out["seconds"].append(statistics.fmean(r["curve"][i]["train_seconds"] for r in runs))
+        out["seconds"].append(statistics.fmean(r["curve"][i][TIME] for r in runs))
         out["mean"].append(statistics.fmean(vals))
         out["min"].append(min(vals))
         out["max"].append(max(vals))
@@ -84,13 +87,13 @@ def time_to(run: dict[str, Any], target: float) -> float | None:
     """Training seconds at the first evaluation point with validation accuracy ≥ ``target``."""
     for p in run["curve"]:
         if p["val_accuracy"] >= target:
-            return p["train_seconds"]
+            return p[TIME]
     return None
 
 
 def cost_at_time(run: dict[str, Any], seconds: float) -> float | None:
     """Train cost C at the last evaluation point reached within ``seconds`` of training."""
-    before = [p for p in run["curve"] if p["train_seconds"] <= seconds]
+    before = [p for p in run["curve"] if p[TIME] <= seconds]
     return before[-1]["train_cost"] if before else None
 
 
@@ -119,7 +122,7 @@ def table(records: list[dict[str, Any]], *, targets: tuple[float, ...] = (0.83, 
             continue
         runs = groups[b][lr]
         r0 = runs[0]
-        gaps = [q["train_seconds"] - p["train_seconds"]
+        gaps = [q[TIME] - p[TIME]
                 for r in runs
                 for p, q in zip(r["curve"], r["curve"][1:], strict=False)]  # fmt: skip
         epochs = r0["spec"]["epochs"]
@@ -127,7 +130,7 @@ def table(records: list[dict[str, Any]], *, targets: tuple[float, ...] = (0.83, 
                "seeds": [r["spec"]["seed"] for r in runs],
                "steps_per_epoch": r0["steps_per_epoch"],
                "epochs": epochs, "evals": len(r0["curve"]) - 1,
-               "seconds_per_epoch": _stats([r["train_seconds"] / epochs for r in runs]),
+               "seconds_per_epoch": _stats([r["curve"][-1][TIME] / epochs for r in runs]),
                "resolution_s": statistics.median(gaps) if gaps else None}  # fmt: skip
         for name, ep in (("epoch1", 1.0), ("final", float(epochs))):
             pts = [at_epoch(r, ep) for r in runs]

@@ -3,8 +3,8 @@
 Each worker is a spawned process with one torch thread and one numba thread (so ``workers``
 processes use ``workers`` cores without oversubscription), ignores SIGINT, and writes every
 finished run to the cache itself (atomically) before reporting it. Ctrl-C in the parent
-terminates the workers and raises :class:`~sgdlab.errors.TrainingInterrupted` naming how many
-runs are kept: running the same sweep again resumes from them.
+(or SIGTERM) terminates the workers and raises :class:`~sgdlab.errors.TrainingInterrupted`
+naming how many runs are kept: running the same sweep again resumes from them.
 """
 
 from __future__ import annotations
@@ -97,6 +97,7 @@ def execute(specs: Iterable[RunSpec], *, data: FashionMNIST, cache: Cache, worke
         if on_result is not None:
             on_result(out.results[-1])
 
+    old_term = _term_as_interrupt()
     try:
         if workers == 1 or len(todo) <= 1:
             _run_here(todo, data, cache, done)
@@ -109,11 +110,26 @@ def execute(specs: Iterable[RunSpec], *, data: FashionMNIST, cache: Cache, worke
             f"{desc} are finished and cached in {cache.dir}; run the same command again to "
             "continue from them", signal.SIGINT) from None
     finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
         if bar is not None:
             bar.close()
     order = {s: i for i, s in enumerate(specs)}
     out.results.sort(key=lambda r: order[r.spec])
     return out
+
+
+def _term_as_interrupt():
+    """While a sweep runs in the main thread, SIGTERM stops it like Ctrl-C (runs kept)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, handler)
 
 
 def _run_here(todo, data, cache, done) -> None:
