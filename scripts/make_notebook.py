@@ -171,8 +171,8 @@ runs are cached, so running this cell again does not retrain (`sgdlab experiment
 cache). The quick preset (used on the sample) is a smaller grid."""),
     ("code", """from IPython.display import Markdown
 
+from sgdlab.experiment_plots import plot_curves
 from sgdlab.experiments import SweepSpec, run_sweep
-from sgdlab.plots import convergence_figure
 
 spec = SweepSpec.full() if FULL_DATA else SweepSpec.quick()
 sweep = run_sweep(spec, data=ds, workers=None if FULL_DATA else 1, progress=FULL_DATA)
@@ -182,7 +182,7 @@ for row in sweep.table():
               f"{row['epoch1']['train_cost']['mean']:.4f}, after {row['epochs']} epochs "
               f"{row['final']['train_cost']['mean']:.4f}, "
               f"{row['seconds_per_epoch']['mean']:.3g} s per epoch")
-show(convergence_figure, sweep)
+show(plot_curves, sweep)
 display(Markdown(sweep.verdict()))"""),
     ("md", """## Everything on one page
 

@@ -34,6 +34,7 @@ from .report_sections import (
     compute_likelihood,
     compute_minibatch,
     compute_steps,
+    convergence_identity,
     finite,
 )
 
@@ -71,12 +72,13 @@ def default_cache_dir() -> Path:
     return Path(pooch.os_cache("sgdlab")) / "report"
 
 
-def cache_key(name: str, ds: FashionMNIST, opts: Options) -> str:
-    """Hex key of one section's result: section, schema, version, data hashes, options."""
+def cache_key(name: str, ds: FashionMNIST, opts: Options, extra: Any = None) -> str:
+    """Hex key of one section's result: section, schema, version, data hashes, options, and
+    ``extra`` (whatever else the result depends on, JSON-ready)."""
     from . import __version__
 
     doc = {"section": name, "schema": SCHEMA, "sgdlab": __version__, "data": ds.sha256,
-           "n": len(ds.train_labels), "options": opts.__dict__}  # fmt: skip
+           "n": len(ds.train_labels), "options": opts.__dict__, "extra": extra}  # fmt: skip
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:20]
 
 
@@ -97,14 +99,14 @@ def _save(path: Path, doc: dict[str, Any]) -> None:
 
 def section(name: str, ds: FashionMNIST, opts: Options, *, cache_dir: Path | None,
             fresh: bool = False, compute: Callable[[FashionMNIST, Options], dict] | None = None,
-            ) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
+            key_extra: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
     """One section's result, from the cache when it is there, else ``compute(ds, opts)``
     (default ``SECTIONS[name]``); returns (result, info) where info says ``cached``,
     ``seconds`` (to compute, or load) and ``created`` (UTC)."""
     from .provenance import git_commit
 
     t0 = time.perf_counter()
-    path = cache_dir / f"{name}-{cache_key(name, ds, opts)}.json" if cache_dir else None
+    path = cache_dir / f"{name}-{cache_key(name, ds, opts, key_extra)}.json" if cache_dir else None
     doc = None if fresh or path is None else _load(path)
     cached = doc is not None
     if doc is None:
@@ -151,8 +153,9 @@ def build_report(ds: FashionMNIST, *, quick: bool = False, lang: str = "en", see
         for name, compute in computes.items():
             if bar is not None:
                 bar.set_description(f"report: {name}")
+            extra = convergence_identity(opts) if name == "convergence" else None
             results[name], infos[name] = section(name, ds, opts, cache_dir=cdir, fresh=fresh,
-                                                 compute=compute)  # fmt: skip
+                                                 compute=compute, key_extra=extra)  # fmt: skip
             if bar is not None:
                 bar.update(1)
     finally:

@@ -137,16 +137,33 @@ def compute_convergence(ds: FashionMNIST, opts: Options, *, cache_dir: Path | No
     ``SweepSpec.quick()`` when ``opts.quick`` else ``SweepSpec.full()``): its per-b table, its
     verdict and its curves. Runs already in the experiments' cache (``cache_dir``, default
     theirs) are not retrained."""
-    from .experiments import LR_RULE, SweepSpec, run_sweep
-    from .plots import convergence_figure
+    from .experiment_plots import plot_curves
+    from .experiments import LR_RULE, run_sweep
 
-    spec = SweepSpec.quick() if opts.quick else SweepSpec.full()
+    spec = convergence_spec(opts)
     sweep = run_sweep(spec, data=ds, cache_dir=cache_dir, workers=1 if opts.quick else None,
                       progress=progress)  # fmt: skip
     return {"spec": spec.to_dict(), "lr_rule": LR_RULE, "chosen": sweep.chosen(),
             "table": sweep.table(), "verdict": sweep.verdict(), "runs": len(sweep.runs),
             "runs_trained": sweep.trained, "cache_dir": sweep.cache_dir,
-            "figures": {"curves": figure_b64(convergence_figure, sweep)}}  # fmt: skip
+            "figures": {"curves": figure_b64(plot_curves, sweep)}}  # fmt: skip
+
+
+def convergence_spec(opts: Options) -> Any:
+    """The sweep the report runs: ``SweepSpec.quick()`` when ``opts.quick``, else ``.full()``."""
+    from .experiments import SweepSpec
+
+    return SweepSpec.quick() if opts.quick else SweepSpec.full()
+
+
+def convergence_identity(opts: Options) -> dict[str, Any]:
+    """What the convergence section's result depends on besides the data and the options: the
+    sweep's spec and the experiments' record format (part of its cache key)."""
+    from .experiments import SCHEMA
+    from .experiments.cache import RECORD_FORMAT
+
+    return {"spec": convergence_spec(opts).to_dict(), "schema": SCHEMA,
+            "record_format": RECORD_FORMAT}
 
 
 def compute_environment(ds: FashionMNIST, opts: Options) -> dict[str, Any]:
