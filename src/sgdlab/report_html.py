@@ -33,6 +33,7 @@ figcaption{font-size:.9em;color:#555}
 .ask{background:#f4f8ff;border-inline-start:4px solid #36c;padding:.4em 1em}
 .verdict{background:#f6fff4;border:1px solid #9c9;padding:.2em 1em;text-align:left}
 table.wide{font-size:.8em}
+code.nw{white-space:nowrap}
 nav ol{columns:2}footer{margin-top:3em;font-size:.85em;color:#666}
 """
 
@@ -46,10 +47,16 @@ def rich(template: str, **values: Any) -> str:
     """Escape ``template``, turn ```x``` into LTR code and ``**x**`` into bold, then put the
     escaped ``values`` in for ``$name``."""
     s = esc(template)
-    s = re.sub(r"`([^`]+)`", r'<code dir="ltr">\1</code>', s)
+    s = re.sub(r"`([^`]+)`", _code, s)
     s = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", s)
     # each value is isolated (<bdi>): "-0.502" or "1.29 ms" keep their order in Hebrew text
     return Template(s).safe_substitute({k: f"<bdi>{esc(v)}</bdi>" for k, v in values.items()})
+
+
+def _code(m: re.Match) -> str:
+    """A code span; short ones never break (a formula split across lines reads wrongly in RTL)."""
+    cls = ' class="nw"' if len(m.group(1)) <= 40 else ""
+    return f'<code dir="ltr"{cls}>{m.group(1)}</code>'
 
 
 def fmt_s(s: float | None) -> str:

@@ -132,12 +132,12 @@ EN: dict[str, str] = {
 HE: dict[str, str] = {
     "title": "דו״ח sgdlab: מורד הגרדיאנט המקרי על Fashion-MNIST",
     "intro": "התשובות לשאלות לתרגול של הפרק „אלגוריתם האימון – מורד הגרדיאנט המקרי”, כפי "
-    "ש-sgdlab חישבה אותן על $source (‏N = $n דגימות בסט האימון, $n_test דגימות בסט הבדיקה). "
+    "ש-sgdlab חישבה אותן על $source: ‏$n דגימות בסט האימון (N) ו-$n_test דגימות בסט הבדיקה. "
     "המודל: `y = softmax(z(x))`, `z(x) = W·x + b`; פונקציית המחיר `C = 1/N·Σ H`, "
     "`H = −Σ_n y_tn·log y_n`; הצעד `(W,b) ← (W,b) − α·∇C`.",
     "sample_warning": "זהו המדגם המצורף (1,000 + 1,000 תמונות), לא אוסף הנתונים המלא: המספרים "
     "כאן ממחישים את השיטה ואינם תוצאות על Fashion-MNIST.",
-    "mode": "מצב $mode, ‏seed $seed, נוצר ב-$generated.",
+    "mode": "מצב $mode, `seed $seed`, נוצר ב-$generated.",
     "quick": "מהיר", "full": "מלא",
     "contents": "תוכן",
     "asks": "השאלה", "how": "איך sgdlab עונה עליה", "answer": "התשובה",
@@ -145,7 +145,7 @@ HE: dict[str, str] = {
     "ex1_ask": "טענו minibatch של 16 דגימות מסט האימון של אוסף הנתונים Fashion-MNIST לזכרון.",
     "ex1_how": "‏`sgdlab minibatch --save grid.png`, או בפייתון "
     "`next(iter(MinibatchSampler(60000, 16, generator=torch.Generator().manual_seed(0))))`.",
-    "ex1_answer": "ה-minibatch הראשון בחלוקה אקראית של סט האימון (דגימה ללא החזרה, seed $seed): "
+    "ex1_answer": "ה-minibatch הראשון בחלוקה אקראית של סט האימון (דגימה ללא החזרה, `seed $seed`): "
     "התמונות `uint8 $shape`, מנורמלות לכל פיקסל לקלט float32 בצורה `(16, 784)`; התוויות "
     "`int64 (16,)`.",
     "ex1_caption": "16 התמונות של ה-minibatch ושמות המחלקות שלהן.",
@@ -174,11 +174,11 @@ HE: dict[str, str] = {
     "ex4_ask": "השוו את זמני הריצה של איטרציה אחת בשני האלגוריתמים.",
     "ex4_how": "‏`sgdlab bench$flag`: לכל מנוע, חימום ואז החציון והטווח הבין-רבעוני של "
     "בלוקים רבים מתוזמנים; מורד הגרדיאנט המלא כאיטרציה אחת על כל N.",
-    "ex4_answer": "במנוע `reference` (‏autograd, כמו בשאלה 2) איטרציית SGD אחת ב-b = $b "
+    "ex4_answer": "במנוע `reference` (‏autograd, כמו בשאלה 2) איטרציית SGD אחת ב-`b = $b` "
     "נמשכת $t_sgd ואיטרציה אחת של מורד הגרדיאנט $t_gd: היא עולה כמו $ratio איטרציות SGD, "
-    "ולא N/b = $nb, כי כל "
+    "ולא `N/b = $nb`, כי כל "
     "צעד משלם כ-$overhead של תקורה קבועה (Python, ‏dispatch, ‏autograd) מעבר ל-$per_sample "
-    "לדגימה. epoch של SGD ב-b = $b נמשך $epoch: ‏$steps צעדים במחיר של $k איטרציות של "
+    "לדגימה. epoch של SGD ב-`b = $b` נמשך $epoch: ‏$steps צעדים במחיר של $k איטרציות של "
     "מורד הגרדיאנט.",
     "col_engine": "מנוע", "col_b": "b", "col_steps": "צעדים ל-epoch",
     "col_iter": "לאיטרציה [IQR]", "col_epoch": "ל-epoch", "col_ratio": "GD/SGD",
