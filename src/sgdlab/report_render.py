@@ -72,7 +72,7 @@ def render_bench(pg: Page, res: dict[str, Any], flag: str) -> None:
          overhead=fmt_s(fit.get("overhead_seconds")),
          per_sample=fmt_s(fit.get("seconds_per_sample")), epoch=fmt_s(ep),
          steps=f"{row['steps_per_epoch']:,}",
-         k=f"{ep / ref['gd']['per_iteration']['median']:.2g}")  # fmt: skip
+         k=_ratio(ep / ref["gd"]["per_iteration"]["median"]))  # fmt: skip
     head = [pg.r(k) for k in ("col_engine", "col_b", "col_steps", "col_iter", "col_epoch",
                               "col_ratio", "col_nb")]  # fmt: skip
     rows, noisy = [], False
@@ -103,7 +103,7 @@ def _iqr(it: dict[str, Any]) -> str:
 
 
 def _ratio(q: float) -> str:
-    return f"{q:,.0f}" if q >= 100 else f"{q:.3g}"
+    return f"{q:,.0f}" if q >= 10 else f"{q:.2g}"
 
 
 def render_likelihood(pg: Page, res: dict[str, Any]) -> None:
