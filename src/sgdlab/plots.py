@@ -118,20 +118,22 @@ def estimators_figure(mc: dict[str, Any], path: str):
 
 
 def likelihood_figure(h: torch.Tensor, path: str | os.PathLike) -> Path:
-    """log10 of the running likelihood Π_{i≤n} y_(i,t_i) = e^{−Σ H_i} against n (data in file
-    order), with the smallest positive float32 and float64: below those lines L is exactly 0."""
+    """How far the likelihood of the first n samples, Π_{i≤n} y_(i,t_i) = e^{−Σ H_i}, lies below
+    1 (−log10 of it, in decades; data in file order) against n, log-log, with the points where
+    float32 and float64 round it to exactly 0."""
     from .likelihood import DTYPES, LN10, zero_nats
 
     plt = _plt()
-    log10_l = (-torch.cumsum(h.double(), 0) / LN10).numpy()  # (N,)
-    n = torch.arange(1, len(log10_l) + 1).numpy()
+    decades = (torch.cumsum(h.double(), 0) / LN10).numpy()  # (N,) −log10 Π_{i≤n} y_t
+    n = torch.arange(1, len(decades) + 1).numpy()
     fig, ax = plt.subplots(figsize=(7, 3.8))
-    ax.plot(n, log10_l, color="C0", label="log10 Π_{i≤n} y_(i,t_i)  (= −Σ H_i / ln 10)")
+    ax.plot(n, decades, color="C0", label="−log10 Π_{i≤n} y_(i,t_i)  (= Σ H_i / ln 10)")
     for k, (name, dt) in enumerate(DTYPES.items()):
-        ax.axhline(-zero_nats(dt) / LN10, color=f"C{k + 1}", ls="--", lw=1,
-                   label=f"{name}: smaller rounds to 0")  # fmt: skip
-    ax.set(xscale="log", xlabel="number of training samples n",
-           ylabel="log10 of the likelihood", title=f"L of the first n samples (N = {len(n):,})")
+        ax.axhline(zero_nats(dt) / LN10, color=f"C{k + 1}", ls="--", lw=1,
+                   label=f"{name}: L = 0 exactly above this")  # fmt: skip
+    ax.set(xscale="log", yscale="log", xlabel="number of training samples n",
+           ylabel="decades below 1: −log10 L",
+           title=f"likelihood L of the first n samples (N = {len(n):,})")  # fmt: skip
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     return save_figure(fig, path)

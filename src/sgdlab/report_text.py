@@ -89,8 +89,9 @@ EN: dict[str, str] = {
     "descent step on C lowers it from $c_before to $c_after. Ascent on L would need "
     "`α ≈ 10^$lr_needed` for the same step. Minimising C is maximum likelihood in the only "
     "numerically sane coordinates.",
-    "ex5_underflow_caption": "log10 of the likelihood of the first n training samples: it "
-    "falls linearly in n and crosses the smallest float32 and float64 almost at once.",
+    "ex5_underflow_caption": "How many decades the likelihood of the first n training "
+    "samples lies below 1: it grows linearly in n, and L is exactly 0 in float32 and float64 "
+    "after a few hundred to a few thousand samples, long before n = N.",
     "ex5b": "(b) The minibatch mean `g_B = 1/b·Σ_B ∇H` is an unbiased estimate of ∇C; its "
     "relative error falls like 1/√b (fitted slope $slope) and matches the finite-population "
     "formula. ∇L = −N·L·∇C is not a mean: an estimate must guess `e^{−N·C}` from the "
@@ -203,8 +204,9 @@ HE: dict[str, str] = {
     "מתוך 7,850 הרכיבים הם 0). צעד עלייה אחד על L אינו זז ($ascent), וצעד ירידה אחד על C "
     "מוריד אותה מ-$c_before ל-$c_after. עלייה על L הייתה דורשת `α ≈ 10^$lr_needed` לאותו "
     "צעד. מזעור C הוא סבירות מרבית בקואורדינטות היחידות שבהן אפשר לחשב.",
-    "ex5_underflow_caption": "`log10` של הנראות של n הדגימות הראשונות: יורד לינארית ב-n וחוצה "
-    "כמעט מיד את המספר החיובי הקטן ביותר ב-float32 וב-float64.",
+    "ex5_underflow_caption": "בכמה סדרי גודל נמוכה מ-1 הנראות של n הדגימות הראשונות: המספר "
+    "גדל לינארית ב-n, ו-L שווה 0 בדיוק ב-float32 וב-float64 כבר אחרי מאות עד אלפי דגימות, "
+    "הרבה לפני n = N.",
     "ex5b": "(ב) הממוצע על ה-minibatch ‏`g_B = 1/b·Σ_B ∇H` (הגרדיאנט המקרי) הוא אומדן חסר "
     "הטיה של `∇C`; השגיאה היחסית שלו יורדת כמו 1/√b (שיפוע מותאם $slope) ומתאימה לנוסחת "
     "האוכלוסייה הסופית. `∇L = −N·L·∇C` אינו ממוצע: אומדן חייב לנחש את `e^{−N·C}` מ-`C_B` של "
