@@ -120,7 +120,8 @@ def render_likelihood(pg: Page, res: dict[str, Any]) -> None:
          n32=_n(lk["dtypes"]["float32"]["underflow_n"]),
          n64=_n(lk["dtypes"]["float64"]["underflow_n"]),
          zeros=f"{auto['zeros']:,}", ascent=ascent,
-         c_before=_f(st["descent_C"]["cost_before"]), c_after=_f(st["descent_C"]["cost_after"]),
+         c_before=_f(st["descent_C"]["cost_before"], ".6f"),
+         c_after=_f(st["descent_C"]["cost_after"], ".6f"),
          lr_needed=f"{st['log10_lr_needed_for_ascent']:,.1f}")  # fmt: skip
     pg.add(figure(res["figures"]["underflow"], pg.r("ex5_underflow_caption"), "likelihood"))
     pg.p("ex5b", slope=_f(mc["slope"], ".3f"), draws=f"{mc['draws']:,}")

@@ -195,7 +195,7 @@ HE: dict[str, str] = {
     "`∂L/∂w_pq` והסבירו מדוע עדיף לחפש את המינימום של C על פני המקסימום של L. (ב) הסבירו "
     "למה קשה יותר לחשב קירוב ל-`∇L` על בסיס minibatch קטן מאשר ל-`∇C`.",
     "ex5_how": "‏`sgdlab likelihood --epochs 1 --plot exercise-5.png` (המודל אחרי epoch אחד "
-    "של SGD, ‏b = 16, ‏α = 0.005: דיוק על סט הבדיקה $acc); ראו docs/exercise-5.md.",
+    "של SGD עם `b = 16, α = 0.005`: דיוק על סט הבדיקה $acc); ראו docs/exercise-5.md.",
     "ex5a": "(א) לפי כלל השרשרת דרך exp, עם `∂H/∂w_pq = (y_p − y_tp)·x_q`:",
     "ex5a_formula": "∂L/∂w_pq = −N·L·∂C/∂w_pq = −L·Σ_data (y_p − y_tp)·x_q",
     "ex5a_answer": "`∇L` מצביע בכיוון `−∇C` (אותו מקסימום), מוכפל ב-`N·L`, ו-L היא מכפלה של N "
