@@ -110,7 +110,7 @@ def test_verdict_is_computed_not_hardcoded():
     assert ladder(rows, "cost_at_common_epochs")["pays_down_to"] == "16"
     text = verdict(rows)
     assert "**not always**" in text and "b=1 vs b=16: worse" in text
-    assert "Fastest: **b=16**" in text and "convex" in text
+    assert "Fastest: **b=16**" in text and "convex" in text and "(lowest: b=16)" in text
     rows = table(_ladder_records([0.40, 0.45, 0.60], [0.35, 0.40, 0.50]), targets=(0.84,))
     assert ladder(rows, "cost_at_common_epochs")["answer"] == "yes"
     assert "**yes**" in verdict(rows)

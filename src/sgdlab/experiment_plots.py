@@ -102,9 +102,8 @@ def plot_noise(sweep, path: str | os.PathLike) -> Path:
         steps = [p["step"] for p in rec["curve"]]
         ax.plot(steps, [p["train_cost"] for p in rec["curve"]], "-", color="black", lw=1.5,
                 label="exact C (all training images)")  # fmt: skip
-        ax.set_xscale("log")
         ax.set_ylim(0, 2.5)
-        ax.set_xlabel("step (log)")
+        ax.set_xlabel("step")
         ax.set_title(f"b={b}, lr={rec['spec']['lr']:g}, seed {rec['spec']['seed']}")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("cost (nats)")

@@ -54,7 +54,9 @@ def _ladder_text(lad: dict[str, Any], rows, figure: str) -> str:
     vals = ", ".join(f"b={r['batch_size']}: {_fmt(r[figure])}" for r in rows
                      if not r.get("all_diverged"))  # fmt: skip
     bad = [f"b={s} vs b={g}: {o}" for s, g, o in lad["pairs"] if o != "better"]
-    text = f"C = {vals}. Smaller b pays: **{lad['answer']}**"
+    ok = [r for r in rows if not r.get("all_diverged") and r[figure].get("mean") is not None]
+    best = min(ok, key=lambda r: r[figure]["mean"])["batch_size"] if ok else None
+    text = f"C = {vals} (lowest: b={best}). Smaller b pays: **{lad['answer']}**"
     if lad["answer"] != "yes" and lad["pays_down_to"] is not None:
         text += (f"; making b smaller keeps paying from the largest b down to "
                  f"b={lad['pays_down_to']}, not beyond ({'; '.join(bad)})")
@@ -84,10 +86,16 @@ def verdict(rows: list[dict[str, Any]], *, convex_note: bool = True) -> str:
         missed = [f"b={r['batch_size']}" for r in ok
                   if r["time_to"][target]["n"] != len(r["seeds"])]
         if reached:
-            best_t, best_b = min(reached)
-            order = ", ".join(f"b={b}: {s:.3g} s" for s, b in sorted(reached))
-            text = (f"- **Time to {float(target):.0%} validation accuracy** (every seed; "
-                    f"fastest first): {order}. Fastest: **b={best_b}**")
+            res = {r["batch_size"]: r["resolution_s"] or 0.0 for r in ok}
+            ranked = sorted(reached)
+            best_t, best_b = ranked[0]
+            order = ", ".join(f"b={b}: {s:.3g} s (res. {res[b]:.2g})" for s, b in ranked)
+            text = (f"- **Time to {float(target):.0%} validation accuracy** (mean over seeds, "
+                    f"res. = time between evaluation points; fastest first): {order}. "
+                    f"Fastest: **b={best_b}**")
+            ties = [f"b={b}" for s, b in ranked[1:] if s - best_t <= max(res[b], res[best_b])]
+            if ties:
+                text += f", tied within the resolution with {', '.join(ties)}"
             if missed:
                 text += f"; not reached by every seed within the budget: {', '.join(missed)}"
             lines.append(text + ".")
