@@ -31,3 +31,17 @@ def pytest_terminal_summary(terminalreporter):
     if _FULL_SKIPPED:
         terminalreporter.write_sep("!", "FULL-DATA TESTS SKIPPED", red=True, bold=True)
         terminalreporter.write_line(_FULL_SKIPPED[0] + "  (run: bash scripts/setup.sh --dev)")
+
+
+@pytest.fixture(scope="session")
+def quick_reports(tmp_path_factory, sample):
+    """``sgdlab report --quick`` in both languages, one fresh cache: {lang: (path, Report)}."""
+    from sgdlab.report import write_report
+
+    d = tmp_path_factory.mktemp("report")
+    out = {}
+    for lang in ("en", "he"):
+        path = d / f"report.{lang}.html"
+        out[lang] = (path, write_report(path, sample, quick=True, lang=lang,
+                                        cache_dir=d / "cache"))  # fmt: skip
+    return out

@@ -14,7 +14,7 @@ import sys
 from .errors import SgdlabError, TrainingInterrupted
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("minibatch", "step", "train", "bench", "likelihood", "experiment")
+COMMANDS = ("minibatch", "step", "train", "bench", "likelihood", "experiment", "report")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         "classifier y = softmax(z(x)), cost C = mean cross-entropy, step (W,b) -= lr*grad C.",
         epilog="Exercises: 1 = sgdlab minibatch, 2-3 = sgdlab step, 4 = sgdlab bench, "
         "5 = sgdlab likelihood; main job = sgdlab train; does a smaller minibatch converge "
-        "faster? = sgdlab experiment. "
+        "faster? = sgdlab experiment; all of it on one page = sgdlab report. "
         "Run 'sgdlab COMMAND --help' for each command's options.",
     )
     from . import __version__

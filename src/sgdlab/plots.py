@@ -6,6 +6,7 @@ import contextlib
 import math
 import os
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -53,6 +54,107 @@ def image_grid(images: torch.Tensor, labels: torch.Tensor, path: str | os.PathLi
             ax.imshow(images[k].reshape(28, 28).numpy(), cmap="gray_r", vmin=0, vmax=255)
             ax.set_title(CLASS_NAMES[int(labels[k])], fontsize=8)
     fig.suptitle(f"Fashion-MNIST minibatch of {b}")
+    return save_figure(fig, path)
+
+
+def bench_figure(result: dict[str, Any], path: str | os.PathLike) -> Path:
+    """Time per iteration and per epoch vs batch size (log axes), one colour per engine; full GD
+    as a dashed line. Writes ``path`` (format from the extension)."""
+    plt = _plt()
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for i, res in enumerate(result["results"]):
+        color, name = f"C{i}", res["engine"]
+        rows = list({r["effective_batch_size"]: r for r in reversed(res["sgd"])}.values())[::-1]
+        b = [r["effective_batch_size"] for r in rows]
+        it = [r["per_iteration"] for r in rows]
+        yerr = [[s["median"] - s["q1"] for s in it], [s["q3"] - s["median"] for s in it]]
+        ax1.errorbar(b, [s["median"] for s in it], yerr=yerr, marker="o", color=color,
+                     capsize=3, label=f"SGD, {name}")  # fmt: skip
+        gd = res["gd"]["per_iteration"]["median"]
+        ax1.axhline(gd, color=color, ls="--", lw=1, label=f"full GD (N={res['n']:,}), {name}")
+        ax2.plot(b, [r["epoch_estimate_seconds"] for r in rows], marker="o", color=color,
+                 label=f"SGD, {name}: steps × step time")  # fmt: skip
+        meas = [(r["effective_batch_size"], r["epoch_measured"]["median"]) for r in rows
+                if r["epoch_measured"]]  # fmt: skip
+        if meas:
+            ax2.plot(*zip(*meas, strict=True), ls="none", marker="x", ms=9, color=color,
+                     label=f"SGD, {name}: measured epoch")  # fmt: skip
+        ax2.axhline(gd, color=color, ls="--", lw=1, label=f"full GD: 1 iteration, {name}")
+    for ax, title in ((ax1, "time per iteration"), (ax2, "time per epoch")):
+        ax.set(xscale="log", yscale="log", xlabel="batch size b", ylabel="seconds", title=title)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    cfg, env = result["config"], result["environment"]
+    where = env["cpu_model"] if cfg["device"] == "cpu" else env["device_name"]
+    fig.suptitle(f"sgdlab bench on {cfg['device']} ({where}, {env['torch_threads']} threads, "
+                 f"N = {result['n_train']:,}): median, IQR bars")  # fmt: skip
+    return save_figure(fig, path)
+
+
+def estimators_figure(mc: dict[str, Any], path: str):
+    """Left: relative RMS error of g_B vs b (measured, formula). Right: log10 relative RMS error
+    of the ∇L estimators vs b, with ∇C's for contrast. Log axes."""
+    plt = _plt()
+    bs = [r["batch_size"] for r in mc["rows"]]
+    c = [r["cost_grad"]["rms_rel_error"] for r in mc["rows"]]
+    cf = [r["cost_grad"]["formula_rms_rel_error"] for r in mc["rows"]]
+    fig, (a0, a1) = plt.subplots(1, 2, figsize=(11, 4.2))
+    a0.loglog(bs, c, "o", label="measured  √E‖g_B − ∇C‖² / ‖∇C‖")
+    a0.loglog(bs, cf, "-", label="formula  √((N−b)/(b(N−1))·σ²) / ‖∇C‖")
+    a0.set(xlabel="minibatch size b", ylabel="relative RMS error",
+           title="minibatch gradient of C: unbiased, ∝ 1/√b")  # fmt: skip
+    a1.set_xscale("log", base=2)
+    for key, label in (("plugin", "−N·exp(−N·C_B)·∇C_B"), ("rescaled", "(N/b)·∇L_B")):
+        a1.plot(bs, [r["likelihood_grad"][key]["log10_rms_rel_error"] for r in mc["rows"]],
+                "o-", label=f"∇L estimate {label}")
+    a1.plot(bs, [math.log10(v) for v in c], "s-", label="∇C estimate g_B (left panel)")
+    a1.set(xlabel="minibatch size b", ylabel="log10 relative RMS error",
+           title="estimating ∇L from a minibatch: off by 10ᵏ")  # fmt: skip
+    for ax in (a0, a1):
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"Exercise 5: N = {mc['n']:,}, {mc['draws']} minibatches per size")
+    return save_figure(fig, path)
+
+
+def likelihood_figure(h: torch.Tensor, path: str | os.PathLike) -> Path:
+    """How far the likelihood of the first n samples, Π_{i≤n} y_(i,t_i) = e^{−Σ H_i}, lies below
+    1 (−log10 of it, in decades; data in file order) against n, log-log, with the points where
+    float32 and float64 round it to exactly 0."""
+    from .likelihood import DTYPES, LN10, zero_nats
+
+    plt = _plt()
+    decades = (torch.cumsum(h.double(), 0) / LN10).numpy()  # (N,) −log10 Π_{i≤n} y_t
+    n = torch.arange(1, len(decades) + 1).numpy()
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    ax.plot(n, decades, color="C0", label="−log10 Π_{i≤n} y_(i,t_i)  (= Σ H_i / ln 10)")
+    for k, (name, dt) in enumerate(DTYPES.items()):
+        ax.axhline(zero_nats(dt) / LN10, color=f"C{k + 1}", ls="--", lw=1,
+                   label=f"{name}: L = 0 exactly above this")  # fmt: skip
+    ax.set(xscale="log", yscale="log", xlabel="number of training samples n",
+           ylabel="decades below 1: −log10 L",
+           title=f"likelihood L of the first n samples (N = {len(n):,})")  # fmt: skip
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    return save_figure(fig, path)
+
+
+def gradient_images(grads: dict[str, torch.Tensor], path: str | os.PathLike) -> Path:
+    """One row per gradient ∂C/∂W (10,784): each class's 784 weights' gradient as a 28×28 image
+    (red > 0, blue < 0, one colour scale per row), titled with the class names."""
+    from .data import CLASS_NAMES
+
+    plt = _plt()
+    fig, axes = plt.subplots(len(grads), 10, figsize=(14, 1.75 * len(grads)), squeeze=False)
+    for row, (name, g) in zip(axes, grads.items(), strict=True):
+        g = g.detach().cpu().reshape(10, 28, 28)
+        m = float(g.abs().max()) or 1.0
+        for c, ax in enumerate(row):
+            ax.imshow(g[c].numpy(), cmap="RdBu_r", vmin=-m, vmax=m)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(CLASS_NAMES[c], fontsize=8)
+        row[0].set_ylabel(name, fontsize=9)
     return save_figure(fig, path)
 
 

@@ -63,3 +63,61 @@ def gd_step(
         model.z.weight -= lr * gw
         model.z.bias -= lr * gb
     return c
+
+
+def compare_steps(
+    images: torch.Tensor, labels: torch.Tensor, *, batch_size: int = 16, lr: float = 0.005,
+    seed: int = 0, init: str = "zeros", device: torch.device | str = "cpu",
+) -> dict:  # fmt: skip
+    """Exercises 2 and 3 side by side: one SGD iteration on the seeded sampler's first minibatch
+    and one full-GD iteration over all N samples, from the same initial weights.
+
+    Returns a JSON-ready dict: ``indices`` of the minibatch, and for ``"sgd"`` and ``"gd"``:
+    cost before/after (minibatch and full set), gradient norms and shapes, wall ``seconds``
+    (one cold run each), the gradient ``grad_weight`` (10,784) tensor; ``time_ratio_gd_over_sgd``.
+    """
+    import copy
+    import time
+
+    from .model import evaluate
+    from .sampler import MinibatchSampler
+
+    dev = torch.device(device)
+    n = int(labels.shape[0])
+    gen = torch.Generator().manual_seed(seed)
+    start = SoftmaxRegression(init=init, generator=gen).to(dev)
+    idx = next(iter(MinibatchSampler(n, batch_size, generator=gen)))
+    images, labels = images.to(dev), labels.to(dev)
+    x, y = images[idx.to(dev)], labels[idx.to(dev)]
+
+    def sync() -> None:
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+
+    out: dict = {"indices": idx, "batch_size": batch_size, "lr": lr, "seed": seed, "init": init}
+    for name in ("sgd", "gd"):
+        model = copy.deepcopy(start)
+        sync()
+        t0 = time.perf_counter()
+        if name == "sgd":
+            before = sgd_step(model, x, y, lr=lr)
+        else:
+            before = gd_step(model, images, labels, lr=lr)
+        sync()
+        seconds = time.perf_counter() - t0
+        with torch.no_grad():
+            after_mb = cost(model, to_float(x), y).item()
+        after_full, _ = evaluate(model, images, labels)  # chunked: no (N,784) float copy
+        out[name] = {
+            "samples": len(y) if name == "sgd" else n, "cost_before": before,
+            "minibatch_cost_after": after_mb if name == "sgd" else None,
+            "full_cost_before": before if name == "gd" else None,  # gd_step returns C before
+            "full_cost_after": after_full,
+            "grad_norm_weight": model.z.weight.grad.norm().item(),
+            "grad_norm_bias": model.z.bias.grad.norm().item(),
+            "grad_weight_shape": list(model.z.weight.grad.shape),
+            "grad_bias_shape": list(model.z.bias.grad.shape), "seconds": seconds,
+            "grad_weight": model.z.weight.grad.detach().cpu().clone(),
+        }  # fmt: skip
+    out["time_ratio_gd_over_sgd"] = out["gd"]["seconds"] / out["sgd"]["seconds"]
+    return out

@@ -114,36 +114,7 @@ def fmt_ms(s: float) -> str:
 
 
 def plot(result: dict[str, Any], path: str | os.PathLike) -> Path:
-    """Time per iteration and per epoch vs batch size (log axes), one colour per engine; full GD
-    as a dashed line. Writes ``path`` (format from the extension)."""
-    from ..plots import _plt, save_figure
+    """Time per iteration and per epoch vs batch size; see :func:`sgdlab.plots.bench_figure`."""
+    from ..plots import bench_figure
 
-    plt = _plt()
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for i, res in enumerate(result["results"]):
-        color, name = f"C{i}", res["engine"]
-        rows = list({r["effective_batch_size"]: r for r in reversed(res["sgd"])}.values())[::-1]
-        b = [r["effective_batch_size"] for r in rows]
-        it = [r["per_iteration"] for r in rows]
-        yerr = [[s["median"] - s["q1"] for s in it], [s["q3"] - s["median"] for s in it]]
-        ax1.errorbar(b, [s["median"] for s in it], yerr=yerr, marker="o", color=color,
-                     capsize=3, label=f"SGD, {name}")  # fmt: skip
-        gd = res["gd"]["per_iteration"]["median"]
-        ax1.axhline(gd, color=color, ls="--", lw=1, label=f"full GD (N={res['n']:,}), {name}")
-        ax2.plot(b, [r["epoch_estimate_seconds"] for r in rows], marker="o", color=color,
-                 label=f"SGD, {name}: steps × step time")  # fmt: skip
-        meas = [(r["effective_batch_size"], r["epoch_measured"]["median"]) for r in rows
-                if r["epoch_measured"]]  # fmt: skip
-        if meas:
-            ax2.plot(*zip(*meas, strict=True), ls="none", marker="x", ms=9, color=color,
-                     label=f"SGD, {name}: measured epoch")  # fmt: skip
-        ax2.axhline(gd, color=color, ls="--", lw=1, label=f"full GD: 1 iteration, {name}")
-    for ax, title in ((ax1, "time per iteration"), (ax2, "time per epoch")):
-        ax.set(xscale="log", yscale="log", xlabel="batch size b", ylabel="seconds", title=title)
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
-    cfg, env = result["config"], result["environment"]
-    where = env["cpu_model"] if cfg["device"] == "cpu" else env["device_name"]
-    fig.suptitle(f"sgdlab bench on {cfg['device']} ({where}, {env['torch_threads']} threads, "
-                 f"N = {result['n_train']:,}): median, IQR bars")  # fmt: skip
-    return save_figure(fig, path)
+    return bench_figure(result, path)

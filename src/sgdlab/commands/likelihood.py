@@ -227,28 +227,7 @@ def format_report(out: dict[str, Any], ds) -> str:
 
 
 def plot(mc: dict[str, Any], path: str):
-    """Left: relative RMS error of g_B vs b (measured, formula). Right: log10 relative RMS error
-    of the ∇L estimators vs b, with ∇C's for contrast. Log axes."""
-    from ..plots import _plt, save_figure
+    """Both error curves against b; see :func:`sgdlab.plots.estimators_figure`."""
+    from ..plots import estimators_figure
 
-    plt = _plt()
-    bs = [r["batch_size"] for r in mc["rows"]]
-    c = [r["cost_grad"]["rms_rel_error"] for r in mc["rows"]]
-    cf = [r["cost_grad"]["formula_rms_rel_error"] for r in mc["rows"]]
-    fig, (a0, a1) = plt.subplots(1, 2, figsize=(11, 4.2))
-    a0.loglog(bs, c, "o", label="measured  √E‖g_B − ∇C‖² / ‖∇C‖")
-    a0.loglog(bs, cf, "-", label="formula  √((N−b)/(b(N−1))·σ²) / ‖∇C‖")
-    a0.set(xlabel="minibatch size b", ylabel="relative RMS error",
-           title="minibatch gradient of C: unbiased, ∝ 1/√b")  # fmt: skip
-    a1.set_xscale("log", base=2)
-    for key, label in (("plugin", "−N·exp(−N·C_B)·∇C_B"), ("rescaled", "(N/b)·∇L_B")):
-        a1.plot(bs, [r["likelihood_grad"][key]["log10_rms_rel_error"] for r in mc["rows"]],
-                "o-", label=f"∇L estimate {label}")
-    a1.plot(bs, [math.log10(v) for v in c], "s-", label="∇C estimate g_B (left panel)")
-    a1.set(xlabel="minibatch size b", ylabel="log10 relative RMS error",
-           title="estimating ∇L from a minibatch: off by 10ᵏ")  # fmt: skip
-    for ax in (a0, a1):
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.suptitle(f"Exercise 5: N = {mc['n']:,}, {mc['draws']} minibatches per size")
-    return save_figure(fig, path)
+    return estimators_figure(mc, path)

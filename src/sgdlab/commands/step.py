@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import copy
-import time
 
 from . import data_info, emit_json, load_data, positive_float, positive_int
 
@@ -26,14 +24,9 @@ def register(sub, parents) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
-    from ..data import to_float
     from ..errors import ConfigError
-    from ..model import SoftmaxRegression, cost, evaluate
     from ..provenance import environment
-    from ..sampler import MinibatchSampler
-    from ..steps import gd_step, sgd_step
+    from ..steps import compare_steps
     from ..train import resolve_device
 
     ds = load_data(args)
@@ -41,43 +34,12 @@ def run(args: argparse.Namespace) -> int:
     if args.batch_size > n:
         raise ConfigError(f"batch size must be in 1..{n}, got {args.batch_size}")
     dev = resolve_device(args.device)
-    gen = torch.Generator().manual_seed(args.seed)
-    start = SoftmaxRegression(init=args.init, generator=gen).to(dev)
-    idx = next(iter(MinibatchSampler(n, args.batch_size, generator=gen)))
-    images, labels = ds.train_images.to(dev), ds.train_labels.to(dev)
-    x, y = images[idx.to(dev)], labels[idx.to(dev)]
-
-    def sync():
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-
-    results = {}
-    for name in ("sgd", "gd"):
-        model = copy.deepcopy(start)
-        sync()
-        t0 = time.perf_counter()
-        if name == "sgd":
-            before = sgd_step(model, x, y, lr=args.lr)
-        else:
-            before = gd_step(model, images, labels, lr=args.lr)
-        sync()
-        seconds = time.perf_counter() - t0
-        with torch.no_grad():
-            after_mb = cost(model, to_float(x), y).item()
-        after_full, _ = evaluate(model, images, labels)  # chunked: no (N,784) float copy
-        results[name] = {
-            "samples": len(y) if name == "sgd" else n, "cost_before": before,
-            "minibatch_cost_after": after_mb if name == "sgd" else None,
-            "full_cost_before": before if name == "gd" else None,  # gd_step returns C before
-            "full_cost_after": after_full,
-            "grad_norm_weight": model.z.weight.grad.norm().item(),
-            "grad_norm_bias": model.z.bias.grad.norm().item(),
-            "grad_weight_shape": list(model.z.weight.grad.shape),
-            "grad_bias_shape": list(model.z.bias.grad.shape), "seconds": seconds,
-        }  # fmt: skip
+    res = compare_steps(ds.train_images, ds.train_labels, batch_size=args.batch_size,
+                        lr=args.lr, seed=args.seed, init=args.init, device=dev)  # fmt: skip
+    results = {k: {f: v for f, v in res[k].items() if f != "grad_weight"} for k in ("sgd", "gd")}
     out = {"seed": args.seed, "lr": args.lr, "batch_size": args.batch_size, "init": args.init,
-           "indices": idx, "sgd": results["sgd"], "gd": results["gd"],
-           "time_ratio_gd_over_sgd": results["gd"]["seconds"] / results["sgd"]["seconds"],
+           "indices": res["indices"], "sgd": results["sgd"], "gd": results["gd"],
+           "time_ratio_gd_over_sgd": res["time_ratio_gd_over_sgd"],
            "environment": environment(dev), "data": data_info(ds)}  # fmt: skip
     if args.json:
         emit_json(out)

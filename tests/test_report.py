@@ -1,0 +1,120 @@
+"""sgdlab report: one self-contained page per language, every section present, cached."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+
+import pytest
+
+from sgdlab.cli import main
+from sgdlab.report import SECTIONS, build_report, cache_key
+from sgdlab.report_html import rich
+from sgdlab.report_sections import Options
+from sgdlab.report_text import EN, HE
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def test_both_languages_have_the_same_strings():
+    assert EN.keys() == HE.keys()
+    # every value the Hebrew page shows, the English one shows too (Hebrew words some in prose)
+    for k in EN:
+        assert set(re.findall(r"\$(\w+)", HE[k])) <= set(re.findall(r"\$(\w+)", EN[k])), k
+
+
+@pytest.mark.parametrize("lang", ["en", "he"])
+def test_quick_page_is_self_contained(quick_reports, lang):
+    path, rep = quick_reports[lang]
+    html = path.read_text(encoding="utf-8")
+    root = re.search(r"<html [^>]*>", html).group(0)
+    assert f'lang="{lang}"' in root and f'dir="{"rtl" if lang == "he" else "ltr"}"' in root
+    srcs = re.findall(r'<img src="([^"]+)"', html)
+    assert len(srcs) == 6  # grid, gradients, timing, underflow, estimators, convergence
+    for src in srcs:
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1])[:8] == PNG
+    # nothing is fetched: no http(s) URL in any src/href, no script
+    assert not re.search(r'(src|href)="(https?:)?//', html)
+    assert "<script" not in html
+    for anchor in ("ex1", "ex23", "ex4", "ex5", "convergence", "environment"):
+        assert f'id="{anchor}"' in html
+    assert html.count("<section") == html.count("</section>")
+
+
+def test_quick_page_content(quick_reports, sample):
+    html = quick_reports["en"][0].read_text(encoding="utf-8")
+    assert "not the full data set" in html  # the sample is flagged
+    assert "Ankle boot" in html and "2.3026" in html  # class names; C = log 10 before a step
+    assert "Verdict (computed from the runs above)" in html  # sgdlab experiment's verdict
+    for h in sample.sha256.values():
+        assert h in html
+    he = quick_reports["he"][0].read_text(encoding="utf-8")
+    assert "מורד הגרדיאנט המקרי" in he and "פונקציית הנראות" in he
+    assert '<code dir="ltr">' in he  # code and formulas stay left to right
+
+
+def test_second_report_is_served_from_the_cache(quick_reports, sample, monkeypatch, tmp_path):
+    cache = quick_reports["en"][0].parent / "cache"
+    assert all(i["cached"] for i in quick_reports["he"][1].sections.values())  # en filled it
+
+    def boom(ds, opts):
+        raise AssertionError("recomputed a cached section")
+
+    monkeypatch.setattr("sgdlab.report.SECTIONS", {k: boom for k in SECTIONS})
+    rep = build_report(sample, quick=True, cache_dir=cache)
+    assert set(rep.sections) >= set(SECTIONS) and all(i["cached"] for i in rep.sections.values())
+    with pytest.raises(AssertionError, match="recomputed"):  # other options: another key
+        build_report(sample, quick=True, seed=1, cache_dir=cache)
+
+
+def test_interrupt_keeps_finished_sections(sample, monkeypatch, tmp_path):
+    calls = []
+
+    def fake(name):
+        def compute(ds, opts):
+            if name == "bench":
+                raise KeyboardInterrupt
+            calls.append(name)
+            return {"name": name}
+
+        return compute
+
+    monkeypatch.setattr("sgdlab.report.SECTIONS", {k: fake(k) for k in SECTIONS})
+    with pytest.raises(KeyboardInterrupt):
+        build_report(sample, quick=True, cache_dir=tmp_path)
+    files = sorted(p.name.split("-")[0] for p in tmp_path.glob("*.json"))
+    assert files == ["minibatch", "steps"] == calls
+    doc = json.loads((tmp_path / f"steps-{cache_key('steps', sample, Options(quick=True))}.json")
+                     .read_text())  # fmt: skip
+    assert doc["result"] == {"name": "steps"}
+
+
+def test_cache_key_depends_on_data_and_options(sample):
+    k = cache_key("bench", sample, Options(quick=True))
+    assert k == cache_key("bench", sample, Options(quick=True))
+    assert k != cache_key("bench", sample, Options(quick=False))
+    assert k != cache_key("steps", sample, Options(quick=True))
+
+
+def test_everything_interpolated_is_escaped():
+    out = rich("data: $source `code $x`", source='<img src=x onerror="alert(1)">', x="</code>&")
+    assert "<img" not in out and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in out
+    assert "&lt;/code&gt;&amp;" in out and out.count("</code>") == 1
+    assert rich("<b>$v</b>", v=1) == "&lt;b&gt;<bdi>1</bdi>&lt;/b&gt;"
+
+
+def test_cli(tmp_path, capsys, monkeypatch, quick_reports):
+    cache = quick_reports["en"][0].parent / "cache"
+    out = tmp_path / "r.html"
+    assert main(["report", "--quick", "-q", "--json", "-o", str(out), "--cache-dir",
+                 str(cache)]) == 0  # fmt: skip
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["bytes"] == out.stat().st_size > 100_000 and doc["lang"] == "en"
+    assert all(s["cached"] for s in doc["sections"].values())
+    for bad, msg in ((["-o", str(tmp_path / "r.txt")], "must end in .html"),
+                     (["--lang", "fr"], "invalid choice")):
+        with pytest.raises(SystemExit) as e:
+            main(["report", "--quick", *bad])
+        assert e.value.code == 2 and msg in capsys.readouterr().err
