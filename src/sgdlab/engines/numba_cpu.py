@@ -338,9 +338,33 @@ class NumbaEngine(Engine):
             raise ValueError(f"perm must be int64 ({self.n},) indices in 0..{self.n - 1}")
         costs = np.empty(stop - start, np.float64)
         w, b = _f32(model.z.weight), _f32(model.z.bias)  # (10,784), (10,) views
-        _sgd_kernel(self._x, self._y, p, w, b, self._scale, self._shift, int(batch_size),
-                    np.float32(lr), int(start), int(stop), costs)  # fmt: skip
+        args = (self._x, self._y, p, w, b, self._scale, self._shift, int(batch_size),
+                np.float32(lr), int(start), int(stop), costs)  # fmt: skip
+        if self.split_steps(int(batch_size), stop - start):
+            self._split_runner().run(*args)  # two threads, bitwise the same result
+        else:
+            _sgd_kernel(*args)
         return torch.from_numpy(costs)
+
+    #: Two-thread steps (:mod:`.numba_threads`) from this batch size and samples per call.
+    min_split_batch: int | None = None
+    min_split_samples: int | None = None
+
+    def split_steps(self, batch_size: int, steps: int) -> bool:
+        """Whether ``steps`` minibatches of ``batch_size`` run on two threads: numba's thread
+        count (``sgdlab --threads``, ``numba.set_num_threads``, ``NUMBA_NUM_THREADS``) ≥ 2 and
+        the call large enough to pay (:func:`.numba_threads.use_split`)."""
+        from . import numba_threads as nt
+
+        return nt.use_split(_numba().get_num_threads(), batch_size, steps,
+                            self.min_split_batch, self.min_split_samples)  # fmt: skip
+
+    def _split_runner(self):
+        if getattr(self, "_split", None) is None:
+            from .numba_threads import SplitRunner
+
+            self._split = SplitRunner()
+        return self._split
 
     def full_gradient(self, model: SoftmaxRegression) -> tuple[float, torch.Tensor, torch.Tensor]:
         gw = np.zeros((N_CLASSES, N_PIXELS), np.float64)  # (10,784)

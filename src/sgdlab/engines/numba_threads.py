@@ -1,0 +1,360 @@
+"""One SGD step on two cores: the 10 classes split between two threads, one barrier per block.
+
+The stretch kernel :func:`_split_kernel` runs (``nogil``) on two Python threads at once, thread t
+owning the classes ``5t..5t+4``: its rows of W (10,784) float32 and of b (10,). Per block of
+≤ ``BLOCK`` samples of a minibatch (one block for b ≤ 128):
+
+1. logits of its own 5 classes Z[:, 5t:5t+5] = X·W[5t:5t+5]ᵀ + b[5t:5t+5] (float32) into the
+   shared exchange buffer ``Zs[q % 2, t]`` (q = block count in this call);
+2. it gathers and normalizes its half of the *next* block's image rows into ``Xs[(q+1) % 3]``;
+3. **barrier** (the only one per block): the other thread's logits and its half of the next
+   X are now visible;
+4. softmax over all 10 classes (float64, both threads compute it: 10 exps a sample are
+   cheaper than a second barrier), Δ of its own classes, ∂C/∂W of its own rows = Δᵀ·X, and
+   at the end of the minibatch the update of its own rows of W and entries of b.
+
+Three X buffers and two Z buffers make one barrier per block enough: a thread writes
+``Xs[(q+1) % 3]`` / ``Zs[(q+1) % 2]`` only after it has passed barrier q, so its partner has
+finished with block q−1 (X) / reads ``Zs[q % 2]`` (Z). Costs (float64) come from thread 0.
+
+**The barrier** is a phase counter per thread, each on its own 128-byte line of ``sync``
+(int64): a thread publishes ``phase`` with a release store and waits until its partner's
+counter reaches ``phase`` with acquire loads (x86 ``pause`` between loads, ``sched_yield``
+after ``SPIN_PAUSES`` of them, so a descheduled partner gets the core back). It never hangs:
+the wait gives up when ``sync[ABORT]`` is set (the Python side sets it when the other thread
+failed) or after ``SPIN_YIELDS`` yields (many seconds), and the kernel then returns −1.
+
+**Same results**: every per-element operation is that of :mod:`.numba_cpu`'s kernel in the
+same order (the 5-class register blocks of the logits and of Δᵀ·X are its own blocks; the
+softmax is its function), so one thread and two threads give **bitwise identical** weights and
+costs (tested), and two threads are bitwise reproducible run to run.
+
+**When it pays** (see :func:`use_split`): per block the work a thread saves is ~half of
+≈ 0.45 µs per sample; a barrier costs ≈ 0.3 µs when both threads run, and handing a call to
+the worker thread ≈ 30 µs. Below ``MIN_BATCH`` samples per step, or ``MIN_SAMPLES`` per call,
+the single-thread kernel is faster and is used (measured crossover in docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import functools
+import platform
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from ..model import N_CLASSES, N_PIXELS
+from . import numba_cpu as _cpu
+
+#: Classes per thread (the 5-class register block of the logits and of Δᵀ·X).
+KPT = 5
+#: Threads of a split step (10 classes = 2 × 5).
+THREADS = 2
+#: int64 slots per 128-byte line of ``sync``; slot 0 = abort flag, (1+t)·LINE = thread t's phase.
+LINE = 16
+ABORT = 0
+#: Spin with ``pause`` this many times before each ``sched_yield``; give up after SPIN_YIELDS.
+SPIN_PAUSES = 2000
+SPIN_YIELDS = 2_000_000
+#: Split only from this batch size and this many samples per call (crossover, measured).
+MIN_BATCH = 8
+MIN_SAMPLES = 4096
+
+BLOCK, GROUP = _cpu.BLOCK, _cpu.GROUP
+
+
+def _load_acquire(a, i):  # replaced by intrinsics in _compile()
+    return a[i]
+
+
+def _store_release(a, i, v):
+    a[i] = v
+
+
+def _pause():
+    pass
+
+
+def _yield():
+    pass
+
+
+def _wait(sync, tid, phase):
+    """Publish ``phase`` for thread ``tid``; wait until the partner's phase ≥ it. False: gave up."""
+    _store_release(sync, (1 + tid) * LINE, phase)
+    other = (2 - tid) * LINE
+    yields = 0
+    while _load_acquire(sync, other) < phase:
+        for _ in range(SPIN_PAUSES):
+            _pause()
+            if _load_acquire(sync, other) >= phase:
+                return True
+        if _load_acquire(sync, ABORT) != 0 or yields >= SPIN_YIELDS:
+            _store_release(sync, ABORT, 1)
+            return False
+        _yield()
+        yields += 1
+    return True
+
+
+def _logits5(W, bias, X, n4, Z, k):
+    """Z[:n4, 0:5] = X[:n4]·W[k:k+5]ᵀ + bias[k:k+5]: :func:`numba_cpu._logits`'s block k."""
+    z = np.float32(0.0)
+    for s0 in range(0, n4, GROUP):
+        a00 = a01 = a02 = a03 = a10 = a11 = a12 = a13 = a20 = a21 = a22 = a23 = z
+        a30 = a31 = a32 = a33 = a40 = a41 = a42 = a43 = z
+        for j in range(N_PIXELS):
+            x0, x1, x2, x3 = X[s0, j], X[s0 + 1, j], X[s0 + 2, j], X[s0 + 3, j]
+            w = W[k, j]
+            a00, a01, a02, a03 = a00 + w * x0, a01 + w * x1, a02 + w * x2, a03 + w * x3
+            w = W[k + 1, j]
+            a10, a11, a12, a13 = a10 + w * x0, a11 + w * x1, a12 + w * x2, a13 + w * x3
+            w = W[k + 2, j]
+            a20, a21, a22, a23 = a20 + w * x0, a21 + w * x1, a22 + w * x2, a23 + w * x3
+            w = W[k + 3, j]
+            a30, a31, a32, a33 = a30 + w * x0, a31 + w * x1, a32 + w * x2, a33 + w * x3
+            w = W[k + 4, j]
+            a40, a41, a42, a43 = a40 + w * x0, a41 + w * x1, a42 + w * x2, a43 + w * x3
+        for q, (c0, c1, c2, c3, c4) in enumerate(((a00, a10, a20, a30, a40),
+                                                  (a01, a11, a21, a31, a41),
+                                                  (a02, a12, a22, a32, a42),
+                                                  (a03, a13, a23, a33, a43))):  # fmt: skip
+            Z[s0 + q, 0] = c0 + bias[k]
+            Z[s0 + q, 1] = c1 + bias[k + 1]
+            Z[s0 + q, 2] = c2 + bias[k + 2]
+            Z[s0 + q, 3] = c3 + bias[k + 3]
+            Z[s0 + q, 4] = c4 + bias[k + 4]
+
+
+def _accumulate5(X, D, n4, G, k):
+    """G[k:k+5] += D[:n4, k:k+5]ᵀ·X[:n4]: :func:`numba_cpu._accumulate`'s block k."""
+    for s0 in range(0, n4, GROUP):
+        d00, d01, d02, d03 = D[s0, k], D[s0 + 1, k], D[s0 + 2, k], D[s0 + 3, k]
+        d10, d11, d12, d13 = D[s0, k + 1], D[s0 + 1, k + 1], D[s0 + 2, k + 1], D[s0 + 3, k + 1]
+        d20, d21, d22, d23 = D[s0, k + 2], D[s0 + 1, k + 2], D[s0 + 2, k + 2], D[s0 + 3, k + 2]
+        d30, d31, d32, d33 = D[s0, k + 3], D[s0 + 1, k + 3], D[s0 + 2, k + 3], D[s0 + 3, k + 3]
+        d40, d41, d42, d43 = D[s0, k + 4], D[s0 + 1, k + 4], D[s0 + 2, k + 4], D[s0 + 3, k + 4]
+        for j in range(N_PIXELS):
+            x0, x1, x2, x3 = X[s0, j], X[s0 + 1, j], X[s0 + 2, j], X[s0 + 3, j]
+            G[k, j] = G[k, j] + d00 * x0 + d01 * x1 + d02 * x2 + d03 * x3
+            G[k + 1, j] = G[k + 1, j] + d10 * x0 + d11 * x1 + d12 * x2 + d13 * x3
+            G[k + 2, j] = G[k + 2, j] + d20 * x0 + d21 * x1 + d22 * x2 + d23 * x3
+            G[k + 3, j] = G[k + 3, j] + d30 * x0 + d31 * x1 + d32 * x2 + d33 * x3
+            G[k + 4, j] = G[k + 4, j] + d40 * x0 + d41 * x1 + d42 * x2 + d43 * x3
+
+
+def _update_rows(W, bias, G, gb, lr, k):
+    """The per-row update of rows k..k+4 (:func:`numba_cpu._apply` restricted to them)."""
+    for c in range(k, k + KPT):
+        bias[c] = bias[c] - lr * np.float32(gb[c])
+        for j in range(N_PIXELS):
+            W[c, j] = W[c, j] - lr * G[c, j]
+
+
+def _next_block(i, s0, b, N, stop):
+    """The block after the one starting at sample position s0 of minibatch i: (i, s0), or
+    (stop, 0) past the end. A minibatch i spans perm[i·b : min(N, (i+1)·b)]."""
+    end = min(N, (i + 1) * b)
+    if s0 + BLOCK < end:
+        return i, s0 + BLOCK
+    if i + 1 < stop:
+        return i + 1, (i + 1) * b
+    return stop, 0
+
+
+def _gather_half(images, perm, tid, s0, n, scale, shift, X):
+    """Thread ``tid``'s half of the block perm[s0:s0+n] into X (rows 0..n of the block)."""
+    h = n // 2
+    lo, hi = (0, h) if tid == 0 else (h, n)
+    if hi > lo:
+        _cpu._gather(images, perm, s0 + lo, hi - lo, scale, shift, X[lo:])
+
+
+def _split_kernel(tid, images, labels, perm, W, bias, scale, shift, b, lr, start, stop, costs,
+                  Xs, Zs, sync):  # fmt: skip
+    """Thread ``tid`` (0/1) of minibatches start..stop-1, classes 5·tid..5·tid+4; 0, or −1 when
+    the barrier gave up. Xs (3, BLOCK, 784) float32, Zs (2, 2, BLOCK, 5) float32 shared."""
+    N = images.shape[0]
+    k = KPT * tid
+    m = min(b, N, BLOCK)
+    m4 = (m + GROUP - 1) // GROUP * GROUP
+    Z = np.empty((m4, N_CLASSES), np.float32)
+    D = np.empty((m4, N_CLASSES), np.float32)
+    E = np.empty(N_CLASSES)
+    G = np.zeros((N_CLASSES, N_PIXELS), np.float32)  # rows k..k+4 used
+    gb = np.zeros(N_CLASSES)
+    lb = bias.copy()  # own entries updated here, written back at the end (no shared line)
+    if start >= stop:
+        return 0
+    phase = 1
+    i, s0 = start, start * b
+    _gather_half(images, perm, tid, s0, min(BLOCK, min(N, (i + 1) * b) - s0), scale, shift,
+                 Xs[0])  # fmt: skip
+    if not _wait(sync, tid, phase):
+        return -1
+    q = 0
+    total = 0.0
+    while i < stop:
+        i0 = i * b
+        n_step = min(b, N - i0)
+        n = min(BLOCK, i0 + n_step - s0)
+        n4 = (n + GROUP - 1) // GROUP * GROUP
+        X = Xs[q % 3]
+        _logits5(W, lb, X, n4, Zs[q % 2, tid], k)
+        ni, ns0 = _next_block(i, s0, b, N, stop)
+        if ni < stop:
+            nn = min(BLOCK, min(N, (ni + 1) * b) - ns0)
+            _gather_half(images, perm, tid, ns0, nn, scale, shift, Xs[(q + 1) % 3])
+        phase += 1
+        if not _wait(sync, tid, phase):
+            return -1
+        for s in range(n4):
+            for t in range(THREADS):
+                for c in range(KPT):
+                    Z[s, t * KPT + c] = Zs[q % 2, t, s, c]
+        total += _cpu._softmax_delta(Z, labels, perm, s0, n, n4, 1.0 / n_step, D, E)
+        _accumulate5(X, D, n4, G, k)
+        for c in range(k, k + KPT):
+            for s in range(n):
+                gb[c] += D[s, c]
+        if ni != i:  # last block of minibatch i: update own rows, reset
+            if tid == 0:
+                costs[i - start] = total / n_step
+            _update_rows(W, lb, G, gb, lr, k)
+            G[k:k + KPT] = 0.0
+            gb[:] = 0.0
+            total = 0.0
+        i, s0 = ni, ns0
+        q += 1
+    for c in range(k, k + KPT):
+        bias[c] = lb[c]
+    return 0
+
+
+_SPECS = (
+    ("_wait", {}),
+    ("_logits5", {"fastmath": {"reassoc", "nsz", "contract"}}),
+    ("_accumulate5", {"fastmath": {"contract"}}),
+    ("_update_rows", {}),
+    ("_next_block", {}),
+    ("_gather_half", {}),
+    ("_split_kernel", {}),
+)
+
+
+@functools.cache
+def _compile() -> None:
+    """Compile the split kernel (after :func:`numba_cpu._compile`: it calls its helpers)."""
+    _cpu._compile()
+    nb = _cpu._numba()
+    g = globals()
+    g["_load_acquire"], g["_store_release"], g["_pause"], g["_yield"] = _intrinsics(nb)
+    for name, opts in _SPECS:
+        g[name] = nb.njit(cache=True, nogil=True, **opts)(g[name])
+
+
+def _intrinsics(nb):
+    """Acquire load / release store of an int64 array element, x86 ``pause``, ``sched_yield``."""
+    from llvmlite import ir
+    from numba.core import cgutils
+    from numba.extending import intrinsic
+
+    def _ptr(context, builder, sig, args):
+        aty = sig.args[0]
+        ary = context.make_array(aty)(context, builder, args[0])
+        return cgutils.get_item_pointer(context, builder, aty, ary, [args[1]], wraparound=False)
+
+    @intrinsic
+    def load_acquire(typingctx, a, i):
+        def codegen(context, builder, sig, args):
+            return builder.load_atomic(_ptr(context, builder, sig, args), "acquire", 8)
+
+        return nb.types.int64(a, i), codegen
+
+    @intrinsic
+    def store_release(typingctx, a, i, v):
+        def codegen(context, builder, sig, args):
+            val = context.cast(builder, args[2], sig.args[2], nb.types.int64)
+            builder.store_atomic(val, _ptr(context, builder, sig, args), "release", 8)
+            return context.get_dummy_value()
+
+        return nb.types.void(a, i, v), codegen
+
+    x86 = platform.machine().lower() in ("x86_64", "amd64", "i686", "x86")
+
+    @intrinsic
+    def pause(typingctx):
+        def codegen(context, builder, sig, args):
+            if x86:
+                fn = cgutils.get_or_insert_function(
+                    builder.module, ir.FunctionType(ir.VoidType(), []), "llvm.x86.sse2.pause")
+                builder.call(fn, [])
+            return context.get_dummy_value()
+
+        return nb.types.void(), codegen
+
+    @intrinsic
+    def sched_yield(typingctx):
+        def codegen(context, builder, sig, args):
+            fn = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(ir.IntType(32), []), "sched_yield")
+            builder.call(fn, [])
+            return context.get_dummy_value()
+
+        return nb.types.void(), codegen
+
+    return load_acquire, store_release, pause, sched_yield
+
+
+def use_split(threads: int, batch_size: int, steps: int, min_batch: int | None = None,
+              min_samples: int | None = None) -> bool:  # fmt: skip
+    """Whether a call of ``steps`` minibatches of ``batch_size`` runs on two threads
+    (thresholds default to :data:`MIN_BATCH`, :data:`MIN_SAMPLES`)."""
+    min_batch = MIN_BATCH if min_batch is None else min_batch
+    min_samples = MIN_SAMPLES if min_samples is None else min_samples
+    return threads >= THREADS and batch_size >= min_batch and steps * batch_size >= min_samples
+
+
+class SplitRunner:
+    """The shared buffers and the one worker thread of an engine's two-thread steps."""
+
+    def __init__(self) -> None:
+        _compile()
+        self.Xs = np.zeros((3, BLOCK, N_PIXELS), np.float32)  # finite padding rows
+        self.Zs = np.zeros((2, THREADS, BLOCK, KPT), np.float32)
+        self.sync = np.zeros((1 + THREADS) * LINE, np.int64)
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def run(self, images, labels, perm, W, bias, scale, shift, b, lr, start, stop, costs):
+        """Minibatches start..stop-1 on two threads (this one is thread 0); W, bias in place."""
+        with self._lock:  # one stretch at a time per engine: the buffers are shared
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(1, thread_name_prefix="sgdlab-split")
+            self.sync[:] = 0
+            args = (images, labels, perm, W, bias, scale, shift, b, lr, start, stop, costs,
+                    self.Xs, self.Zs, self.sync)  # fmt: skip
+            other = self._pool.submit(self._guarded, 1, args)
+            try:
+                mine = _split_kernel(0, *args)
+            except BaseException:
+                self.sync[ABORT] = 1
+                other.result()
+                raise
+            theirs = other.result()
+            if mine != 0 or theirs != 0:
+                raise RuntimeError("the two-thread SGD step was aborted (a thread failed or "
+                                   "waited far too long at the barrier); weights are undefined")
+
+    def _guarded(self, tid, args):
+        try:
+            return _split_kernel(tid, *args)
+        except BaseException:
+            self.sync[ABORT] = 1
+            raise
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
