@@ -341,7 +341,8 @@ class NumbaEngine(Engine):
         args = (self._x, self._y, p, w, b, self._scale, self._shift, int(batch_size),
                 np.float32(lr), int(start), int(stop), costs)  # fmt: skip
         if self.split_steps(int(batch_size), stop - start):
-            self._split_runner().run(*args)  # two threads, bitwise the same result
+            runner, backoff = self._split_runner()
+            backoff.record(runner.run(*args), stop - start)  # two threads, the same bits
         else:
             _sgd_kernel(*args)
         return torch.from_numpy(costs)
@@ -356,14 +357,17 @@ class NumbaEngine(Engine):
         the call large enough to pay (:func:`.numba_threads.use_split`)."""
         from . import numba_threads as nt
 
-        return nt.use_split(_numba().get_num_threads(), batch_size, steps,
-                            self.min_split_batch, self.min_split_samples)  # fmt: skip
+        if not nt.use_split(_numba().get_num_threads(), batch_size, steps,
+                            self.min_split_batch, self.min_split_samples):  # fmt: skip
+            return False
+        return not self._split_runner()[1].active()
 
     def _split_runner(self):
+        """(SplitRunner, Backoff), made on first use."""
         if getattr(self, "_split", None) is None:
-            from .numba_threads import SplitRunner
+            from .numba_threads import Backoff, SplitRunner
 
-            self._split = SplitRunner()
+            self._split = SplitRunner(), Backoff()
         return self._split
 
     def full_gradient(self, model: SoftmaxRegression) -> tuple[float, torch.Tensor, torch.Tensor]:

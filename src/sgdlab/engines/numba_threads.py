@@ -81,7 +81,8 @@ def _yield():
 
 
 def _wait(sync, tid, phase):
-    """Publish ``phase`` for thread ``tid``; wait until the partner's phase ≥ it. False: gave up."""
+    """Publish ``phase`` for thread ``tid``; wait until the partner's phase ≥ it. Returns the
+    number of ``sched_yield`` calls it needed (0: the partner was running), −1: gave up."""
     _store_release(sync, (1 + tid) * LINE, phase)
     other = (2 - tid) * LINE
     yields = 0
@@ -89,13 +90,13 @@ def _wait(sync, tid, phase):
         for _ in range(SPIN_PAUSES):
             _pause()
             if _load_acquire(sync, other) >= phase:
-                return True
+                return yields
         if _load_acquire(sync, ABORT) != 0 or yields >= SPIN_YIELDS:
             _store_release(sync, ABORT, 1)
-            return False
+            return -1
         _yield()
         yields += 1
-    return True
+    return yields
 
 
 def _logits5(W, bias, X, n4, Z, k):
@@ -173,8 +174,9 @@ def _gather_half(images, perm, tid, s0, n, scale, shift, X):
 
 def _split_kernel(tid, images, labels, perm, W, bias, scale, shift, b, lr, start, stop, costs,
                   Xs, Zs, sync):  # fmt: skip
-    """Thread ``tid`` (0/1) of minibatches start..stop-1, classes 5·tid..5·tid+4; 0, or −1 when
-    the barrier gave up. Xs (3, BLOCK, 784) float32, Zs (2, 2, BLOCK, 5) float32 shared."""
+    """Thread ``tid`` (0/1) of minibatches start..stop-1, classes 5·tid..5·tid+4. Returns the
+    ``sched_yield`` calls its barriers needed (≥ 0), or −1 when a barrier gave up.
+    Xs (3, BLOCK, 784) float32, Zs (2, 2, BLOCK, 5) float32, shared by both threads."""
     N = images.shape[0]
     k = KPT * tid
     m = min(b, N, BLOCK)
@@ -191,7 +193,8 @@ def _split_kernel(tid, images, labels, perm, W, bias, scale, shift, b, lr, start
     i, s0 = start, start * b
     _gather_half(images, perm, tid, s0, min(BLOCK, min(N, (i + 1) * b) - s0), scale, shift,
                  Xs[0])  # fmt: skip
-    if not _wait(sync, tid, phase):
+    yields = _wait(sync, tid, phase)
+    if yields < 0:
         return -1
     q = 0
     total = 0.0
@@ -207,8 +210,10 @@ def _split_kernel(tid, images, labels, perm, W, bias, scale, shift, b, lr, start
             nn = min(BLOCK, min(N, (ni + 1) * b) - ns0)
             _gather_half(images, perm, tid, ns0, nn, scale, shift, Xs[(q + 1) % 3])
         phase += 1
-        if not _wait(sync, tid, phase):
+        y = _wait(sync, tid, phase)
+        if y < 0:
             return -1
+        yields += y
         for s in range(n4):
             for t in range(THREADS):
                 for c in range(KPT):
@@ -229,7 +234,7 @@ def _split_kernel(tid, images, labels, perm, W, bias, scale, shift, b, lr, start
         q += 1
     for c in range(k, k + KPT):
         bias[c] = lb[c]
-    return 0
+    return yields
 
 
 _SPECS = (
@@ -316,6 +321,37 @@ def use_split(threads: int, batch_size: int, steps: int, min_batch: int | None =
     return threads >= THREADS and batch_size >= min_batch and steps * batch_size >= min_samples
 
 
+class Backoff:
+    """Falls back to one thread for a while when the barrier had to yield: another process is
+    using a core, and a spin barrier between a running and a waiting thread costs a scheduler
+    time slice per step. One thread and two give the same bits, so this changes only speed.
+
+    After a call whose barriers yielded more than once per ``YIELDS_PER_STEP`` steps, the next
+    calls run on one thread for ``SECONDS`` (doubling, up to ``MAX_SECONDS``, while it recurs).
+    """
+
+    YIELDS_PER_STEP = 0.02
+    SECONDS = 0.5
+    MAX_SECONDS = 8.0
+
+    def __init__(self, clock=None) -> None:
+        import time
+
+        self.clock = clock or time.monotonic
+        self.until, self.seconds, self.events = 0.0, self.SECONDS, 0
+
+    def active(self) -> bool:
+        return self.clock() < self.until
+
+    def record(self, yields: int, steps: int) -> None:
+        if yields > max(1.0, self.YIELDS_PER_STEP * steps):
+            self.events += 1
+            self.until = self.clock() + self.seconds
+            self.seconds = min(self.MAX_SECONDS, 2 * self.seconds)
+        else:
+            self.seconds = self.SECONDS
+
+
 class SplitRunner:
     """The shared buffers and the one worker thread of an engine's two-thread steps."""
 
@@ -326,13 +362,18 @@ class SplitRunner:
         self.sync = np.zeros((1 + THREADS) * LINE, np.int64)
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
+        self.calls = 0  # stretches run on two threads (tests check the split did run)
 
-    def run(self, images, labels, perm, W, bias, scale, shift, b, lr, start, stop, costs):
-        """Minibatches start..stop-1 on two threads (this one is thread 0); W, bias in place."""
+    def run(self, images, labels, perm, W, bias, scale, shift, b, lr, start, stop, costs) -> int:
+        """Minibatches start..stop-1 on two threads (this one is thread 0); W, bias in place.
+
+        Returns the ``sched_yield`` calls both threads' barriers needed: 0 when both had a core
+        throughout; many when another process kept one busy (see :class:`Backoff`)."""
         with self._lock:  # one stretch at a time per engine: the buffers are shared
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(1, thread_name_prefix="sgdlab-split")
             self.sync[:] = 0
+            self.calls += 1
             args = (images, labels, perm, W, bias, scale, shift, b, lr, start, stop, costs,
                     self.Xs, self.Zs, self.sync)  # fmt: skip
             other = self._pool.submit(self._guarded, 1, args)
@@ -343,9 +384,10 @@ class SplitRunner:
                 other.result()
                 raise
             theirs = other.result()
-            if mine != 0 or theirs != 0:
+            if mine < 0 or theirs < 0:
                 raise RuntimeError("the two-thread SGD step was aborted (a thread failed or "
                                    "waited far too long at the barrier); weights are undefined")
+            return mine + theirs
 
     def _guarded(self, tid, args):
         try:
