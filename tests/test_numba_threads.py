@@ -67,6 +67,33 @@ def test_two_threads_bitwise_equal_to_one(eng, b):
     assert two[0].shape == (-(-1000 // b),) and torch.isfinite(two[0]).all()
 
 
+@pytest.mark.parametrize("hyper", [
+    {"momentum": 0.9}, {"momentum": 0.9, "nesterov": True, "weight_decay": 1e-3},
+    {"weight_decay": 1e-2, "average": True}, {"momentum": 0.5, "average": True},
+])  # fmt: skip
+def test_update_options_bitwise_equal_on_two_threads(eng, hyper):
+    """Momentum, nesterov, weight decay, averaging and per-step learning rates: the same bits."""
+    from sgdlab.optim import OptimState, SGDHyper
+
+    h, out = SGDHyper(**hyper), []
+    lrs = torch.linspace(0.05, 0.01, 21, dtype=torch.float64)  # a learning rate per step
+    for split in (False, True):
+        eng.min_split_batch, eng.min_split_samples = (1, 1) if split else (10**9, 10**9)
+        m, st = SoftmaxRegression(), OptimState()
+        perm = torch.randperm(1000, generator=torch.Generator().manual_seed(2))
+        calls = eng._split_runner()[0].calls
+        try:
+            c = torch.cat([eng.sgd_steps(m, perm, 16, lrs, s, s + 21, hyper=h, state=st)
+                           for s in (0, 21, 42)])  # fmt: skip
+        finally:
+            eng.min_split_batch = eng.min_split_samples = None
+        assert (eng._split_runner()[0].calls > calls) == split
+        out.append((c, m.z.weight.detach(), m.z.bias.detach(), st.buf_w, st.buf_b, st.avg_w,
+                    st.avg_b, torch.tensor(st.avg_count)))  # fmt: skip
+    for x, y in zip(*out, strict=True):
+        assert torch.equal(x, y)
+
+
 def test_two_threads_reproducible_and_match_reference(eng, sample):
     a, b = _epoch(eng, 16, split=True), _epoch(eng, 16, split=True)
     assert all(torch.equal(x, y) for x, y in zip(a[:3], b[:3], strict=True))

@@ -11,7 +11,10 @@ owning the classes ``5t..5t+4``: its rows of W (10,784) float32 and of b (10,). 
    X are now visible;
 4. softmax over all 10 classes (float64, both threads compute it: 10 exps a sample are
    cheaper than a second barrier), Δ of its own classes, ∂C/∂W of its own rows = Δᵀ·X, and
-   at the end of the minibatch the update of its own rows of W and entries of b.
+   at the end of the minibatch the update of its own rows of W and entries of b, with the
+   engine's per-row update helpers (:func:`numba_cpu._apply_rows`, ``_apply_opt_rows``:
+   momentum, nesterov, weight decay, the step's own learning rate; ``_accum_rows``: Polyak
+   averaging), so every option of the single-thread kernel works on two threads.
 
 Three X buffers and two Z buffers make one barrier per block enough: a thread writes
 ``Xs[(q+1) % 3]`` / ``Zs[(q+1) % 2]`` only after it has passed barrier q, so its partner has
@@ -145,14 +148,6 @@ def _accumulate5(X, D, n4, G, k):
             G[k + 4, j] = G[k + 4, j] + d40 * x0 + d41 * x1 + d42 * x2 + d43 * x3
 
 
-def _update_rows(W, bias, G, gb, lr, k):
-    """The per-row update of rows k..k+4 (:func:`numba_cpu._apply` restricted to them)."""
-    for c in range(k, k + KPT):
-        bias[c] = bias[c] - lr * np.float32(gb[c])
-        for j in range(N_PIXELS):
-            W[c, j] = W[c, j] - lr * G[c, j]
-
-
 def _next_block(i, s0, b, N, stop):
     """The block after the one starting at sample position s0 of minibatch i: (i, s0), or
     (stop, 0) past the end. A minibatch i spans perm[i·b : min(N, (i+1)·b)]."""
@@ -172,9 +167,11 @@ def _gather_half(images, perm, tid, s0, n, scale, shift, X):
         _cpu._gather(images, perm, s0 + lo, hi - lo, scale, shift, X[lo:])
 
 
-def _split_kernel(tid, images, labels, perm, W, bias, scale, shift, b, lr, start, stop, costs,
-                  Xs, Zs, sync):  # fmt: skip
-    """Thread ``tid`` (0/1) of minibatches start..stop-1, classes 5·tid..5·tid+4. Returns the
+def _split_kernel(tid, images, labels, perm, W, bias, scale, shift, b, lrs, start, stop, costs,
+                  plain, mom, wd, nesterov, VW, Vb, average, AW, Ab, Xs, Zs, sync):  # fmt: skip
+    """Thread ``tid`` (0/1) of minibatches start..stop-1, classes 5·tid..5·tid+4, with the
+    arguments of :func:`numba_cpu._sgd_kernel` (per-step lrs, the update options, momentum
+    buffers VW, Vb and average sums AW, Ab: each thread touches only its rows). Returns the
     ``sched_yield`` calls its barriers needed (≥ 0), or −1 when a barrier gave up.
     Xs (3, BLOCK, 784) float32, Zs (2, 2, BLOCK, 5) float32, shared by both threads."""
     N = images.shape[0]
@@ -226,7 +223,13 @@ def _split_kernel(tid, images, labels, perm, W, bias, scale, shift, b, lr, start
         if ni != i:  # last block of minibatch i: update own rows, reset
             if tid == 0:
                 costs[i - start] = total / n_step
-            _update_rows(W, lb, G, gb, lr, k)
+            lr = lrs[i - start]
+            if plain:
+                _cpu._apply_rows(W, lb, G, gb, lr, k, k + KPT)
+            else:
+                _cpu._apply_opt_rows(W, lb, G, gb, lr, mom, wd, nesterov, VW, Vb, k, k + KPT)
+            if average:
+                _cpu._accum_rows(W, lb, AW, Ab, k, k + KPT)
             G[k:k + KPT] = 0.0
             gb[:] = 0.0
             total = 0.0
@@ -241,7 +244,6 @@ _SPECS = (
     ("_wait", {}),
     ("_logits5", {"fastmath": {"reassoc", "nsz", "contract"}}),
     ("_accumulate5", {"fastmath": {"contract"}}),
-    ("_update_rows", {}),
     ("_next_block", {}),
     ("_gather_half", {}),
     ("_split_kernel", {}),
@@ -364,8 +366,9 @@ class SplitRunner:
         self._lock = threading.Lock()
         self.calls = 0  # stretches run on two threads (tests check the split did run)
 
-    def run(self, images, labels, perm, W, bias, scale, shift, b, lr, start, stop, costs) -> int:
-        """Minibatches start..stop-1 on two threads (this one is thread 0); W, bias in place.
+    def run(self, *kernel_args) -> int:
+        """:func:`numba_cpu._sgd_kernel`'s work (same arguments) on two threads, this one
+        being thread 0; W, bias and the optimizer state updated in place.
 
         Returns the ``sched_yield`` calls both threads' barriers needed: 0 when both had a core
         throughout; many when another process kept one busy (see :class:`Backoff`)."""
@@ -374,8 +377,7 @@ class SplitRunner:
                 self._pool = ThreadPoolExecutor(1, thread_name_prefix="sgdlab-split")
             self.sync[:] = 0
             self.calls += 1
-            args = (images, labels, perm, W, bias, scale, shift, b, lr, start, stop, costs,
-                    self.Xs, self.Zs, self.sync)  # fmt: skip
+            args = (*kernel_args, self.Xs, self.Zs, self.sync)
             other = self._pool.submit(self._guarded, 1, args)
             try:
                 mine = _split_kernel(0, *args)
