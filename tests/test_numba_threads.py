@@ -160,3 +160,26 @@ def test_barrier_gives_up_when_partner_never_comes():
     sync[:] = 0
     sync[2 * nt.LINE] = 1  # the partner already arrived: no wait
     assert nt._wait(sync, 0, 1) == 0 and sync[nt.LINE] == 1
+
+
+def test_train_full_set_same_bits_on_one_or_two_threads(full, monkeypatch):
+    """``sgdlab train`` at b=16 on the full set: two threads (auto rule) = one thread, bitwise."""
+    import numba
+
+    from sgdlab.train import train
+
+    runs = []
+    real = nt.SplitRunner.run
+    monkeypatch.setattr(nt.SplitRunner, "run", lambda self, *a: runs.append(1) or real(self, *a))
+    out = []
+    for threads in (1, 2):
+        numba.set_num_threads(threads)
+        n0 = len(runs)
+        r = train(batch_size=16, epochs=1, lr=0.005, seed=0, engine="fast", device="cpu",
+                  data=full, progress=False)  # fmt: skip
+        assert (len(runs) > n0) == (threads == 2)
+        out.append(r)
+    a, b = out
+    assert torch.equal(a.model.z.weight, b.model.z.weight)
+    assert torch.equal(a.model.z.bias, b.model.z.bias)
+    assert a.history[0]["mean_minibatch_cost"] == b.history[0]["mean_minibatch_cost"]

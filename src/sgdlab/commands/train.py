@@ -27,6 +27,10 @@ def register(sub, parents) -> None:
                    help="reference (autograd) or a fast engine; auto picks the fastest (default)")
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default auto)")
     p.add_argument("--init", choices=("zeros", "uniform"), default="zeros")
+    p.add_argument("--threads", type=positive_int, default=None,
+                   help="torch and numba threads (default: all cores, or NUMBA_NUM_THREADS / "
+                   "OMP_NUM_THREADS); 1 for one process per core in a sweep. The fast "
+                   "engine's results are bitwise the same for any count")
     c = p.add_argument_group("checkpoints (crash-safe; a resumed run is bitwise the same run)")
     c.add_argument("--checkpoint-dir", metavar="DIR",
                    help="write atomic, hash-verified checkpoints into DIR")
@@ -48,16 +52,29 @@ def every_type(text: str) -> int | str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..machine import restore_threads, set_threads
     from ..train import train
     from ..weights import save_weights
 
     ds = load_data(args)
-    result = train(batch_size=args.batch_size, epochs=args.epochs, lr=args.lr, seed=args.seed,
+    old = set_threads(args.threads)
+    try:
+        result = _train(args, ds, train)
+    finally:
+        restore_threads(old)
+    return _report(args, ds, result, save_weights)
+
+
+def _train(args: argparse.Namespace, ds, train):
+    return train(batch_size=args.batch_size, epochs=args.epochs, lr=args.lr, seed=args.seed,
                    method=args.method, engine=args.engine, device=args.device, init=args.init,
                    data=ds, progress=not args.quiet,
                    checkpoint_dir=args.resume or args.checkpoint_dir,
                    checkpoint_every=args.checkpoint_every, keep=args.keep,
                    resume=bool(args.resume))  # fmt: skip
+
+
+def _report(args: argparse.Namespace, ds, result, save_weights) -> int:
     doc = result.to_dict()
     if args.save_weights:
         meta = {k: json.dumps(doc[k]) for k in ("config", "environment", "data")}

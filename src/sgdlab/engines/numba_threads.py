@@ -41,7 +41,6 @@ the single-thread kernel is faster and is used (measured crossover in docs/bench
 from __future__ import annotations
 
 import functools
-import platform
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -256,62 +255,12 @@ def _compile() -> None:
     _cpu._compile()
     nb = _cpu._numba()
     g = globals()
-    g["_load_acquire"], g["_store_release"], g["_pause"], g["_yield"] = _intrinsics(nb)
+    from .numba_intrinsics import load_acquire, pause, sched_yield, store_release
+
+    g["_load_acquire"], g["_store_release"] = load_acquire(), store_release()
+    g["_pause"], g["_yield"] = pause(), sched_yield()
     for name, opts in _SPECS:
         g[name] = nb.njit(cache=True, nogil=True, **opts)(g[name])
-
-
-def _intrinsics(nb):
-    """Acquire load / release store of an int64 array element, x86 ``pause``, ``sched_yield``."""
-    from llvmlite import ir
-    from numba.core import cgutils
-    from numba.extending import intrinsic
-
-    def _ptr(context, builder, sig, args):
-        aty = sig.args[0]
-        ary = context.make_array(aty)(context, builder, args[0])
-        return cgutils.get_item_pointer(context, builder, aty, ary, [args[1]], wraparound=False)
-
-    @intrinsic
-    def load_acquire(typingctx, a, i):
-        def codegen(context, builder, sig, args):
-            return builder.load_atomic(_ptr(context, builder, sig, args), "acquire", 8)
-
-        return nb.types.int64(a, i), codegen
-
-    @intrinsic
-    def store_release(typingctx, a, i, v):
-        def codegen(context, builder, sig, args):
-            val = context.cast(builder, args[2], sig.args[2], nb.types.int64)
-            builder.store_atomic(val, _ptr(context, builder, sig, args), "release", 8)
-            return context.get_dummy_value()
-
-        return nb.types.void(a, i, v), codegen
-
-    x86 = platform.machine().lower() in ("x86_64", "amd64", "i686", "x86")
-
-    @intrinsic
-    def pause(typingctx):
-        def codegen(context, builder, sig, args):
-            if x86:
-                fn = cgutils.get_or_insert_function(
-                    builder.module, ir.FunctionType(ir.VoidType(), []), "llvm.x86.sse2.pause")
-                builder.call(fn, [])
-            return context.get_dummy_value()
-
-        return nb.types.void(), codegen
-
-    @intrinsic
-    def sched_yield(typingctx):
-        def codegen(context, builder, sig, args):
-            fn = cgutils.get_or_insert_function(
-                builder.module, ir.FunctionType(ir.IntType(32), []), "sched_yield")
-            builder.call(fn, [])
-            return context.get_dummy_value()
-
-        return nb.types.void(), codegen
-
-    return load_acquire, store_release, pause, sched_yield
 
 
 def use_split(threads: int, batch_size: int, steps: int, min_batch: int | None = None,
