@@ -59,6 +59,9 @@ ABORT = 0
 #: Spin with ``pause`` this many times before each ``sched_yield``; give up after SPIN_YIELDS.
 SPIN_PAUSES = 2000
 SPIN_YIELDS = 2_000_000
+#: Each thread gathers half of a block's rows and reads the other half from its partner
+#: (True), or gathers the whole block itself (False: no X crosses between cores).
+SHARE_X = True
 #: Split only from this batch size and this many samples per call (crossover, measured).
 MIN_BATCH = 8
 MIN_SAMPLES = 4096
@@ -158,8 +161,12 @@ def _next_block(i, s0, b, N, stop):
     return stop, 0
 
 
-def _gather_half(images, perm, tid, s0, n, scale, shift, X):
-    """Thread ``tid``'s half of the block perm[s0:s0+n] into X (rows 0..n of the block)."""
+def _gather_part(images, perm, tid, share, s0, n, scale, shift, X):
+    """Thread ``tid``'s half of the block perm[s0:s0+n] into X (rows 0..n of the block), or
+    the whole block when not ``share``."""
+    if not share:
+        _cpu._gather(images, perm, s0, n, scale, shift, X)
+        return
     h = n // 2
     lo, hi = (0, h) if tid == 0 else (h, n)
     if hi > lo:
@@ -167,12 +174,14 @@ def _gather_half(images, perm, tid, s0, n, scale, shift, X):
 
 
 def _split_kernel(tid, images, labels, perm, W, bias, scale, shift, b, lrs, start, stop, costs,
-                  plain, mom, wd, nesterov, VW, Vb, average, AW, Ab, Xs, Zs, sync):  # fmt: skip
+                  plain, mom, wd, nesterov, VW, Vb, average, AW, Ab, Xs, Zs, sync,
+                  share):  # fmt: skip
     """Thread ``tid`` (0/1) of minibatches start..stop-1, classes 5·tid..5·tid+4, with the
     arguments of :func:`numba_cpu._sgd_kernel` (per-step lrs, the update options, momentum
     buffers VW, Vb and average sums AW, Ab: each thread touches only its rows). Returns the
     ``sched_yield`` calls its barriers needed (≥ 0), or −1 when a barrier gave up.
-    Xs (3, BLOCK, 784) float32, Zs (2, 2, BLOCK, 5) float32, shared by both threads."""
+    Xs (2, 3, BLOCK, 784) float32, Zs (2, 2, BLOCK, 5) float32, shared by both threads.
+    ``share``: each thread gathers half of a block into Xs[0] (else all of it into Xs[tid])."""
     N = images.shape[0]
     k = KPT * tid
     m = min(b, N, BLOCK)
@@ -187,8 +196,9 @@ def _split_kernel(tid, images, labels, perm, W, bias, scale, shift, b, lrs, star
         return 0
     phase = 1
     i, s0 = start, start * b
-    _gather_half(images, perm, tid, s0, min(BLOCK, min(N, (i + 1) * b) - s0), scale, shift,
-                 Xs[0])  # fmt: skip
+    xb = 0 if share else tid
+    _gather_part(images, perm, tid, share, s0, min(BLOCK, min(N, (i + 1) * b) - s0), scale,
+                 shift, Xs[xb, 0])  # fmt: skip
     yields = _wait(sync, tid, phase)
     if yields < 0:
         return -1
@@ -199,12 +209,12 @@ def _split_kernel(tid, images, labels, perm, W, bias, scale, shift, b, lrs, star
         n_step = min(b, N - i0)
         n = min(BLOCK, i0 + n_step - s0)
         n4 = (n + GROUP - 1) // GROUP * GROUP
-        X = Xs[q % 3]
+        X = Xs[xb, q % 3]
         _logits5(W, lb, X, n4, Zs[q % 2, tid], k)
         ni, ns0 = _next_block(i, s0, b, N, stop)
         if ni < stop:
             nn = min(BLOCK, min(N, (ni + 1) * b) - ns0)
-            _gather_half(images, perm, tid, ns0, nn, scale, shift, Xs[(q + 1) % 3])
+            _gather_part(images, perm, tid, share, ns0, nn, scale, shift, Xs[xb, (q + 1) % 3])
         phase += 1
         y = _wait(sync, tid, phase)
         if y < 0:
@@ -244,7 +254,7 @@ _SPECS = (
     ("_logits5", {"fastmath": {"reassoc", "nsz", "contract"}}),
     ("_accumulate5", {"fastmath": {"contract"}}),
     ("_next_block", {}),
-    ("_gather_half", {}),
+    ("_gather_part", {}),
     ("_split_kernel", {}),
 )
 
@@ -308,7 +318,8 @@ class SplitRunner:
 
     def __init__(self) -> None:
         _compile()
-        self.Xs = np.zeros((3, BLOCK, N_PIXELS), np.float32)  # finite padding rows
+        self.Xs = np.zeros((THREADS, 3, BLOCK, N_PIXELS), np.float32)  # finite padding rows
+        self.share_x = SHARE_X
         self.Zs = np.zeros((2, THREADS, BLOCK, KPT), np.float32)
         self.sync = np.zeros((1 + THREADS) * LINE, np.int64)
         self._pool: ThreadPoolExecutor | None = None
@@ -326,7 +337,7 @@ class SplitRunner:
                 self._pool = ThreadPoolExecutor(1, thread_name_prefix="sgdlab-split")
             self.sync[:] = 0
             self.calls += 1
-            args = (*kernel_args, self.Xs, self.Zs, self.sync)
+            args = (*kernel_args, self.Xs, self.Zs, self.sync, self.share_x)
             other = self._pool.submit(self._guarded, 1, args)
             try:
                 mine = _split_kernel(0, *args)
