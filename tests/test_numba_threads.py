@@ -52,7 +52,7 @@ def _two_threads(monkeypatch):
         pytest.skip("numba has one thread here")
     old = numba.get_num_threads()
     numba.set_num_threads(2)
-    monkeypatch.setattr(nt.Backoff, "record", lambda self, yields, steps: None)
+    monkeypatch.setattr(nt.Backoff, "record", lambda self, *a: None)
     yield
     numba.set_num_threads(old)
 
@@ -93,6 +93,19 @@ def test_update_options_bitwise_equal_on_two_threads(eng, hyper):
         out.append((c, m.z.weight.detach(), m.z.bias.detach(), st.buf_w, st.buf_b, st.avg_w,
                     st.avg_b, torch.tensor(st.avg_count)))  # fmt: skip
     for x, y in zip(*out, strict=True):
+        assert torch.equal(x, y)
+
+
+@pytest.mark.parametrize("b", [16, 300])
+def test_bail_out_to_one_thread_mid_stretch_same_bits(eng, b, monkeypatch):
+    """When the barrier yields too often (forced here: limit −1), both threads stop at the next
+    step boundary and this thread finishes the stretch alone: the same bits."""
+    runner = eng._split_runner()[0]
+    one = _epoch(eng, b, split=False)
+    monkeypatch.setattr(runner, "bail_yields", -1)
+    two = _epoch(eng, b, split=True, segment=7)
+    assert runner.bailed and two[3] >= 1
+    for x, y in zip(one[:3], two[:3], strict=True):
         assert torch.equal(x, y)
 
 

@@ -384,7 +384,8 @@ class NumbaEngine(Engine):
         args = self._kernel_args(model, perm, batch_size, lr, start, stop, hyper, state)
         if self.split_steps(int(batch_size), stop - start):
             runner, backoff = self._split_runner()
-            backoff.record(runner.run(*args), stop - start)  # two threads, the same bits
+            yields = runner.run(*args)  # two threads, the same bits
+            backoff.record(yields, stop - start, runner.bailed)
         else:
             _sgd_kernel(*args)
         if hyper.average:

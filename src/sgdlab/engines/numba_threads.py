@@ -53,9 +53,13 @@ from . import numba_cpu as _cpu
 KPT = 5
 #: Threads of a split step (10 classes = 2 × 5).
 THREADS = 2
-#: int64 slots per 128-byte line of ``sync``; slot 0 = abort flag, (1+t)·LINE = thread t's phase.
+#: int64 slots per 128-byte line of ``sync``; (1+t)·LINE = thread t's phase; line 0: the abort
+#: flag, the phase at which both threads bail out to one thread, and the step where they did.
 LINE = 16
-ABORT = 0
+ABORT, BAIL, BAIL_STEP, BAIL_LIMIT = 0, 1, 2, 3
+#: Yields in one call after which the threads hand the rest of the stretch to one thread
+#: (``SplitRunner.bail_yields``, passed in ``sync[BAIL_LIMIT]``).
+BAIL_YIELDS = 8
 #: Spin with ``pause`` this many times before each ``sched_yield``; give up after SPIN_YIELDS.
 SPIN_PAUSES = 2000
 SPIN_YIELDS = 2_000_000
@@ -179,7 +183,9 @@ def _split_kernel(tid, images, labels, perm, W, bias, scale, shift, b, lrs, star
     """Thread ``tid`` (0/1) of minibatches start..stop-1, classes 5·tid..5·tid+4, with the
     arguments of :func:`numba_cpu._sgd_kernel` (per-step lrs, the update options, momentum
     buffers VW, Vb and average sums AW, Ab: each thread touches only its rows). Returns the
-    ``sched_yield`` calls its barriers needed (≥ 0), or −1 when a barrier gave up.
+    ``sched_yield`` calls its barriers needed (≥ 0), or −1 when a barrier gave up. When its
+    barriers needed more than ``sync[BAIL_LIMIT]`` yields, both threads stop together at the next
+    step boundary i (``sync[BAIL_STEP]`` = i) and the caller finishes on one thread.
     Xs (2, 3, BLOCK, 784) float32, Zs (2, 2, BLOCK, 5) float32, shared by both threads.
     ``share``: each thread gathers half of a block into Xs[0] (else all of it into Xs[tid])."""
     N = images.shape[0]
@@ -216,10 +222,17 @@ def _split_kernel(tid, images, labels, perm, W, bias, scale, shift, b, lrs, star
             nn = min(BLOCK, min(N, (ni + 1) * b) - ns0)
             _gather_part(images, perm, tid, share, ns0, nn, scale, shift, Xs[xb, (q + 1) % 3])
         phase += 1
+        first = s0 == i0 and i > start  # a step boundary: steps start..i-1 are complete
+        if first and yields > sync[BAIL_LIMIT] and _load_acquire(sync, BAIL) == 0:
+            _store_release(sync, BAIL, phase)  # published with our phase: both see it below
         y = _wait(sync, tid, phase)
         if y < 0:
             return -1
         yields += y
+        if first and _load_acquire(sync, BAIL) == phase:  # both threads stop before step i
+            if tid == 0:
+                _store_release(sync, BAIL_STEP, i)
+            break
         for s in range(n4):
             for t in range(THREADS):
                 for c in range(KPT):
@@ -304,8 +317,8 @@ class Backoff:
     def active(self) -> bool:
         return self.clock() < self.until
 
-    def record(self, yields: int, steps: int) -> None:
-        if yields > max(1.0, self.YIELDS_PER_STEP * steps):
+    def record(self, yields: int, steps: int, bailed: bool = False) -> None:
+        if bailed or yields > max(1.0, self.YIELDS_PER_STEP * steps):
             self.events += 1
             self.until = self.clock() + self.seconds
             self.seconds = min(self.MAX_SECONDS, 2 * self.seconds)
@@ -325,6 +338,8 @@ class SplitRunner:
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self.calls = 0  # stretches run on two threads (tests check the split did run)
+        self.bailed = False  # the last stretch was finished on one thread
+        self.bail_yields = BAIL_YIELDS
 
     def run(self, *kernel_args) -> int:
         """:func:`numba_cpu._sgd_kernel`'s work (same arguments) on two threads, this one
@@ -336,6 +351,7 @@ class SplitRunner:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(1, thread_name_prefix="sgdlab-split")
             self.sync[:] = 0
+            self.sync[BAIL_LIMIT] = self.bail_yields
             self.calls += 1
             args = (*kernel_args, self.Xs, self.Zs, self.sync, self.share_x)
             other = self._pool.submit(self._guarded, 1, args)
@@ -349,7 +365,16 @@ class SplitRunner:
             if mine < 0 or theirs < 0:
                 raise RuntimeError("the two-thread SGD step was aborted (a thread failed or "
                                    "waited far too long at the barrier); weights are undefined")
+            self.bailed = bool(self.sync[BAIL])
+            if self.bailed:  # another process took a core: finish the stretch on this thread
+                self._finish_alone(kernel_args, int(self.sync[BAIL_STEP]))
             return mine + theirs
+
+    def _finish_alone(self, a: tuple, step: int) -> None:
+        """The single-thread kernel on minibatches step..stop-1 (the same bits as two threads)."""
+        start = a[9]
+        a = (*a[:8], a[8][step - start:], step, a[10], a[11][step - start:], *a[12:])
+        _cpu._sgd_kernel(*a)
 
     def _guarded(self, tid, args):
         try:
