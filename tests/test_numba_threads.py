@@ -198,3 +198,22 @@ def test_train_full_set_same_bits_on_one_or_two_threads(full, monkeypatch):
     assert torch.equal(a.model.z.weight, b.model.z.weight)
     assert torch.equal(a.model.z.bias, b.model.z.bias)
     assert a.history[0]["mean_minibatch_cost"] == b.history[0]["mean_minibatch_cost"]
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_forked_child_gets_its_own_worker(eng):
+    """A child forked after the split ran (e.g. a sweep's worker) must not wait for the
+    parent's worker thread, which does not exist in the child."""
+    import os
+
+    _epoch(eng, 16, split=True)  # the parent's worker thread exists now
+    pid = os.fork()
+    if pid == 0:  # child: exit code 0 when the split runs and matches one thread
+        code = 1
+        try:
+            one, two = _epoch(eng, 16, split=False), _epoch(eng, 16, split=True)
+            code = 0 if two[3] >= 1 and torch.equal(one[1], two[1]) else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -41,7 +41,9 @@ the single-thread kernel is faster and is used (measured crossover in docs/bench
 from __future__ import annotations
 
 import functools
+import os
 import threading
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -62,7 +64,7 @@ ABORT, BAIL, BAIL_STEP, BAIL_LIMIT = 0, 1, 2, 3
 BAIL_YIELDS = 8
 #: Spin with ``pause`` this many times before each ``sched_yield``; give up after SPIN_YIELDS.
 SPIN_PAUSES = 2000
-SPIN_YIELDS = 2_000_000
+SPIN_YIELDS = 250_000  # × (2000 pauses + a yield) ≈ 10 s: a partner that never comes
 #: Each thread gathers half of a block's rows and reads the other half from its partner
 #: (True), or gathers the whole block itself (False: no X crosses between cores).
 SHARE_X = True
@@ -326,11 +328,26 @@ class Backoff:
             self.seconds = self.SECONDS
 
 
+_RUNNERS: weakref.WeakSet = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child has no worker threads: its runners start a new one when next used."""
+    for r in list(_RUNNERS):
+        r._pool = None
+        r._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class SplitRunner:
     """The shared buffers and the one worker thread of an engine's two-thread steps."""
 
     def __init__(self) -> None:
         _compile()
+        _RUNNERS.add(self)
         self.Xs = np.zeros((THREADS, 3, BLOCK, N_PIXELS), np.float32)  # finite padding rows
         self.share_x = SHARE_X
         self.Zs = np.zeros((2, THREADS, BLOCK, KPT), np.float32)
