@@ -32,10 +32,13 @@ same order (the 5-class register blocks of the logits and of Δᵀ·X are its ow
 softmax is its function), so one thread and two threads give **bitwise identical** weights and
 costs (tested), and two threads are bitwise reproducible run to run.
 
-**When it pays** (see :func:`use_split`): per block the work a thread saves is ~half of
-≈ 0.45 µs per sample; a barrier costs ≈ 0.3 µs when both threads run, and handing a call to
-the worker thread ≈ 30 µs. Below ``MIN_BATCH`` samples per step, or ``MIN_SAMPLES`` per call,
-the single-thread kernel is faster and is used (measured crossover in docs/benchmarks.md).
+**When it pays** (see :func:`use_split`): a thread saves about half of ≈ 0.5 µs of work per
+sample (micro-benchmark of the single-thread kernel's parts at b = 16) but pays a barrier per
+block and a hand-over to the worker thread per call. ``MIN_BATCH`` = 8 and ``MIN_SAMPLES`` =
+4096 are **provisional**: estimated from that model (barrier ≈ 0.3 µs, hand-over ≈ 30 µs), not
+yet confirmed on a quiet machine; ``bench/split_crossover.py`` measures the crossover (see
+docs/benchmarks.md for what has been measured so far). Below them the single-thread kernel
+runs.
 """
 
 from __future__ import annotations
