@@ -18,6 +18,7 @@ from sgdlab.bench import (
 )
 from sgdlab.cli import main
 from sgdlab.errors import ConfigError
+from sgdlab.roofline import epoch_work, gd_bytes, gd_flops, step_bytes, step_flops
 
 CPU = torch.device("cpu")
 
@@ -36,9 +37,14 @@ def check_schema(doc, n, sizes):
     assert doc["config"]["batch_sizes"] == list(sizes)
     assert [r["engine"] for r in doc["results"]] == doc["config"]["engines"] != []
     json.dumps(doc, allow_nan=False)  # strict JSON: no NaN/inf anywhere
+    peak = doc["peak"]
+    for key in ("sgemm_gflops", "sgemm_gflops_1thread", "bandwidth_gbs", "threads"):
+        assert peak[key] > 0, key
+    assert peak["threads"] == env["torch_threads"] and peak["measurements"] == 2
     for res in doc["results"]:
         gd = res["gd"]["per_iteration"]
         assert gd["median"] > 0 and len(gd["raw"]) == gd["repeats"] == doc["config"]["repeats"]
+        check_vs_peak(res["gd"]["vs_peak"], gd["median"], gd_flops(n), gd_bytes(n), peak)
         assert [r["batch_size"] for r in res["sgd"]] == list(sizes)
         for r in res["sgd"]:
             it, be = r["per_iteration"], min(r["batch_size"], n)
@@ -50,11 +56,25 @@ def check_schema(doc, n, sizes):
                 assert math.isfinite(r[key]) and r[key] > 0, key
             assert r["ratio_flops"] == pytest.approx(n / be)
             assert r["epoch_estimate_seconds"] == pytest.approx(r["steps_per_epoch"] * it["median"])
+            check_vs_peak(r["vs_peak"], it["median"], step_flops(be), step_bytes(be), peak)
             if r["epoch_measured"] is not None:
                 assert r["epoch_measured"]["median"] > 0
+                check_vs_peak(r["epoch_vs_peak"], r["epoch_measured"]["median"],
+                              *epoch_work(n, be), peak)  # fmt: skip
+            else:
+                assert r["epoch_vs_peak"] is None
             assert r["regime"]
             assert (r["note"] or "").startswith("b > N") == (r["batch_size"] > n)
         assert res["explanation"]
+
+
+def check_vs_peak(v, seconds, flops, nbytes, peak):
+    """The figure's roofline fields, recomputed by hand from the run's peak."""
+    roof = max(flops / (peak["sgemm_gflops"] * 1e9), nbytes / (peak["bandwidth_gbs"] * 1e9))
+    assert v["flops"] == flops and v["bytes"] == pytest.approx(nbytes)
+    assert v["roofline_seconds"] == pytest.approx(roof)
+    assert v["over_roofline"] == pytest.approx(seconds / roof)
+    assert v["gflops"] == pytest.approx(flops / seconds / 1e9)
 
 
 def test_library_quick_every_available_engine(quick, sample):
@@ -72,6 +92,7 @@ def test_plot_and_table_from_library_result(quick, tmp_path):
     table = format_table(quick)
     assert table.count("\nSGD ") == len(DEFAULT_BATCH_SIZES) * len(quick["results"])
     assert "why GD/SGD ≠ N/b" in table
+    assert "×roof" in table and "sgemm torch.mm" in table and "GB/s" in table
 
 
 def test_cli_json_and_plot(capsys, tmp_path, sample):

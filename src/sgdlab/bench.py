@@ -13,6 +13,12 @@ For every registered engine that is available on the device, and every batch siz
   batch size within a 60 s budget; see :data:`MODES`).
 - the **ratios** GD/SGD(b): measured time vs the FLOP ratio N/b, and a fit
   t(b) ≈ overhead + b·(seconds per sample) that says where they differ.
+- **against the machine's limit** (key ``peak`` of the result, ``vs_peak`` of every figure):
+  the sgemm GFLOP/s (all threads and one) and the copy bandwidth measured at the start of the
+  same run with the run's threads (:func:`sgdlab.roofline.measure_peak`); per figure the
+  achieved GFLOP/s, the roofline time of its work and measured/roofline. The FLOP and byte
+  model (forward 2·b·784·10, backward 2·b·784·10, update, bytes of the uint8 rows …) is stated
+  in :mod:`sgdlab.roofline`.
 
 Nothing but updates is inside a timer (no evaluation, no progress bar, garbage collector off).
 """
@@ -35,8 +41,18 @@ from .errors import ConfigError, DivergenceError
 from .machine import LoadMonitor, restore_threads, set_threads, thread_info
 from .model import SoftmaxRegression
 from .provenance import cpu_model, environment
+from .roofline import (
+    best_of,
+    epoch_work,
+    gd_bytes,
+    gd_flops,
+    measure_peak,
+    step_bytes,
+    step_flops,
+    versus_peak,
+)
 
-SCHEMA = "sgdlab.bench/1"
+SCHEMA = "sgdlab.bench/2"  # /2: the machine's peak and every figure against it
 DEFAULT_BATCH_SIZES: tuple[int, ...] = (1, 16, 64, 256, 1024, 4096)
 SEGMENT = 500  # steps per sgd_steps call, as sgdlab.train runs an epoch
 NOISY = 0.10  # a figure whose IQR exceeds 10% of its median is flagged "noisy"
@@ -82,6 +98,7 @@ def benchmark(data: FashionMNIST, *, engine: str = "all", device: str = "cpu",
     monitor = LoadMonitor().start()
     try:
         gc.collect()
+        peak = measure_peak(dev, quick=quick)
         gc.disable()
         results = []
         for name in names:
@@ -92,6 +109,9 @@ def benchmark(data: FashionMNIST, *, engine: str = "all", device: str = "cpu",
             res = runner.run(sizes, epoch_reps=epoch_reps, budget=budget)
             res["bench_seconds"] = time.perf_counter() - t0
             results.append(res)
+        peak = best_of(peak, measure_peak(dev, quick=quick))
+        for res in results:
+            add_roofline(res, peak)
         env = {**environment(dev), **thread_info(), "cpu_model": cpu_model(),
                "machine_load": monitor.stop()}  # fmt: skip
     finally:
@@ -107,7 +127,21 @@ def benchmark(data: FashionMNIST, *, engine: str = "all", device: str = "cpu",
     info = {"source": data.source, "is_sample": data.is_sample, "n_train": n,
             "n_test": int(data.test_images.shape[0]), "sha256": data.sha256}  # fmt: skip
     return {"schema": SCHEMA, "config": config, "n_train": n, "environment": env, "data": info,
-            "results": results, "skipped_engines": skipped}  # fmt: skip
+            "peak": peak, "results": results, "skipped_engines": skipped}  # fmt: skip
+
+
+def add_roofline(res: dict[str, Any], peak: dict[str, Any]) -> None:
+    """Put ``vs_peak`` (and ``epoch_vs_peak``) next to every figure of one engine's result:
+    achieved GFLOP/s, roofline seconds and measured/roofline (:mod:`sgdlab.roofline`)."""
+    n = res["n"]
+    gd = res["gd"]
+    gd["vs_peak"] = versus_peak(gd["per_iteration"]["median"], gd_flops(n), gd_bytes(n), peak)
+    for r in res["sgd"]:
+        be, ep = r["effective_batch_size"], r["epoch_measured"]
+        r["vs_peak"] = versus_peak(r["per_iteration"]["median"], step_flops(be),
+                                   step_bytes(be), peak)  # fmt: skip
+        r["epoch_vs_peak"] = None if ep is None else versus_peak(ep["median"],
+                                                                *epoch_work(n, be), peak)
 
 
 def select_engines(engine: str, device: torch.device,

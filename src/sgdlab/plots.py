@@ -59,9 +59,10 @@ def image_grid(images: torch.Tensor, labels: torch.Tensor, path: str | os.PathLi
 
 def bench_figure(result: dict[str, Any], path: str | os.PathLike) -> Path:
     """Time per iteration and per epoch vs batch size (log axes), one colour per engine; full GD
-    as a dashed line. Writes ``path`` (format from the extension)."""
+    as a dashed line; third panel: measured / roofline time (when the result has the machine's
+    peak). Writes ``path`` (format from the extension)."""
     plt = _plt()
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(16, 4.2))
     for i, res in enumerate(result["results"]):
         color, name = f"C{i}", res["engine"]
         rows = list({r["effective_batch_size"]: r for r in reversed(res["sgd"])}.values())[::-1]
@@ -80,8 +81,21 @@ def bench_figure(result: dict[str, Any], path: str | os.PathLike) -> Path:
             ax2.plot(*zip(*meas, strict=True), ls="none", marker="x", ms=9, color=color,
                      label=f"SGD, {name}: measured epoch")  # fmt: skip
         ax2.axhline(gd, color=color, ls="--", lw=1, label=f"full GD: 1 iteration, {name}")
-    for ax, title in ((ax1, "time per iteration"), (ax2, "time per epoch")):
-        ax.set(xscale="log", yscale="log", xlabel="batch size b", ylabel="seconds", title=title)
+        if rows and rows[0].get("vs_peak"):
+            ax3.plot(b, [r["vs_peak"]["over_roofline"] for r in rows], marker="o", color=color,
+                     label=f"SGD step, {name}")  # fmt: skip
+            ep = [(r["effective_batch_size"], r["epoch_vs_peak"]["over_roofline"]) for r in rows
+                  if r["epoch_vs_peak"]]  # fmt: skip
+            if ep:
+                ax3.plot(*zip(*ep, strict=True), ls="none", marker="x", ms=9, color=color,
+                         label=f"SGD epoch, {name}")  # fmt: skip
+            ax3.axhline(res["gd"]["vs_peak"]["over_roofline"], color=color, ls="--", lw=1,
+                        label=f"full GD, {name}")  # fmt: skip
+    ax3.axhline(1.0, color="k", lw=1)
+    for ax, title, ylabel in ((ax1, "time per iteration", "seconds"),
+                              (ax2, "time per epoch", "seconds"),
+                              (ax3, "measured / roofline time (1 = at the limit)", "ratio")):
+        ax.set(xscale="log", yscale="log", xlabel="batch size b", ylabel=ylabel, title=title)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7)
     cfg, env = result["config"], result["environment"]

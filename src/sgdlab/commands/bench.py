@@ -18,7 +18,9 @@ def register(sub, parents) -> None:
         "blocks (median and interquartile range), device synchronization around every timing, "
         "nothing else inside the timer. Reports per iteration, per sample and per epoch "
         "(estimated and measured) and the measured GD/SGD(b) time ratio next to the FLOP ratio "
-        "N/b.",
+        "N/b, and every figure against the machine's limit measured in the same run (sgemm "
+        "GFLOP/s of torch.mm on all threads and on one, copy bandwidth): achieved GFLOP/s and "
+        "measured / roofline time (×roof).",
     )
     p.add_argument("--engine", default="all",
                    help="all (every available engine, default), a name, or names a,b")
@@ -73,8 +75,18 @@ def format_table(result: dict[str, Any]) -> str:
         f"real epochs: ≤ {cfg['epoch_repeats']} per b in {cfg['epoch_budget_seconds']:g} s; "
         f"lr {cfg['lr']:g}; evaluation outside timers",
     ]
+    pk = result.get("peak")
+    if pk:
+        one = pk["sgemm_gflops_1thread"]
+        lines.append(
+            f"peak (this run, best of {pk['repeats']}): sgemm torch.mm {pk['sgemm_size']}² "
+            f"{pk['sgemm_gflops']:.1f} GFLOP/s on {pk['threads'] or 'the device'} thread(s)"
+            + (f", {one:.1f} on 1" if one else "")
+            + f"; copy {pk['bandwidth_gbs']:.1f} GB/s; ×roof = measured / max(FLOPs/peak, "
+            "bytes/bandwidth), model in sgdlab.roofline")
     head = (f"{'':4}{'b':>7} {'steps/ep':>9}  {'per iteration  [IQR]':<30}{'per sample':>11} "
-            f"{'epoch est.':>11} {'epoch meas.':>12} {'GD/SGD':>9} {'N/b':>9}  regime")  # fmt: skip
+            f"{'epoch est.':>11} {'epoch meas.':>12} {'GD/SGD':>9} {'N/b':>9} {'GFLOP/s':>8} "
+            f"{'×roof':>6} {'ep×roof':>7}  regime")  # fmt: skip
     for res in result["results"]:
         lines += ["", f"engine {res['engine']} on {res['device']} "
                   f"({res['bench_seconds']:.1f} s to measure)", head]  # fmt: skip
@@ -85,12 +97,14 @@ def format_table(result: dict[str, Any]) -> str:
                 f"{'SGD':<4}{r['batch_size']:>7,} {r['steps_per_epoch']:>9,}  "
                 f"{iqr:<30}{f(r['per_sample_seconds']):>11} {f(r['epoch_estimate_seconds']):>11} "
                 f"{f(ep['median']) if ep else 'skipped':>12} "
-                f"{r['ratio_gd_over_sgd_measured']:>9,.1f} {r['ratio_flops']:>9,.0f}  "
+                f"{r['ratio_gd_over_sgd_measured']:>9,.1f} {r['ratio_flops']:>9,.0f} "
+                f"{_roof(r.get('vs_peak'), r.get('epoch_vs_peak'))}  "
                 f"{r['regime']}" + (f" ({r['note']})" if r["note"] else ""))
         gd = res["gd"]["per_iteration"]
         iqr = f"{f(gd['median'])}  [{f(gd['q1'])}–{f(gd['q3'])}]{'!' * gd['noisy']}"
         lines.append(f"{'GD':<4}{n:>7,} {1:>9}  {iqr:<30}{f(res['gd']['per_sample_seconds']):>11} "
-                     f"{f(gd['median']):>11} {f(gd['median']):>12} {1:>9.1f} {1:>9}")
+                     f"{f(gd['median']):>11} {f(gd['median']):>12} {1:>9.1f} {1:>9} "
+                     f"{_roof(res['gd'].get('vs_peak'), res['gd'].get('vs_peak'))}")
         lines.append(f"why GD/SGD ≠ N/b: {res['explanation']}")
         if any(r["per_iteration"]["noisy"] for r in res["sgd"]) or gd["noisy"]:
             lines.append("! IQR > 10% of the median: the machine was busy; rerun when quiet")
@@ -103,6 +117,14 @@ def format_table(result: dict[str, Any]) -> str:
     if "plot" in result:
         lines.append(f"\nplot saved to {result['plot']}")
     return "\n".join(lines)
+
+
+def _roof(it: dict[str, Any] | None, epoch: dict[str, Any] | None) -> str:
+    """GFLOP/s and measured/roofline of an iteration, and measured/roofline of an epoch."""
+    if it is None:
+        return f"{'-':>8} {'-':>6} {'-':>7}"
+    ep = f"{epoch['over_roofline']:.2f}" if epoch else "-"
+    return f"{it['gflops']:>8.1f} {it['over_roofline']:>6.2f} {ep:>7}"
 
 
 #: Share of the CPUs used by other processes above which the table warns.

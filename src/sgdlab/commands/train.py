@@ -38,6 +38,10 @@ def register(sub, parents) -> None:
                    help="reference (autograd) or a fast engine; auto picks the fastest (default)")
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default auto)")
     p.add_argument("--init", choices=("zeros", "uniform"), default="zeros")
+    p.add_argument("--threads", type=positive_int, default=None,
+                   help="torch and numba threads (default: all cores, or NUMBA_NUM_THREADS / "
+                   "OMP_NUM_THREADS); 1 for one process per core in a sweep. The fast "
+                   "engine's results are bitwise the same for any count")
     p.add_argument("--config", metavar="FILE.toml",
                    help="read option values from a TOML file (keys: long option names, e.g. "
                    "batch-size = 16 or batch_size = 16); flags on the command line win")
@@ -105,6 +109,7 @@ def every_type(text: str) -> int | str:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
+    from ..machine import restore_threads, set_threads
     from ..train import train
     from ..weights import save_weights
 
@@ -117,7 +122,16 @@ def run(args: argparse.Namespace) -> int:
 
         refuse_used_dir(args.checkpoint_dir)
     ds = load_data(args)
-    result = train(batch_size=args.batch_size, epochs=args.epochs, lr=args.lr, seed=args.seed,
+    old = set_threads(args.threads)
+    try:
+        result = _train(args, ds, train)
+    finally:
+        restore_threads(old)
+    return _report(args, ds, result, save_weights)
+
+
+def _train(args: argparse.Namespace, ds, train):
+    return train(batch_size=args.batch_size, epochs=args.epochs, lr=args.lr, seed=args.seed,
                    method=args.method, engine=args.engine, device=args.device, init=args.init,
                    data=ds, progress=not args.quiet,
                    checkpoint_dir=args.resume or args.checkpoint_dir,
@@ -128,6 +142,9 @@ def run(args: argparse.Namespace) -> int:
                    step_epochs=args.step_epochs, t0=args.t0, average=args.average,
                    validation=args.validation,
                    validation_seed=args.validation_seed)  # fmt: skip
+
+
+def _report(args: argparse.Namespace, ds, result, save_weights) -> int:
     if args.plot:
         from ..plots import history_curves
 

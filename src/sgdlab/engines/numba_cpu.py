@@ -12,9 +12,15 @@ the float32 (K,) array of the stretch). With momentum or weight decay, ``_apply_
 Costs: float64 nats, before each step. Scratch: ≤ 0.5 MB (minibatches are processed in blocks
 of ``BLOCK`` samples).
 
-Full gradient: fixed chunks of ``CHUNK`` samples (whatever the thread count) in parallel
-(``prange``), float32 within a block, float64 across blocks and chunks, chunk partials (7.4 MB
-for N = 60,000) summed in chunk order: bitwise reproducible for any thread count.
+With numba's thread count ≥ 2 (``--threads``, ``NUMBA_NUM_THREADS``, ``numba.set_num_threads``)
+a stretch of ≥ ``numba_threads.MIN_SAMPLES`` samples at b ≥ ``numba_threads.MIN_BATCH`` runs on
+two threads, the 10 classes split 5/5 (:mod:`.numba_threads`), with bitwise the same result;
+smaller stretches, b = 1, and one thread run the kernel below.
+
+Full gradient: fixed chunks of ``CHUNK`` samples (whatever the thread count) dealt round-robin
+to the threads (``prange`` over threads, one scratch each), float32 within a block, float64
+across blocks and chunks, chunk partials (7.4 MB for N = 60,000) summed in chunk order: bitwise
+reproducible for any thread count.
 
 Differs from the reference only in summation order (vectorized 784-term dot products, Δᵀ·X in
 sample order, chunk sums) and a float64 softmax: an epoch's weights agree to ~1e-7 relative, the
@@ -179,7 +185,12 @@ def _scratch(m):
 
 def _apply(W, bias, G, gb, lr):
     """W −= lr·G; bias −= lr·float32(gb) (float32, two roundings each, like the reference)."""
-    for k in range(N_CLASSES):
+    _apply_rows(W, bias, G, gb, lr, 0, N_CLASSES)
+
+
+def _apply_rows(W, bias, G, gb, lr, k0, k1):
+    """:func:`_apply` for rows k0..k1-1 only (a row's update needs only that row's G)."""
+    for k in range(k0, k1):
         bias[k] = bias[k] - lr * np.float32(gb[k])
         for j in range(N_PIXELS):
             W[k, j] = W[k, j] - lr * G[k, j]
@@ -188,8 +199,13 @@ def _apply(W, bias, G, gb, lr):
 def _apply_opt(W, bias, G, gb, lr, mom, wd, nesterov, VW, Vb):
     """``torch.optim.SGD``'s update in float32 (see :mod:`sgdlab.optim`): g = G + wd·p;
     v = mom·v + g (VW (10,784), Vb (10,), if mom ≠ 0); g = g + mom·v (nesterov) or v; p −= lr·g."""
+    _apply_opt_rows(W, bias, G, gb, lr, mom, wd, nesterov, VW, Vb, 0, N_CLASSES)
+
+
+def _apply_opt_rows(W, bias, G, gb, lr, mom, wd, nesterov, VW, Vb, k0, k1):
+    """:func:`_apply_opt` for rows k0..k1-1 only (a row's update needs only that row)."""
     use_mom = mom != 0
-    for k in range(N_CLASSES):
+    for k in range(k0, k1):
         g = np.float32(gb[k]) + wd * bias[k]
         if use_mom:
             Vb[k] = mom * Vb[k] + g
@@ -205,7 +221,12 @@ def _apply_opt(W, bias, G, gb, lr, mom, wd, nesterov, VW, Vb):
 
 def _accum(W, bias, AW, Ab):
     """AW += float64(W) (10,784), Ab += float64(bias) (10,): the sums of the averaged iterates."""
-    for k in range(N_CLASSES):
+    _accum_rows(W, bias, AW, Ab, 0, N_CLASSES)
+
+
+def _accum_rows(W, bias, AW, Ab, k0, k1):
+    """:func:`_accum` for rows k0..k1-1 only."""
+    for k in range(k0, k1):
         Ab[k] += np.float64(bias[k])
         for j in range(N_PIXELS):
             AW[k, j] += np.float64(W[k, j])
@@ -236,24 +257,28 @@ def _sgd_kernel(images, labels, perm, W, bias, scale, shift, b, lrs, start, stop
             _accum(W, bias, AW, Ab)
 
 
-def _full_kernel(images, labels, W, bias, scale, shift, order, GW, GB):
-    """Adds ∂C/∂W to GW (10,784) f64 and ∂C/∂b to GB (10,) f64 over all N; returns C (f64)."""
+def _full_kernel(images, labels, W, bias, scale, shift, order, GW, GB, threads):
+    """Adds ∂C/∂W to GW (10,784) f64 and ∂C/∂b to GB (10,) f64 over all N; returns C (f64).
+    ``threads``: numba's thread count (chunks are dealt round-robin, one scratch per thread)."""
     N = images.shape[0]
     nch = (N + CHUNK - 1) // CHUNK
     parts = np.zeros((nch, N_CLASSES, N_PIXELS + 2))  # f64 per chunk: [∂W | ∂b | ΣH (k=0)]
-    for c in prange(nch):
+    nt = max(1, min(nch, threads))
+    for t in prange(nt):  # one scratch per thread (not per chunk: 0.4 MB memset each)
         buf = _scratch(BLOCK)
         G, gb = buf[4], buf[5]
-        end = min(N, (c + 1) * CHUNK)
-        for s0 in range(c * CHUNK, end, BLOCK):  # float32 sums within a block, f64 across
-            G[:] = 0.0
-            gb[:] = 0.0
-            parts[c, 0, N_PIXELS + 1] += _block(images, labels, order, s0, min(BLOCK, end - s0),
-                                                W, bias, scale, shift, 1.0 / N, buf)  # fmt: skip
-            for k in range(N_CLASSES):
-                for j in range(N_PIXELS):
-                    parts[c, k, j] += G[k, j]
-                parts[c, k, N_PIXELS] += gb[k]
+        for c in range(t, nch, nt):  # chunk c's partial does not depend on who computes it
+            end = min(N, (c + 1) * CHUNK)
+            for s0 in range(c * CHUNK, end, BLOCK):  # float32 sums within a block, f64 across
+                G[:] = 0.0
+                gb[:] = 0.0
+                parts[c, 0, N_PIXELS + 1] += _block(images, labels, order, s0,
+                                                    min(BLOCK, end - s0), W, bias, scale, shift,
+                                                    1.0 / N, buf)  # fmt: skip
+                for k in range(N_CLASSES):
+                    for j in range(N_PIXELS):
+                        parts[c, k, j] += G[k, j]
+                    parts[c, k, N_PIXELS] += gb[k]
     for k in prange(N_CLASSES):  # chunks summed in a fixed order: same bits for any threads
         for c in range(nch):
             for j in range(N_PIXELS):
@@ -275,8 +300,11 @@ _SPECS = (
     ("_accumulate", {"fastmath": {"contract"}}),
     ("_block", {}),
     ("_scratch", {}),
+    ("_apply_rows", {}),
     ("_apply", {}),
+    ("_apply_opt_rows", {}),
     ("_apply_opt", {}),
+    ("_accum_rows", {}),
     ("_accum", {}),
     ("_sgd_kernel", {}),
     ("_full_kernel", {"parallel": True}),
@@ -301,32 +329,11 @@ def _compile() -> None:
         raise RuntimeError("the 'fast' engine needs numba (pip install numba)")
     g = globals()
     g["prange"] = nb.prange
-    g["_prefetch"] = _prefetch_intrinsic(nb)
+    from .numba_intrinsics import prefetch
+
+    g["_prefetch"] = prefetch()
     for name, opts in _SPECS:
         g[name] = nb.njit(cache=True, nogil=True, **opts)(g[name])
-
-
-def _prefetch_intrinsic(nb):
-    """``_prefetch(images, r, j)``: llvm.prefetch (read, all cache levels) of ``&images[r, j]``."""
-    from llvmlite import ir
-    from numba.core import cgutils
-    from numba.extending import intrinsic
-
-    def codegen(context, builder, sig, args):
-        aty = sig.args[0]
-        ary = context.make_array(aty)(context, builder, args[0])
-        ptr = cgutils.get_item_pointer(context, builder, aty, ary, args[1:], wraparound=False)
-        i32 = ir.IntType(32)
-        fnty = ir.FunctionType(ir.VoidType(), [cgutils.voidptr_t, i32, i32, i32])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
-        builder.call(fn, [builder.bitcast(ptr, cgutils.voidptr_t), i32(0), i32(3), i32(1)])
-        return context.get_dummy_value()
-
-    @intrinsic
-    def prefetch(typingctx, images, r, j):
-        return nb.types.void(images, r, j), codegen
-
-    return prefetch
 
 
 def _f32(t: torch.Tensor) -> np.ndarray:
@@ -363,7 +370,11 @@ class NumbaEngine(Engine):
         self.sgd_steps(m, torch.arange(self.n), 1, 0.0, 0, 0)  # zero steps
         sub = self._x[:1], self._y[:1], _f32(m.z.weight), _f32(m.z.bias)
         _full_kernel(*sub, self._scale, self._shift, self._order[:1],
-                     np.zeros((N_CLASSES, N_PIXELS)), np.zeros(N_CLASSES))  # fmt: skip
+                     np.zeros((N_CLASSES, N_PIXELS)), np.zeros(N_CLASSES), 1)  # fmt: skip
+        if _numba().get_num_threads() > 1:  # and the two-thread steps (zero steps)
+            args = self._kernel_args(m, torch.arange(self.n), 1, 0.0, 0, 0, check_state(None, None),
+                                     None)  # fmt: skip
+            self._split_runner()[0].run(*args)
 
     @classmethod
     def available(cls, device: torch.device) -> bool:
@@ -374,6 +385,20 @@ class NumbaEngine(Engine):
                   hyper: SGDHyper | None = None,
                   state: OptimState | None = None) -> torch.Tensor:  # fmt: skip
         hyper = check_state(hyper, state)
+        args = self._kernel_args(model, perm, batch_size, lr, start, stop, hyper, state)
+        if self.split_steps(int(batch_size), stop - start):
+            runner, backoff = self._split_runner()
+            yields = runner.run(*args)  # two threads, the same bits
+            backoff.record(yields, stop - start, runner.bailed)
+        else:
+            _sgd_kernel(*args)
+        if hyper.average:
+            state.avg_count += stop - start
+        costs = args[11]
+        return torch.from_numpy(costs)
+
+    def _kernel_args(self, model, perm, batch_size, lr, start, stop, hyper, state) -> tuple:
+        """Checked arguments of :func:`_sgd_kernel` (costs, float64 (stop-start,), is [11])."""
         nb = -(-self.n // max(int(batch_size), 1))  # minibatches per epoch
         if batch_size < 1 or not 0 <= start <= stop <= nb:
             raise ValueError(f"batch size {batch_size}, minibatches {start}..{stop} of {nb}")
@@ -386,18 +411,39 @@ class NumbaEngine(Engine):
         st = state if state is not None else self._dummy
         vw, vb = _f32(st.buf_w), _f32(st.buf_b)  # momentum buffers, updated in place
         aw, ab = st.avg_w.numpy(), st.avg_b.numpy()  # float64 sums, updated in place
-        _sgd_kernel(self._x, self._y, p, w, b, self._scale, self._shift, int(batch_size), lrs,
-                    int(start), int(stop), costs, hyper.plain, np.float32(hyper.momentum),
-                    np.float32(hyper.weight_decay), bool(hyper.nesterov), vw, vb,
-                    bool(hyper.average), aw, ab)  # fmt: skip
-        if hyper.average:
-            state.avg_count += stop - start
-        return torch.from_numpy(costs)
+        return (self._x, self._y, p, w, b, self._scale, self._shift, int(batch_size), lrs,
+                int(start), int(stop), costs, hyper.plain, np.float32(hyper.momentum),
+                np.float32(hyper.weight_decay), bool(hyper.nesterov), vw, vb,
+                bool(hyper.average), aw, ab)  # fmt: skip
+
+    #: Two-thread steps (:mod:`.numba_threads`) from this batch size and samples per call.
+    min_split_batch: int | None = None
+    min_split_samples: int | None = None
+
+    def split_steps(self, batch_size: int, steps: int) -> bool:
+        """Whether ``steps`` minibatches of ``batch_size`` run on two threads: numba's thread
+        count (``sgdlab --threads``, ``numba.set_num_threads``, ``NUMBA_NUM_THREADS``) ≥ 2 and
+        the call large enough to pay (:func:`.numba_threads.use_split`)."""
+        from . import numba_threads as nt
+
+        if not nt.use_split(_numba().get_num_threads(), batch_size, steps,
+                            self.min_split_batch, self.min_split_samples):  # fmt: skip
+            return False
+        return not self._split_runner()[1].active()
+
+    def _split_runner(self):
+        """(SplitRunner, Backoff), made on first use."""
+        if getattr(self, "_split", None) is None:
+            from .numba_threads import Backoff, SplitRunner
+
+            self._split = SplitRunner(), Backoff()
+        return self._split
 
     def full_gradient(self, model: SoftmaxRegression) -> tuple[float, torch.Tensor, torch.Tensor]:
         gw = np.zeros((N_CLASSES, N_PIXELS), np.float64)  # (10,784)
         gb = np.zeros(N_CLASSES, np.float64)  # (10,)
         w, b = _f32(model.z.weight), _f32(model.z.bias)
-        c = _full_kernel(self._x, self._y, w, b, self._scale, self._shift, self._order, gw, gb)
+        c = _full_kernel(self._x, self._y, w, b, self._scale, self._shift, self._order, gw, gb,
+                         _numba().get_num_threads())  # fmt: skip
         f32 = np.float32
         return float(c), torch.from_numpy(gw.astype(f32)), torch.from_numpy(gb.astype(f32))
