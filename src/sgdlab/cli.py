@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-from .errors import SgdlabError, TrainingInterrupted
+from .errors import DistributedError, SgdlabError, TrainingInterrupted
 
 #: Subcommand modules, in the order ``--help`` lists them.
 COMMANDS = ("minibatch", "step", "train", "bench", "likelihood")
@@ -53,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.run(args) or 0)
     except TrainingInterrupted as e:
         print(f"sgdlab {args.command}: {e}", file=sys.stderr)
+        return e.exit_code
+    except DistributedError as e:  # a lost rank or a rendezvous that never formed
+        print(f"sgdlab {args.command}: error: {e}", file=sys.stderr)
         return e.exit_code
     except SgdlabError as e:
         msg = str(e).rstrip()

@@ -8,6 +8,12 @@
 Resume is exact: a run stopped after any step (``kill -9`` included) and resumed from its newest
 valid checkpoint gives bitwise the same weights, minibatch order and history (except the
 wall-clock ``train_seconds``) as the run that never stopped, on CPU with the same engine.
+
+Data-parallel: under ``torchrun`` (a process group is initialized, see :mod:`sgdlab.dist`) the
+same loop runs on every rank, the steps through :class:`~sgdlab.data_parallel.DataParallel`:
+the global minibatches, their order and every update are those of the single-process run (up
+to float rounding); rank 0 alone writes checkpoints. At world size 1 the loop is the ordinary
+run (the fast engine then keeps its fused stretch-of-steps call).
 """
 
 from __future__ import annotations
@@ -23,12 +29,13 @@ from typing import Any
 
 import torch
 
-from . import checkpoint, engines
+from . import checkpoint, dist, engines
 from .config import TrainConfig, resolve_device
 from .config import checkpoint_every as _valid_every
 from .data import FashionMNIST
+from .data_parallel import DataParallel
 from .errors import CheckpointError, DivergenceError, TrainingInterrupted
-from .model import SoftmaxRegression, evaluate
+from .model import SoftmaxRegression
 from .provenance import environment
 from .sampler import MinibatchSampler
 
@@ -45,11 +52,13 @@ class TrainResult:
     environment: dict[str, Any] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
     checkpoint: str | None = None
+    distributed: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: config, environment, data provenance and history (no weights)."""
         return {"config": self.config, "environment": self.environment, "data": self.data,
-                "history": self.history, "checkpoint": self.checkpoint}  # fmt: skip
+                "history": self.history, "checkpoint": self.checkpoint,
+                "distributed": self.distributed}  # fmt: skip
 
 
 def train(*, batch_size: int = 16, epochs: int = 5, lr: float = 0.005, seed: int = 0,
@@ -72,15 +81,25 @@ def train(*, batch_size: int = 16, epochs: int = 5, lr: float = 0.005, seed: int
     ``"epoch"``) and at the end, keeping the newest ``keep``; SIGTERM/SIGINT write one and raise
     :class:`TrainingInterrupted`. ``resume=True`` continues from the newest valid checkpoint
     there, with the checkpoint's config (the hyperparameter arguments are then ignored).
-    Raises :class:`ConfigError` for bad values, :class:`DivergenceError` on a non-finite cost.
+    A directory with no checkpoint yet starts a new run with the given hyperparameters (so
+    ``--checkpoint-dir D --resume D`` works for the first start of an elastic job too).
+
+    Data-parallel (a process group initialized, K ranks): every rank calls this with the same
+    arguments; rank 0 picks the checkpoint every rank reads and alone writes checkpoints; full
+    GD builds each rank's engine on its shard of N/K samples. Raises :class:`DistributedError`
+    when a rank is lost. Raises :class:`ConfigError` for bad values,
+    :class:`DivergenceError` on a non-finite cost.
     """
     ds = _load_data(data, data_dir)
     every = _valid_every(checkpoint_every)
+    world = dist.world()
     saved = None
     if resume:
         if checkpoint_dir is None:
             raise CheckpointError("resume needs a checkpoint directory")
-        path, saved = checkpoint.latest_valid(checkpoint_dir, warn=_warn)
+        saved = _resume_state(checkpoint_dir)
+        resume = saved is not None
+    if saved is not None:
         cfg = TrainConfig(**saved["config"])
         _check_compatible(saved, ds, engine=engine, device=str(device))
     else:
@@ -90,7 +109,13 @@ def train(*, batch_size: int = 16, epochs: int = 5, lr: float = 0.005, seed: int
     n = ds.train_images.shape[0]
     cfg.validate(n)
     dev = resolve_device(cfg.device)
-    eng = engines.get_engine(cfg.engine, ds.train_images, ds.train_labels, dev)
+    if world.size > 1 and dev.type == "cuda":  # one GPU per rank (NCCL; untested here)
+        dev = torch.device("cuda", world.local_rank)
+    x, y = ds.train_images, ds.train_labels
+    if cfg.method == "gd" and world.size > 1:  # full GD: this rank's shard only (N/K samples)
+        lo, hi = dist.split(n, world.size, world.rank)
+        x, y = x[lo:hi].clone(), y[lo:hi].clone()
+    eng = engines.get_engine(cfg.engine, x, y, dev)
     cfg = TrainConfig(**{**asdict(cfg), "engine": eng.name, "device": str(dev)})
     data_info = {"source": ds.source, "is_sample": ds.is_sample, "n_train": n,
                  "n_test": ds.test_images.shape[0], "sha256": ds.sha256}  # fmt: skip
@@ -98,10 +123,35 @@ def train(*, batch_size: int = 16, epochs: int = 5, lr: float = 0.005, seed: int
     if saved is not None:
         loop.restore(saved)
     with _SignalFlag(enabled=checkpoint_dir is not None) as flag:
-        loop.run(flag, progress, segment)
+        loop.run(flag, progress and world.is_main, segment)
+    dp = loop.dp
     return TrainResult(model=loop.model, history=loop.history, config=asdict(cfg),
                        environment=loop.env, data=data_info,
-                       checkpoint=str(loop.last_checkpoint) if loop.last_checkpoint else None)
+                       checkpoint=str(loop.last_checkpoint) if loop.last_checkpoint else None,
+                       distributed={"world_size": world.size, "backend": world.backend,
+                                    "allreduce_calls": dp.reduce_calls,
+                                    "allreduce_seconds": dp.reduce_seconds})  # fmt: skip
+
+
+def _resume_state(directory) -> dict[str, Any] | None:
+    """The newest valid checkpoint in ``directory`` (None if it has none: a new run).
+
+    Rank 0 chooses the file and tells the others its name; every rank reads and verifies it
+    (a multi-node run needs the directory on a filesystem every node sees).
+    """
+    choice: tuple[str, str | None] = ("new", None)
+    if dist.is_main():
+        if not checkpoint.list_checkpoints(directory):
+            _warn(f"no checkpoint in {directory} yet: starting a new run")
+        else:
+            try:
+                choice = ("path", str(checkpoint.latest_valid(directory, warn=_warn)[0]))
+            except CheckpointError as e:
+                choice = ("error", str(e))
+    kind, value = dist.broadcast_object(choice)
+    if kind == "error":
+        raise CheckpointError(value)
+    return None if kind == "new" else checkpoint.load(value)
 
 
 class _Loop:
@@ -120,8 +170,12 @@ class _Loop:
         self.seconds = 0.0  # training wall time so far in the current epoch
         self.last_checkpoint: Path | None = None
         self._bar = None  # the progress bar, while run() is active
-        self.env = environment(dev)  # provenance: the same for every checkpoint of the run
-        self.writer = checkpoint.Writer(ckpt_dir, keep=keep) if ckpt_dir is not None else None
+        self.world = dist.world()
+        self.dp = DataParallel(eng, n_total=n, world=self.world)
+        self.env = {**environment(dev), "world_size": self.world.size}  # the same all run long
+        self.writer = None  # rank 0 alone writes checkpoints
+        if ckpt_dir is not None and self.world.is_main:
+            self.writer = checkpoint.Writer(ckpt_dir, keep=keep)
 
     def state(self) -> dict[str, Any]:
         costs = torch.cat(self.costs) if self.costs else torch.empty(0, dtype=torch.float64)
@@ -148,6 +202,9 @@ class _Loop:
         """Snapshot the state and hand it to the background writer (returns at once)."""
         if self.writer is not None:
             self.last_checkpoint = self.writer.submit(self.state(), step=self.step)
+        elif self.ckpt_dir is not None:  # the name rank 0 writes
+            self.last_checkpoint = Path(self.ckpt_dir) / f"ckpt-{self.step:010d}.sgdlab"
+        dist.barrier()  # no rank runs on past a checkpoint before rank 0 has taken it
 
     def run(self, flag: _SignalFlag, progress: bool, segment: int) -> None:
         cfg = self.cfg
@@ -162,14 +219,16 @@ class _Loop:
                 if due or final or (done_epoch and self.every == "epoch"):
                     self.save()
                     saved = True
-                if flag.signum is not None:
+                if dist.any_rank(flag.signum is not None):  # every rank stops at the same step
                     if not saved:
                         self.save()
-                    self.writer.close()  # the checkpoint is on disk before we report it
-                    name = signal.Signals(flag.signum).name
+                    if self.writer is not None:
+                        self.writer.close()  # the checkpoint is on disk before we report it
+                    signum = flag.signum or signal.SIGTERM
+                    name = signal.Signals(signum).name
                     raise TrainingInterrupted(
                         f"stopped by {name} at step {self.step}; checkpoint {self.last_checkpoint}"
-                        f"; resume with: sgdlab train --resume {self.ckpt_dir}", flag.signum)
+                        f"; resume with: sgdlab train --resume {self.ckpt_dir}", signum)
         finally:
             if bar is not None:
                 bar.close()
@@ -184,12 +243,17 @@ class _Loop:
             stop = min(len(self.sampler), start + segment)
             if isinstance(self.every, int):  # stop on checkpoint boundaries (global steps)
                 stop = min(stop, start + self.every - self.step % self.every)
-            c = self.eng.sgd_steps(self.model, self.perm, cfg.batch_size, cfg.lr, start, stop)
+            _fault_kill(self.step, self.world)
+            if self.world.size == 1:  # the ordinary run: the engine's own (fused) loop
+                c = self.eng.sgd_steps(self.model, self.perm, cfg.batch_size, cfg.lr, start, stop)
+            else:  # per step: share gradient -> all_reduce -> the same update on every rank
+                c = self.dp.sgd_steps(self.model, self.perm, cfg.batch_size, cfg.lr, start, stop)
             self.sampler.advance(stop - start)
             done = self.sampler.batch == 0
         else:
             self.perm = None
-            c = torch.tensor([self.eng.gd_step(self.model, cfg.lr)], dtype=torch.float64)
+            _fault_kill(self.step, self.world)
+            c = torch.tensor([self.dp.gd_step(self.model, cfg.lr)], dtype=torch.float64)
             done = True
         self.eng.synchronize()
         self.seconds += time.perf_counter() - t0
@@ -202,8 +266,8 @@ class _Loop:
 
     def _end_epoch(self, bar) -> None:
         ds = self.ds
-        train_cost, train_acc = evaluate(self.model, ds.train_images, ds.train_labels)
-        test_cost, test_acc = evaluate(self.model, ds.test_images, ds.test_labels)
+        train_cost, train_acc = self.dp.evaluate(self.model, ds.train_images, ds.train_labels)
+        test_cost, test_acc = self.dp.evaluate(self.model, ds.test_images, ds.test_labels)
         order = None
         if self.perm is not None:
             order = hashlib.sha256(self.perm.cpu().numpy().tobytes()).hexdigest()[:16]
@@ -223,6 +287,20 @@ def _load_data(data: FashionMNIST | None, data_dir) -> FashionMNIST:
     from .data import load
 
     return load(data_dir)
+
+
+def _fault_kill(step: int, world: dist.World) -> None:
+    """Test hook: ``SGDLAB_FAULT_KILL=RANK:STEP`` makes that rank SIGKILL itself at the first
+    stretch that starts at global step ≥ STEP, in the first attempt of an elastic job only."""
+    import os
+
+    spec = os.environ.get("SGDLAB_FAULT_KILL")
+    if not spec or os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") != "0":
+        return
+    rank, at = (int(v) for v in spec.split(":"))
+    if world.rank == rank and step >= at:
+        print(f"sgdlab-fault: rank {rank} kills itself (SIGKILL) at step {step}", flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _warn(msg: str) -> None:

@@ -37,6 +37,12 @@ def register(sub, parents) -> None:
     c.add_argument("--resume", metavar="DIR",
                    help="continue the run in DIR from its newest valid checkpoint, with its "
                    "config (SIGTERM/Ctrl-C during a checkpointed run write one and exit)")
+    d = p.add_argument_group(
+        "data-parallel (launch with: torchrun --nproc-per-node K -m sgdlab train ...; "
+        "see docs/distributed.md)")
+    d.add_argument("--dist-timeout", metavar="SECONDS", type=positive_float, default=120.0,
+                   help="how long the ranks may wait for each other (rendezvous, every "
+                   "all-reduce) before every rank stops with an error (default 120)")
     p.add_argument("--save-weights", metavar="PATH",
                    type=lambda t: writable_file(t, (".safetensors", ".pt")),
                    help="write the final z.weight/z.bias (.safetensors or .pt)")
@@ -48,16 +54,24 @@ def every_type(text: str) -> int | str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .. import dist
+    from ..errors import ConfigError
     from ..train import train
     from ..weights import save_weights
 
-    ds = load_data(args)
-    result = train(batch_size=args.batch_size, epochs=args.epochs, lr=args.lr, seed=args.seed,
-                   method=args.method, engine=args.engine, device=args.device, init=args.init,
-                   data=ds, progress=not args.quiet,
-                   checkpoint_dir=args.resume or args.checkpoint_dir,
-                   checkpoint_every=args.checkpoint_every, keep=args.keep,
-                   resume=bool(args.resume))  # fmt: skip
+    if args.resume and args.checkpoint_dir and args.resume != args.checkpoint_dir:
+        raise ConfigError("--resume and --checkpoint-dir name different directories; a resumed "
+                          "run keeps writing into the directory it resumes from")  # fmt: skip
+    with dist.session(device=args.device, timeout=args.dist_timeout) as world:
+        ds = load_data(args)
+        result = train(batch_size=args.batch_size, epochs=args.epochs, lr=args.lr,
+                       seed=args.seed, method=args.method, engine=args.engine,
+                       device=args.device, init=args.init, data=ds, progress=not args.quiet,
+                       checkpoint_dir=args.resume or args.checkpoint_dir,
+                       checkpoint_every=args.checkpoint_every, keep=args.keep,
+                       resume=bool(args.resume))  # fmt: skip
+    if not world.is_main:  # rank 0 alone prints and writes files
+        return 0
     doc = result.to_dict()
     if args.save_weights:
         meta = {k: json.dumps(doc[k]) for k in ("config", "environment", "data")}
@@ -70,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         print(f"resumed from {args.resume} with the checkpoint's config")
     print(f"{cfg['method']} batch={cfg['batch_size']} lr={cfg['lr']} seed={cfg['seed']} "
-          f"engine={cfg['engine']} device={cfg['device']}")  # fmt: skip
+          f"engine={cfg['engine']} device={cfg['device']} ranks={world.size}")  # fmt: skip
     print(f"{'epoch':>5} {'steps':>7} {'train s':>8} {'train C':>8} {'test C':>8} "
           f"{'train acc':>9} {'test acc':>8}")  # fmt: skip
     for h in result.history:

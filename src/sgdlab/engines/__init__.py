@@ -6,6 +6,8 @@ runs, on a :class:`~sgdlab.model.SoftmaxRegression` whose weights it updates in 
 - ``sgd_steps(model, perm, batch_size, lr, start, stop)``: minibatches ``start..stop-1`` of the
   epoch permutation ``perm`` (int64 (N,)); minibatch i is ``perm[i*b:(i+1)*b]``. Returns the
   cost before each step, float64 (stop-start,).
+- ``minibatch_gradient(model, idx)``: (Σ H, Σ ∂H/∂W, Σ ∂H/∂b) over the samples ``idx``, no
+  update: the gradient of one rank's share of a minibatch in data-parallel runs.
 - ``full_gradient(model)``: (C, ∂C/∂W (10,784), ∂C/∂b (10,)) over all N samples.
 - ``gd_step(model, lr)``: one full-gradient step; returns C before it.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from ..model import SoftmaxRegression
-from ..steps import full_gradient, sgd_step
+from ..steps import full_gradient, gradient_sum, sgd_step
 from .base import Engine
 
 
@@ -25,3 +25,8 @@ class ReferenceEngine(Engine):
 
     def full_gradient(self, model: SoftmaxRegression) -> tuple[float, torch.Tensor, torch.Tensor]:
         return full_gradient(model, self.images, self.labels)
+
+    def minibatch_gradient(self, model: SoftmaxRegression, idx: torch.Tensor,
+                           ) -> tuple[float, torch.Tensor, torch.Tensor]:  # fmt: skip
+        idx = idx.to(self.device)
+        return gradient_sum(model, self.images[idx], self.labels[idx])
