@@ -7,10 +7,42 @@ from abc import ABC, abstractmethod
 import torch
 
 from ..model import SoftmaxRegression
+from ..optim import OptimState, SGDHyper, accumulate, update
+
+PLAIN = SGDHyper()
+
+
+def as_lrs(lr: float | torch.Tensor, k: int) -> torch.Tensor:
+    """The per-step learning rates of a stretch of ``k`` steps: float64 (k,) on the CPU.
+
+    ``lr`` is one float (every step) or a tensor (k,) from :func:`sgdlab.schedules.lrs`.
+    """
+    if isinstance(lr, torch.Tensor):
+        lrs = lr.detach().to("cpu", torch.float64).reshape(-1)
+        if lrs.shape != (k,):
+            raise ValueError(f"{k} steps need {k} learning rates, got {tuple(lr.shape)}")
+        return lrs
+    return torch.full((k,), float(lr), dtype=torch.float64)
+
+
+def check_state(hyper: SGDHyper, state: OptimState | None) -> SGDHyper:
+    """``hyper`` (default: plain SGD); refuses momentum or averaging without a state."""
+    hyper = PLAIN if hyper is None else hyper
+    if state is None and (hyper.momentum != 0 or hyper.average):
+        raise ValueError("momentum and averaging need an OptimState (sgdlab.optim.init())")
+    return hyper
 
 
 class Engine(ABC):
-    """Holds the training set on ``device``; runs SGD steps and full gradients in place."""
+    """Holds the training set on ``device``; runs SGD steps and full gradients in place.
+
+    ``sgd_steps(model, perm, batch_size, lr, start, stop, *, hyper=None, state=None)`` runs
+    minibatches ``start..stop-1`` of the epoch permutation ``perm`` (int64 (N,)) with the
+    learning rates ``lr`` (a float, or float64 (stop-start,) per step), the update
+    ``hyper`` (:class:`~sgdlab.optim.SGDHyper`, default plain SGD) and the optimizer ``state``
+    (:class:`~sgdlab.optim.OptimState`, CPU, updated in place: momentum buffers, and the sums of
+    the iterates when ``hyper.average``). Returns the cost before each step, float64 (stop-start,).
+    """
 
     name: str = "?"
 
@@ -30,7 +62,9 @@ class Engine(ABC):
 
     @abstractmethod
     def sgd_steps(self, model: SoftmaxRegression, perm: torch.Tensor, batch_size: int,
-                  lr: float, start: int, stop: int) -> torch.Tensor: ...  # fmt: skip
+                  lr: float | torch.Tensor, start: int, stop: int, *,
+                  hyper: SGDHyper | None = None,
+                  state: OptimState | None = None) -> torch.Tensor: ...  # fmt: skip
 
     @abstractmethod
     def full_gradient(self, model: SoftmaxRegression) -> tuple[float, torch.Tensor, torch.Tensor]:
@@ -46,14 +80,34 @@ class Engine(ABC):
         data-parallel path, :mod:`sgdlab.data_parallel`); an empty ``idx`` gives zeros.
         """
 
-    def gd_step(self, model: SoftmaxRegression, lr: float) -> float:
+    def gd_step(self, model: SoftmaxRegression, lr: float, *, hyper: SGDHyper | None = None,
+                state: OptimState | None = None) -> float:  # fmt: skip
+        """One full-gradient step with the same update as ``sgd_steps``; returns C before it."""
+        hyper = check_state(hyper, state)
         c, gw, gb = self.full_gradient(model)
+        w, b = model.z.weight, model.z.bias
         with torch.no_grad():
-            model.z.weight -= lr * gw
-            model.z.bias -= lr * gb
+            if hyper.plain:
+                w -= lr * gw.to(w.device)
+                b -= lr * gb.to(b.device)
+            else:
+                dev = _on(state, w.device) if hyper.momentum != 0 else None
+                update(w, b, gw.to(w.device), gb.to(w.device), float(lr), hyper, dev)
+                if dev is not None and dev is not state:
+                    state.buf_w.copy_(dev.buf_w)
+                    state.buf_b.copy_(dev.buf_b)
+            if hyper.average:
+                accumulate(w, b, state)
         return c
 
     def synchronize(self) -> None:
         """Wait for queued device work (a no-op on CPU); call before reading a clock."""
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
+
+
+def _on(state: OptimState, device: torch.device) -> OptimState:
+    """``state`` itself on the CPU, else a copy of its momentum buffers on ``device``."""
+    if device.type == "cpu":
+        return state
+    return OptimState(buf_w=state.buf_w.to(device), buf_b=state.buf_b.to(device))

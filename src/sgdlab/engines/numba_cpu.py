@@ -27,7 +27,8 @@ import torch
 
 from ..data import pixel_affine
 from ..model import N_CLASSES, N_PIXELS, SoftmaxRegression
-from .base import Engine
+from ..optim import OptimState, SGDHyper
+from .base import Engine, as_lrs, check_state
 
 #: Samples per chunk of the full gradient: the fixed partition the threads share out.
 CHUNK = 512
@@ -180,8 +181,36 @@ def _apply(W, bias, G, gb, lr):
             W[k, j] = W[k, j] - lr * G[k, j]
 
 
-def _sgd_kernel(images, labels, perm, W, bias, scale, shift, b, lr, start, stop, costs):
-    """Minibatches start..stop-1 (minibatch i = perm[i·b:(i+1)·b]); W, bias updated in place."""
+def _apply_opt(W, bias, G, gb, lr, mom, wd, nesterov, VW, Vb):
+    """``torch.optim.SGD``'s update in float32 (see :mod:`sgdlab.optim`): g = G + wd·p;
+    v = mom·v + g (VW (10,784), Vb (10,), if mom ≠ 0); g = g + mom·v (nesterov) or v; p −= lr·g."""
+    use_mom = mom != 0
+    for k in range(N_CLASSES):
+        g = np.float32(gb[k]) + wd * bias[k]
+        if use_mom:
+            Vb[k] = mom * Vb[k] + g
+            g = g + mom * Vb[k] if nesterov else Vb[k]
+        bias[k] = bias[k] - lr * g
+        for j in range(N_PIXELS):
+            g = G[k, j] + wd * W[k, j]
+            if use_mom:
+                VW[k, j] = mom * VW[k, j] + g
+                g = g + mom * VW[k, j] if nesterov else VW[k, j]
+            W[k, j] = W[k, j] - lr * g
+
+
+def _accum(W, bias, AW, Ab):
+    """AW += float64(W) (10,784), Ab += float64(bias) (10,): the sums of the averaged iterates."""
+    for k in range(N_CLASSES):
+        Ab[k] += np.float64(bias[k])
+        for j in range(N_PIXELS):
+            AW[k, j] += np.float64(W[k, j])
+
+
+def _sgd_kernel(images, labels, perm, W, bias, scale, shift, b, lrs, start, stop, costs,
+                plain, mom, wd, nesterov, VW, Vb, average, AW, Ab):  # fmt: skip
+    """Minibatches start..stop-1 (minibatch i = perm[i·b:(i+1)·b]) with step sizes lrs (float32
+    (stop-start,)); W, bias (and the momentum buffers VW, Vb, average sums AW, Ab) in place."""
     N = images.shape[0]
     buf = _scratch(min(b, N, BLOCK))
     G, gb = buf[4], buf[5]  # (10,784), (10,) ∂C/∂W, ∂C/∂b of the minibatch
@@ -195,7 +224,12 @@ def _sgd_kernel(images, labels, perm, W, bias, scale, shift, b, lr, start, stop,
             total += _block(images, labels, perm, s0, min(BLOCK, i0 + n - s0), W, bias, scale,
                             shift, 1.0 / n, buf)  # fmt: skip
         costs[i - start] = total / n
-        _apply(W, bias, G, gb, lr)
+        if plain:
+            _apply(W, bias, G, gb, lrs[i - start])
+        else:
+            _apply_opt(W, bias, G, gb, lrs[i - start], mom, wd, nesterov, VW, Vb)
+        if average:
+            _accum(W, bias, AW, Ab)
 
 
 def _grad_kernel(images, labels, rows, W, bias, scale, shift, G, gb):
@@ -254,6 +288,8 @@ _SPECS = (
     ("_block", {}),
     ("_scratch", {}),
     ("_apply", {}),
+    ("_apply_opt", {}),
+    ("_accum", {}),
     ("_sgd_kernel", {}),
     ("_grad_kernel", {}),
     ("_full_kernel", {"parallel": True}),
@@ -330,6 +366,7 @@ class NumbaEngine(Engine):
         self._scale, self._shift = scale.numpy(), shift.numpy()  # (784,) float32 each
         if self._y.size and (self._y.min() < 0 or self._y.max() >= N_CLASSES):
             raise ValueError("labels must lie in 0..9")
+        self._dummy = OptimState()  # stands in for an absent state (plain SGD never reads it)
         self._warm_up()
 
     def _warm_up(self) -> None:
@@ -347,17 +384,28 @@ class NumbaEngine(Engine):
         return torch.device(device).type == "cpu" and _numba() is not None
 
     def sgd_steps(self, model: SoftmaxRegression, perm: torch.Tensor, batch_size: int,
-                  lr: float, start: int, stop: int) -> torch.Tensor:  # fmt: skip
+                  lr: float | torch.Tensor, start: int, stop: int, *,
+                  hyper: SGDHyper | None = None,
+                  state: OptimState | None = None) -> torch.Tensor:  # fmt: skip
+        hyper = check_state(hyper, state)
         nb = -(-self.n // max(int(batch_size), 1))  # minibatches per epoch
         if batch_size < 1 or not 0 <= start <= stop <= nb:
             raise ValueError(f"batch size {batch_size}, minibatches {start}..{stop} of {nb}")
         p = np.ascontiguousarray(perm.cpu().numpy(), dtype=np.int64)  # (N,)
         if p.shape != (self.n,) or p.min() < 0 or p.max() >= self.n:  # no bounds checks inside
             raise ValueError(f"perm must be int64 ({self.n},) indices in 0..{self.n - 1}")
+        lrs = as_lrs(lr, stop - start).numpy().astype(np.float32)  # (K,) float32(α_t)
         costs = np.empty(stop - start, np.float64)
         w, b = _f32(model.z.weight), _f32(model.z.bias)  # (10,784), (10,) views
-        _sgd_kernel(self._x, self._y, p, w, b, self._scale, self._shift, int(batch_size),
-                    np.float32(lr), int(start), int(stop), costs)  # fmt: skip
+        st = state if state is not None else self._dummy
+        vw, vb = _f32(st.buf_w), _f32(st.buf_b)  # momentum buffers, updated in place
+        aw, ab = st.avg_w.numpy(), st.avg_b.numpy()  # float64 sums, updated in place
+        _sgd_kernel(self._x, self._y, p, w, b, self._scale, self._shift, int(batch_size), lrs,
+                    int(start), int(stop), costs, hyper.plain, np.float32(hyper.momentum),
+                    np.float32(hyper.weight_decay), bool(hyper.nesterov), vw, vb,
+                    bool(hyper.average), aw, ab)  # fmt: skip
+        if hyper.average:
+            state.avg_count += stop - start
         return torch.from_numpy(costs)
 
     def minibatch_gradient(self, model: SoftmaxRegression, idx: torch.Tensor,

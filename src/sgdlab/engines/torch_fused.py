@@ -31,7 +31,8 @@ import torch
 
 from ..data import pixel_affine
 from ..model import N_CLASSES, N_PIXELS, SoftmaxRegression
-from .base import Engine
+from ..optim import OptimState, SGDHyper, update
+from .base import PLAIN, Engine, as_lrs, check_state
 
 #: Steps captured per CUDA graph (a 500-step training segment = 15 replays + 20 1-step ones).
 GRAPH_STEPS = 32
@@ -50,8 +51,13 @@ class TorchEngine(Engine):
         self.scale, self.shift = pixel_affine(dev)  # (784,) float32 each
         self.W = torch.zeros(N_CLASSES, N_PIXELS, device=dev)  # (10,784) working weights
         self.b = torch.zeros(N_CLASSES, device=dev)  # (10,)
-        self.lr = torch.zeros((), device=dev)  # float32 learning rate (a graph input)
-        self._runners: dict[tuple[int, int], tuple] = {}  # (B, K) -> _runner()
+        self.opt = OptimState(buf_w=torch.zeros(N_CLASSES, N_PIXELS, device=dev),
+                              buf_b=torch.zeros(N_CLASSES, device=dev),
+                              avg_w=torch.zeros(N_CLASSES, N_PIXELS, dtype=torch.float64,
+                                                device=dev),
+                              avg_b=torch.zeros(N_CLASSES, dtype=torch.float64, device=dev))
+        self.hyper = PLAIN  # the update of the current call (captured into graphs)
+        self._runners: dict[tuple, tuple] = {}  # (B, K, hyper) -> _runner()
         self._neg1: dict[int, torch.Tensor] = {}  # B -> (B,1) of −1 (onehot subtraction)
 
     @classmethod
@@ -61,8 +67,9 @@ class TorchEngine(Engine):
 
     # -- one minibatch ---------------------------------------------------------------------
 
-    def _step(self, idx: torch.Tensor, cost_out: torch.Tensor) -> None:
-        """One SGD step on the samples ``idx`` (B,) int64; writes the cost into ``cost_out``."""
+    def _step(self, idx: torch.Tensor, cost_out: torch.Tensor, lr: torch.Tensor) -> None:
+        """One SGD step on the samples ``idx`` (B,) int64 with the float32 0-dim step size ``lr``;
+        writes the cost into ``cost_out``; momentum and averaging as ``self.hyper`` says."""
         B = idx.shape[0]
         x = self.images.index_select(0, idx).to(torch.float32)  # (B,784)
         x.mul_(self.scale).add_(self.shift)
@@ -72,8 +79,14 @@ class TorchEngine(Engine):
         cost_out.copy_(logp.gather(1, y).mean().neg())
         d = logp.exp_()  # softmax (B,10), in place
         d.scatter_add_(1, y, self._minus_one(B)).mul_(1.0 / B)  # Δ = (p − onehot)/B
-        self.W.sub_(torch.mm(d.t(), x).mul_(self.lr))  # (10,B)@(B,784)
-        self.b.sub_(d.sum(0).mul_(self.lr))
+        if self.hyper.plain:
+            self.W.sub_(torch.mm(d.t(), x).mul_(lr))  # (10,B)@(B,784)
+            self.b.sub_(d.sum(0).mul_(lr))
+        else:
+            update(self.W, self.b, torch.mm(d.t(), x), d.sum(0), lr, self.hyper, self.opt)
+        if self.hyper.average:
+            self.opt.avg_w.add_(self.W)  # float64 sums of the iterates
+            self.opt.avg_b.add_(self.b)
 
     def _minus_one(self, B: int) -> torch.Tensor:
         if B not in self._neg1:
@@ -82,29 +95,33 @@ class TorchEngine(Engine):
 
     # -- K steps at a time: a CUDA graph on a GPU, the same steps eagerly on the CPU ----------
 
-    def _runner(self, B: int, K: int) -> tuple[Callable[[], None], torch.Tensor, torch.Tensor]:
-        """(run, idx (K·B,) int64, costs (K,) float32): ``run()`` does K steps of batch size B
-        on the minibatches written into ``idx``, leaving their costs in ``costs``."""
-        key = (B, K)
+    def _runner(self, B: int, K: int) -> tuple[Callable[[], None], torch.Tensor, torch.Tensor,
+                                               torch.Tensor]:  # fmt: skip
+        """(run, idx (K·B,) int64, lrs (K,) float32, costs (K,) float32): ``run()`` does K steps
+        of batch size B on the minibatches written into ``idx`` with the step sizes written into
+        ``lrs``, leaving their costs in ``costs`` (one graph per update ``self.hyper``)."""
+        key = (B, K, self.hyper)
         if key in self._runners:
             return self._runners[key]
         idx = torch.zeros(K * B, dtype=torch.int64, device=self.device)  # static input
+        lrs = torch.zeros(K, device=self.device)  # static input
         costs = torch.zeros(K, device=self.device)  # static output
         self._minus_one(B)  # allocated outside any capture
 
         def run() -> None:
             for k in range(K):
-                self._step(idx[k * B : (k + 1) * B], costs[k])
+                self._step(idx[k * B : (k + 1) * B], costs[k], lrs[k])
 
         if self.device.type == "cuda":
             run = self._capture(run)
-        self._runners[key] = run, idx, costs
+        self._runners[key] = run, idx, lrs, costs
         return self._runners[key]
 
     def _capture(self, run: Callable[[], None]) -> Callable[[], None]:
         """Capture ``run`` into a CUDA graph (warm-up and capture on one side stream)."""
         with torch.cuda.device(self.device):
-            saved = self.W.clone(), self.b.clone()
+            o = self.opt
+            saved = [t.clone() for t in (self.W, self.b, o.buf_w, o.buf_b, o.avg_w, o.avg_b)]
             stream = torch.cuda.Stream()
             stream.wait_stream(torch.cuda.current_stream())
             with torch.cuda.stream(stream):  # warm-up: cuBLAS handle, allocator, lazy init
@@ -114,39 +131,51 @@ class TorchEngine(Engine):
             with torch.cuda.graph(graph, stream=stream):  # records the kernels, runs nothing
                 run()
             torch.cuda.current_stream().wait_stream(stream)
-            self.W.copy_(saved[0])  # undo the warm-up steps
-            self.b.copy_(saved[1])
+            for t, t0 in zip((self.W, self.b, o.buf_w, o.buf_b, o.avg_w, o.avg_b), saved,
+                             strict=True):  # fmt: skip
+                t.copy_(t0)  # undo the warm-up steps
         return graph.replay
 
     # -- the Engine API --------------------------------------------------------------------
 
     def sgd_steps(self, model: SoftmaxRegression, perm: torch.Tensor, batch_size: int,
-                  lr: float, start: int, stop: int) -> torch.Tensor:  # fmt: skip
+                  lr: float | torch.Tensor, start: int, stop: int, *,
+                  hyper: SGDHyper | None = None,
+                  state: OptimState | None = None) -> torch.Tensor:  # fmt: skip
+        self.hyper = hyper = check_state(hyper, state)
         b, n = int(batch_size), self.n
         if b < 1 or not 0 <= start <= stop <= -(-n // b):
             raise ValueError(f"batch size {b}, minibatches {start}..{stop} of {-(-n // max(b, 1))}")
+        lrs = as_lrs(lr, stop - start).to(self.device, torch.float32)  # (K,) float32(α_t)
         perm = perm.to(self.device, torch.int64)  # (N,)
         costs = torch.empty(stop - start, device=self.device)  # float32
         on_gpu = torch.cuda.device(self.device) if self.device.type == "cuda" else nullcontext()
+        o = self.opt
+        pairs = ((self.W, model.z.weight), (self.b, model.z.bias))
+        if state is not None:
+            pairs += ((o.buf_w, state.buf_w), (o.buf_b, state.buf_b), (o.avg_w, state.avg_w),
+                      (o.avg_b, state.avg_b))  # fmt: skip
         with torch.no_grad(), on_gpu:  # graphs replay on the current stream of self.device
-            self.W.copy_(model.z.weight)
-            self.b.copy_(model.z.bias)
-            self.lr.fill_(lr)
+            for mine, theirs in pairs:
+                mine.copy_(theirs)
             full_stop = min(stop, n // b)  # minibatches start..full_stop-1 have b samples
             i = start
             for K in (GRAPH_STEPS, 1):  # K steps per call while K full minibatches are left
                 if full_stop - i < K:
                     continue
-                run, idx, out = self._runner(b, K)
+                run, idx, lr_in, out = self._runner(b, K)
                 while full_stop - i >= K:
                     idx.copy_(perm[i * b : (i + K) * b])  # the next K minibatches
+                    lr_in.copy_(lrs[i - start : i - start + K])
                     run()
                     costs[i - start : i - start + K].copy_(out)
                     i += K
             if i < stop:  # the short last minibatch (eager)
-                self._step(perm[i * b : (i + 1) * b], costs[i - start])
-            model.z.weight.copy_(self.W)
-            model.z.bias.copy_(self.b)
+                self._step(perm[i * b : (i + 1) * b], costs[i - start], lrs[i - start])
+            for mine, theirs in pairs:
+                theirs.copy_(mine)
+        if hyper.average:
+            state.avg_count += stop - start
         return costs.to("cpu", torch.float64)
 
     def minibatch_gradient(self, model: SoftmaxRegression, idx: torch.Tensor,
