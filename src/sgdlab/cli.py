@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from .errors import DistributedError, SgdlabError, TrainingInterrupted
@@ -56,7 +57,9 @@ def main(argv: list[str] | None = None) -> int:
         return e.exit_code
     except DistributedError as e:  # a lost rank or a rendezvous that never formed
         print(f"sgdlab {args.command}: error: {e}", file=sys.stderr)
-        return e.exit_code
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(e.exit_code)  # the process group is broken: its teardown could abort or hang
     except SgdlabError as e:
         msg = str(e).rstrip()
         print(f"sgdlab {args.command}: error: {msg}", file=sys.stderr)

@@ -107,11 +107,9 @@ def session(*, device: str = "auto", timeout: float = DEFAULT_TIMEOUT):
         raise DistributedError(
             f"rank {os.environ['RANK']} of {os.environ['WORLD_SIZE']}: the ranks did not meet "
             f"at {where} within {timeout:g} s ({_first_line(e)})") from None
-    try:
-        yield world()
-    finally:
-        with contextlib.suppress(Exception):
-            d.destroy_process_group()
+    yield world()  # on an error the group is left as it is: the process is about to exit
+    with contextlib.suppress(Exception):
+        d.destroy_process_group()
 
 
 def _first_line(e: BaseException) -> str:

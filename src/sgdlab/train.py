@@ -101,7 +101,6 @@ def train(*, batch_size: int = 16, epochs: int = 5, lr: float = 0.005, seed: int
         resume = saved is not None
     if saved is not None:
         cfg = TrainConfig(**saved["config"])
-        _check_compatible(saved, ds, engine=engine, device=str(device))
     else:
         cfg = TrainConfig(batch_size=batch_size, epochs=epochs, lr=lr, seed=seed,
                           method=method, engine=engine, device=str(device), init=init,
@@ -116,6 +115,8 @@ def train(*, batch_size: int = 16, epochs: int = 5, lr: float = 0.005, seed: int
         lo, hi = dist.split(n, world.size, world.rank)
         x, y = x[lo:hi].clone(), y[lo:hi].clone()
     eng = engines.get_engine(cfg.engine, x, y, dev)
+    if saved is not None:  # after the engine: numba's start-up can change torch's thread count
+        _check_compatible(saved, ds, engine=engine, device=str(device))
     cfg = TrainConfig(**{**asdict(cfg), "engine": eng.name, "device": str(dev)})
     data_info = {"source": ds.source, "is_sample": ds.is_sample, "n_train": n,
                  "n_test": ds.test_images.shape[0], "sha256": ds.sha256}  # fmt: skip
@@ -243,7 +244,11 @@ class _Loop:
             stop = min(len(self.sampler), start + segment)
             if isinstance(self.every, int):  # stop on checkpoint boundaries (global steps)
                 stop = min(stop, start + self.every - self.step % self.every)
-            _fault_kill(self.step, self.world)
+            at = _fault_step()
+            if at is not None:  # test hook: every rank ends its stretch where one is to die
+                _fault_kill(self.step, at, self.world)
+                if at > self.step:
+                    stop = min(stop, start + at - self.step)
             if self.world.size == 1:  # the ordinary run: the engine's own (fused) loop
                 c = self.eng.sgd_steps(self.model, self.perm, cfg.batch_size, cfg.lr, start, stop)
             else:  # per step: share gradient -> all_reduce -> the same update on every rank
@@ -252,7 +257,9 @@ class _Loop:
             done = self.sampler.batch == 0
         else:
             self.perm = None
-            _fault_kill(self.step, self.world)
+            at = _fault_step()
+            if at is not None:
+                _fault_kill(self.step, at, self.world)
             c = torch.tensor([self.dp.gd_step(self.model, cfg.lr)], dtype=torch.float64)
             done = True
         self.eng.synchronize()
@@ -289,17 +296,24 @@ def _load_data(data: FashionMNIST | None, data_dir) -> FashionMNIST:
     return load(data_dir)
 
 
-def _fault_kill(step: int, world: dist.World) -> None:
-    """Test hook: ``SGDLAB_FAULT_KILL=RANK:STEP`` makes that rank SIGKILL itself at the first
-    stretch that starts at global step ≥ STEP, in the first attempt of an elastic job only."""
+def _fault_step() -> int | None:
+    """Test hook: ``SGDLAB_FAULT_KILL=RANK:STEP`` makes rank RANK SIGKILL itself when it reaches
+    global step STEP (before the step), in the first attempt of an elastic job only."""
     import os
 
     spec = os.environ.get("SGDLAB_FAULT_KILL")
     if not spec or os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") != "0":
-        return
-    rank, at = (int(v) for v in spec.split(":"))
-    if world.rank == rank and step >= at:
-        print(f"sgdlab-fault: rank {rank} kills itself (SIGKILL) at step {step}", flush=True)
+        return None
+    return int(spec.split(":")[1])
+
+
+def _fault_kill(step: int, at: int, world: dist.World) -> None:
+    import os
+    import sys
+
+    if step >= at and world.rank == int(os.environ["SGDLAB_FAULT_KILL"].split(":")[0]):
+        print(f"sgdlab-fault: kill -9 of rank {world.rank} at step {step}", file=sys.stderr,
+              flush=True)  # fmt: skip
         os.kill(os.getpid(), signal.SIGKILL)
 
 
