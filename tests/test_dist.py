@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -221,9 +222,16 @@ def _torchrun(args, tmp: Path, name: str, fault=None) -> tuple[dict, dict, str]:
            "--sample", "-q", "--json", "--save-weights", str(out), "--checkpoint-dir", str(d),
            "--resume", str(d), "--dist-timeout", "60", *args]  # fmt: skip
     extra = {"SGDLAB_FAULT_KILL": fault} if fault else {}
-    p = subprocess.run(cmd, env=_env(**extra), capture_output=True, text=True, timeout=TIMEOUT)
-    assert p.returncode == 0, p.stderr[-3000:]
-    return json.loads(p.stdout), torch.load(out, weights_only=True), p.stderr
+    p = subprocess.Popen(cmd, env=_env(**extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, start_new_session=True)  # fmt: skip
+    try:
+        stdout, stderr = p.communicate(timeout=TIMEOUT)
+    finally:  # never leave workers behind: end torchrun's whole process group
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+    assert p.returncode == 0, stderr[-3000:]
+    return json.loads(stdout), torch.load(out, weights_only=True), stderr
 
 
 @pytest.mark.slow

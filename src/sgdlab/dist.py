@@ -102,7 +102,7 @@ def session(*, device: str = "auto", timeout: float = DEFAULT_TIMEOUT):
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     where = f"{os.environ['MASTER_ADDR']}:{os.environ['MASTER_PORT']}"
     try:
-        d.init_process_group(backend, timeout=timedelta(seconds=timeout))
+        _init(backend, timedelta(seconds=timeout))
     except Exception as e:  # noqa: BLE001 - timeouts and connection errors have many types
         raise DistributedError(
             f"rank {os.environ['RANK']} of {os.environ['WORLD_SIZE']}: the ranks did not meet "
@@ -110,6 +110,17 @@ def session(*, device: str = "auto", timeout: float = DEFAULT_TIMEOUT):
     yield world()  # on an error the group is left as it is: the process is about to exit
     with contextlib.suppress(Exception):
         d.destroy_process_group()
+
+
+def _init(backend: str, timeout: timedelta) -> None:
+    """``init_process_group`` on the launcher's store, under a key prefix of its own per
+    elastic attempt (``TORCHELASTIC_RESTART_COUNT``): the ranks of a restarted group never read
+    the addresses the dead group left in a store that outlives it."""
+    d = torch.distributed
+    store, rank, size = next(d.rendezvous("env://", timeout=timeout))
+    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+    store = d.PrefixStore(f"sgdlab/attempt_{attempt}", store)
+    d.init_process_group(backend, store=store, rank=rank, world_size=size, timeout=timeout)
 
 
 def _first_line(e: BaseException) -> str:
