@@ -312,8 +312,6 @@ CHECKPOINT_CASES: list[Case] = [
     Case("Checkpoints", "`--checkpoint-every 0`",
          ("train", *SAMPLE, "--checkpoint-dir", "{tmp}/ck", "--checkpoint-every", "0"),
          ("--checkpoint-every", "must be ≥ 1")),
-    Case("Checkpoints", "`--resume` from a directory without checkpoints",
-         ("train", *SAMPLE, "--resume", "{tmp}"), ("no checkpoint found",)),
     Case("Checkpoints", "`--resume` where every checkpoint is damaged",
          ("train", *SAMPLE, "--resume", "{data}/ck"), ("no valid checkpoint", "all 2 damaged"),
          setup=_bad_checkpoints),

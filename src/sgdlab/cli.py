@@ -38,9 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"sgdlab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    parent = common_parent()
-    for name in COMMANDS:
-        importlib.import_module(f"sgdlab.commands.{name}").register(sub, [parent])
+    for name in COMMANDS:  # a parent per command: its options are that command's own objects
+        importlib.import_module(f"sgdlab.commands.{name}").register(sub, [common_parent()])
     return parser
 
 

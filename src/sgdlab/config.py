@@ -11,6 +11,7 @@ import torch
 from .errors import ConfigError
 
 METHODS = ("sgd", "gd")
+SCHEDULES = ("constant", "step", "cosine", "inverse")  # see sgdlab.schedules
 FLOAT32_MAX = 3.4028234663852886e38  # weights are float32: a larger step overflows at once
 
 
@@ -31,11 +32,27 @@ class TrainConfig:
     device: str = "auto"
     init: str = "zeros"
     drop_last: bool = False
+    # the update: torch.optim.SGD(momentum=, nesterov=, weight_decay=, dampening=0)
+    momentum: float = 0.0
+    nesterov: bool = False
+    weight_decay: float = 0.0
+    # the step size of global step t (sgdlab.schedules)
+    schedule: str = "constant"
+    gamma: float = 0.1  # step: factor every step_epochs epochs
+    step_epochs: int = 1
+    t0: float = 1000.0  # inverse: lr/(1 + t/t0), t0 in steps
+    average: bool = False  # Polyak–Ruppert average of each epoch's iterates
+    validation: int = 0  # training samples held out for validation
+    validation_seed: int = 0  # seed of the split, independent of `seed`
 
     def validate(self, n: int) -> None:
-        """Raise :class:`ConfigError` naming the first bad value (``n`` = training samples)."""
-        if not _is_int(self.batch_size) or not 1 <= self.batch_size <= n:
-            raise ConfigError(f"batch size must be an integer in 1..{n}, got {self.batch_size!r}")
+        """Raise :class:`ConfigError` naming the first bad value (``n`` = training samples,
+        validation included)."""
+        v = self.validation
+        n_fit = n - v if _is_int(v) and 0 <= v < n else n  # samples left for training
+        if not _is_int(self.batch_size) or not 1 <= self.batch_size <= n_fit:
+            raise ConfigError(f"batch size must be an integer in 1..{n_fit}, "
+                              f"got {self.batch_size!r}")  # fmt: skip
         if not _is_int(self.epochs) or self.epochs < 1:
             raise ConfigError(f"epochs must be an integer ≥ 1, got {self.epochs!r}")
         lr_ok = isinstance(self.lr, (int, float)) and math.isfinite(self.lr)
@@ -48,6 +65,47 @@ class TrainConfig:
             raise ConfigError(f"method must be one of {METHODS}, got {self.method!r}")
         if self.init not in ("zeros", "uniform"):
             raise ConfigError(f"init must be 'zeros' or 'uniform', got {self.init!r}")
+        self._validate_update(n)
+
+    def _validate_update(self, n: int) -> None:
+        if not _finite(self.momentum) or not 0 <= self.momentum < 1:
+            raise ConfigError(f"momentum must be in [0, 1), got {self.momentum!r}")
+        if not isinstance(self.nesterov, bool):
+            raise ConfigError(f"nesterov must be true or false, got {self.nesterov!r}")
+        if self.nesterov and self.momentum == 0:
+            raise ConfigError("nesterov needs a momentum > 0 (PyTorch refuses it too)")
+        if not _finite(self.weight_decay) or self.weight_decay < 0:
+            raise ConfigError(f"weight decay must be finite and ≥ 0, got {self.weight_decay!r}")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if not _finite(self.gamma) or self.gamma <= 0:
+            raise ConfigError(f"gamma must be finite and > 0 (the lr must stay positive), "
+                              f"got {self.gamma!r}")  # fmt: skip
+        if not _is_int(self.step_epochs) or self.step_epochs < 1:
+            raise ConfigError(f"step epochs must be an integer ≥ 1, got {self.step_epochs!r}")
+        if not _finite(self.t0) or self.t0 <= 0:
+            raise ConfigError(f"t0 must be finite and > 0 (the lr must stay positive), "
+                              f"got {self.t0!r}")  # fmt: skip
+        if not isinstance(self.average, bool):
+            raise ConfigError(f"average must be true or false, got {self.average!r}")
+        if not _is_int(self.validation) or not 0 <= self.validation < n:
+            raise ConfigError(f"validation size must be an integer in 0..{n - 1} (fewer than "
+                              f"the {n} training samples), got {self.validation!r}")  # fmt: skip
+        if not _is_int(self.validation_seed) or self.validation_seed < 0:
+            raise ConfigError(f"validation seed must be a non-negative integer, "
+                              f"got {self.validation_seed!r}")  # fmt: skip
+
+    @property
+    def hyper(self):
+        """The update as :class:`sgdlab.optim.SGDHyper`."""
+        from .optim import SGDHyper
+
+        return SGDHyper(momentum=float(self.momentum), nesterov=self.nesterov,
+                        weight_decay=float(self.weight_decay), average=self.average)
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def checkpoint_every(value: int | str | None) -> int | str | None:

@@ -54,3 +54,24 @@ def image_grid(images: torch.Tensor, labels: torch.Tensor, path: str | os.PathLi
             ax.set_title(CLASS_NAMES[int(labels[k])], fontsize=8)
     fig.suptitle(f"Fashion-MNIST minibatch of {b}")
     return save_figure(fig, path)
+
+
+def history_curves(history: list[dict], path: str | os.PathLike, *, title: str = "") -> Path:
+    """Cost (left) and accuracy (right) against epochs for train, test and (when recorded)
+    validation, from a run's history (:func:`sgdlab.train`); save to ``path``."""
+    plt = _plt()
+    epochs = [h["epoch"] for h in history]
+    fig, (ax_c, ax_a) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for split, style in (("train", "-o"), ("test", "-s"), ("val", "-^")):
+        if all(f"{split}_cost" in h for h in history) and history:
+            ax_c.plot(epochs, [h[f"{split}_cost"] for h in history], style, label=split, ms=3)
+            ax_a.plot(epochs, [100 * h[f"{split}_accuracy"] for h in history], style,
+                      label=split, ms=3)  # fmt: skip
+    ax_c.set(xlabel="epoch", ylabel="cost C (nats)", title="cost")
+    ax_a.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
+    for ax in (ax_c, ax_a):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    return save_figure(fig, path)

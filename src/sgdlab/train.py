@@ -29,7 +29,7 @@ from typing import Any
 
 import torch
 
-from . import checkpoint, dist, engines
+from . import checkpoint, dist, engines, optim, schedules
 from .config import TrainConfig, resolve_device
 from .config import checkpoint_every as _valid_every
 from .data import FashionMNIST
@@ -38,6 +38,7 @@ from .errors import CheckpointError, DivergenceError, TrainingInterrupted
 from .model import SoftmaxRegression
 from .provenance import environment
 from .sampler import MinibatchSampler
+from .split import hold_out
 
 __all__ = ["train", "TrainResult", "TrainConfig", "resolve_device"]
 
@@ -66,7 +67,10 @@ def train(*, batch_size: int = 16, epochs: int = 5, lr: float = 0.005, seed: int
           drop_last: bool = False, data_dir: str | None = None, data: FashionMNIST | None = None,
           progress: bool = True, checkpoint_dir: str | Path | None = None,
           checkpoint_every: int | str | None = "epoch", keep: int = 2, resume: bool = False,
-          segment: int = 500) -> TrainResult:  # fmt: skip
+          segment: int = 500, momentum: float = 0.0, nesterov: bool = False,
+          weight_decay: float = 0.0, schedule: str = "constant", gamma: float = 0.1,
+          step_epochs: int = 1, t0: float = 1000.0, average: bool = False,
+          validation: int = 0, validation_seed: int = 0) -> TrainResult:  # fmt: skip
     """Train the chapter's classifier; returns a :class:`TrainResult`.
 
     Loads the data itself (``data_dir``, see :func:`sgdlab.data.load`) unless ``data`` is given.
@@ -74,8 +78,18 @@ def train(*, batch_size: int = 16, epochs: int = 5, lr: float = 0.005, seed: int
     ``init="uniform"``), then one permutation per epoch. Per epoch the history records
     ``epoch``, ``steps`` (global), ``train_seconds`` (wall time of the updates only; evaluation,
     checkpoints and the progress bar are outside it), ``mean_minibatch_cost``, ``order_sha256``
-    (of the epoch's minibatch order), then the exact ``train_cost`` (C on all N),
-    ``test_cost``, ``train_accuracy``, ``test_accuracy``.
+    (of the epoch's minibatch order), then the exact ``train_cost`` (C on all N training
+    samples), ``test_cost``, ``train_accuracy``, ``test_accuracy`` and, with ``validation``,
+    ``val_cost``, ``val_accuracy``.
+
+    The update is ``torch.optim.SGD(lr=, momentum=, nesterov=, weight_decay=)`` with dampening
+    0 (see :mod:`sgdlab.optim`); the step size of global step t follows ``schedule``
+    (``constant``, ``step`` with ``gamma``/``step_epochs``, ``cosine`` over all the run's
+    steps, ``inverse`` with ``t0``; see :mod:`sgdlab.schedules`). ``average=True`` evaluates,
+    checkpoints and finally returns the mean of each epoch's iterates (Polyak–Ruppert; training
+    itself continues from the last iterate). ``validation=N`` holds out N training samples
+    chosen by ``validation_seed`` (independent of ``seed``; see :mod:`sgdlab.split`): the
+    engine never sees them, ``data["validation"]`` records the split.
 
     With ``checkpoint_dir``, a checkpoint is written every ``checkpoint_every`` steps (or each
     ``"epoch"``) and at the end, keeping the newest ``keep``; SIGTERM/SIGINT write one and raise
@@ -104,9 +118,13 @@ def train(*, batch_size: int = 16, epochs: int = 5, lr: float = 0.005, seed: int
     else:
         cfg = TrainConfig(batch_size=batch_size, epochs=epochs, lr=lr, seed=seed,
                           method=method, engine=engine, device=str(device), init=init,
-                          drop_last=drop_last)  # fmt: skip
+                          drop_last=drop_last, momentum=momentum, nesterov=nesterov,
+                          weight_decay=weight_decay, schedule=schedule, gamma=gamma,
+                          step_epochs=step_epochs, t0=t0, average=average,
+                          validation=validation, validation_seed=validation_seed)  # fmt: skip
+    cfg.validate(ds.train_images.shape[0])
+    ds, val, split = hold_out(ds, cfg.validation, seed=cfg.validation_seed)
     n = ds.train_images.shape[0]
-    cfg.validate(n)
     dev = resolve_device(cfg.device)
     if world.size > 1 and dev.type == "cuda":  # one GPU per rank (NCCL; untested here)
         dev = torch.device("cuda", world.local_rank)
@@ -120,13 +138,15 @@ def train(*, batch_size: int = 16, epochs: int = 5, lr: float = 0.005, seed: int
     cfg = TrainConfig(**{**asdict(cfg), "engine": eng.name, "device": str(dev)})
     data_info = {"source": ds.source, "is_sample": ds.is_sample, "n_train": n,
                  "n_test": ds.test_images.shape[0], "sha256": ds.sha256}  # fmt: skip
-    loop = _Loop(cfg, eng, ds, dev, checkpoint_dir, every, keep, data_info)
+    if cfg.validation:
+        data_info["validation"] = split
+    loop = _Loop(cfg, eng, ds, dev, checkpoint_dir, every, keep, data_info, val)
     if saved is not None:
         loop.restore(saved)
     with _SignalFlag(enabled=checkpoint_dir is not None) as flag:
         loop.run(flag, progress and world.is_main, segment)
     dp = loop.dp
-    return TrainResult(model=loop.model, history=loop.history, config=asdict(cfg),
+    return TrainResult(model=loop.result_model(), history=loop.history, config=asdict(cfg),
                        environment=loop.env, data=data_info,
                        checkpoint=str(loop.last_checkpoint) if loop.last_checkpoint else None,
                        distributed={"world_size": world.size, "backend": world.backend,
@@ -158,14 +178,15 @@ def _resume_state(directory) -> dict[str, Any] | None:
 class _Loop:
     """The mutable state of a run (weights, sampler, step, history) and the loop over it."""
 
-    def __init__(self, cfg, eng, ds, dev, ckpt_dir, every, keep, data_info):
-        self.cfg, self.eng, self.ds, self.dev = cfg, eng, ds, dev
+    def __init__(self, cfg, eng, ds, dev, ckpt_dir, every, keep, data_info, val):
+        self.cfg, self.eng, self.ds, self.dev, self.val = cfg, eng, ds, dev, val
         self.ckpt_dir, self.every, self.keep, self.data_info = ckpt_dir, every, keep, data_info
         gen = torch.Generator().manual_seed(cfg.seed)
         self.model = SoftmaxRegression(init=cfg.init, generator=gen).to(dev)
         n = ds.train_images.shape[0]
         self.sampler = MinibatchSampler(n, cfg.batch_size, generator=gen, drop_last=cfg.drop_last)
         self.spe = len(self.sampler) if cfg.method == "sgd" else 1  # steps per epoch
+        self.hyper, self.opt = cfg.hyper, optim.init()  # the update and its state (CPU)
         self.step, self.history = 0, []
         self.costs: list[torch.Tensor] = []  # costs so far in the current epoch
         self.seconds = 0.0  # training wall time so far in the current epoch
@@ -186,6 +207,7 @@ class _Loop:
                 "sampler": self.sampler.state_dict(), "epoch_costs": costs,
                 "epoch_seconds": self.seconds, "history": list(self.history),
                 "config": asdict(self.cfg), "torch_rng": torch.get_rng_state(),
+                "optim": self.opt.state_dict(), **self._average_fields(),
                 "provenance": {**self.env, "seed": self.cfg.seed,
                                "engine": self.cfg.engine, "data": self.data_info}}  # fmt: skip
 
@@ -198,6 +220,33 @@ class _Loop:
         self.costs = [s["epoch_costs"]] if len(s["epoch_costs"]) else []
         self.seconds = float(s["epoch_seconds"])
         torch.set_rng_state(s["torch_rng"])
+        if "optim" in s:
+            self.opt = optim.OptimState.from_state_dict(s["optim"])
+
+    def _average_fields(self) -> dict[str, torch.Tensor]:
+        """The averaged weights a checkpoint holds (when averaging and any step was averaged)."""
+        if not self.hyper.average or self.opt.avg_count == 0:
+            return {}
+        w, b = self.opt.average()
+        return {"average_weight": w, "average_bias": b}
+
+    def result_model(self) -> SoftmaxRegression:
+        """The model a run returns and evaluates: the averaged iterate with ``average``."""
+        if not self.hyper.average or self.opt.avg_count == 0:
+            return self.model
+        m = SoftmaxRegression().to(self.dev)
+        w, b = self.opt.average()
+        with torch.no_grad():
+            m.z.weight.copy_(w)
+            m.z.bias.copy_(b)
+        return m
+
+    def _lrs(self, k: int) -> torch.Tensor:
+        """The step sizes of the next ``k`` global steps, float64 (k,)."""
+        c = self.cfg
+        return schedules.lrs(self.step, self.step + k, lr=c.lr, schedule=c.schedule,
+                             total_steps=c.epochs * self.spe, steps_per_epoch=self.spe,
+                             gamma=c.gamma, step_epochs=c.step_epochs, t0=c.t0)  # fmt: skip
 
     def save(self) -> None:
         """Snapshot the state and hand it to the background writer (returns at once)."""
@@ -244,23 +293,29 @@ class _Loop:
             stop = min(len(self.sampler), start + segment)
             if isinstance(self.every, int):  # stop on checkpoint boundaries (global steps)
                 stop = min(stop, start + self.every - self.step % self.every)
+            if start == 0:
+                self.opt.reset_average()  # each epoch averages its own iterates
             at = _fault_step()
             if at is not None:  # test hook: every rank ends its stretch where one is to die
                 _fault_kill(self.step, at, self.world)
                 if at > self.step:
                     stop = min(stop, start + at - self.step)
-            if self.world.size == 1:  # the ordinary run: the engine's own (fused) loop
-                c = self.eng.sgd_steps(self.model, self.perm, cfg.batch_size, cfg.lr, start, stop)
-            else:  # per step: share gradient -> all_reduce -> the same update on every rank
-                c = self.dp.sgd_steps(self.model, self.perm, cfg.batch_size, cfg.lr, start, stop)
+            # K = 1: the engine's own (fused) stretch; K > 1: per step, share gradient ->
+            # all_reduce -> the same update (and optimizer state) on every rank
+            steps = self.eng.sgd_steps if self.world.size == 1 else self.dp.sgd_steps
+            c = steps(self.model, self.perm, cfg.batch_size, self._lrs(stop - start), start,
+                      stop, hyper=self.hyper, state=self.opt)  # fmt: skip
             self.sampler.advance(stop - start)
             done = self.sampler.batch == 0
         else:
             self.perm = None
+            self.opt.reset_average()
             at = _fault_step()
             if at is not None:
                 _fault_kill(self.step, at, self.world)
-            c = torch.tensor([self.dp.gd_step(self.model, cfg.lr)], dtype=torch.float64)
+            lr = float(self._lrs(1)[0])
+            c = self.dp.gd_step(self.model, lr, hyper=self.hyper, state=self.opt)
+            c = torch.tensor([c], dtype=torch.float64)
             done = True
         self.eng.synchronize()
         self.seconds += time.perf_counter() - t0
@@ -272,9 +327,9 @@ class _Loop:
         return done
 
     def _end_epoch(self, bar) -> None:
-        ds = self.ds
-        train_cost, train_acc = self.dp.evaluate(self.model, ds.train_images, ds.train_labels)
-        test_cost, test_acc = self.dp.evaluate(self.model, ds.test_images, ds.test_labels)
+        ds, model = self.ds, self.result_model()
+        train_cost, train_acc = self.dp.evaluate(model, ds.train_images, ds.train_labels)
+        test_cost, test_acc = self.dp.evaluate(model, ds.test_images, ds.test_labels)
         order = None
         if self.perm is not None:
             order = hashlib.sha256(self.perm.cpu().numpy().tobytes()).hexdigest()[:16]
@@ -283,6 +338,9 @@ class _Loop:
             "mean_minibatch_cost": torch.cat(self.costs).mean().item(), "order_sha256": order,
             "train_cost": train_cost, "train_accuracy": train_acc,
             "test_cost": test_cost, "test_accuracy": test_acc})  # fmt: skip
+        if self.cfg.validation:
+            val_cost, val_acc = self.dp.evaluate(model, *self.val)
+            self.history[-1].update(val_cost=val_cost, val_accuracy=val_acc)
         self.costs, self.seconds = [], 0.0
         if bar is not None:
             bar.set_postfix(epoch=len(self.history), test_acc=f"{test_acc:.4f}")

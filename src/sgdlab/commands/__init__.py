@@ -57,6 +57,25 @@ def positive_float(text: str) -> float:
     return v
 
 
+def nonneg_float(text: str) -> float:
+    """argparse type: a finite float ≥ 0."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(v) or v < 0:
+        raise argparse.ArgumentTypeError(f"must be finite and ≥ 0, got {text!r}")
+    return v
+
+
+def momentum_float(text: str) -> float:
+    """argparse type: a momentum μ in [0, 1)."""
+    v = nonneg_float(text)
+    if v >= 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text!r}")
+    return v
+
+
 FLOAT32_MAX = 3.4028234663852886e38
 IMAGE_SUFFIXES = (".png", ".pdf", ".svg")
 

@@ -5,7 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 
-from . import emit_json, load_data, positive_float, positive_int, writable_file
+from ..configfile import defer_defaults, resolve
+from . import (
+    IMAGE_SUFFIXES,
+    emit_json,
+    load_data,
+    momentum_float,
+    nonneg_float,
+    nonneg_int,
+    positive_float,
+    positive_int,
+    writable_file,
+)
 
 
 def register(sub, parents) -> None:
@@ -27,6 +38,34 @@ def register(sub, parents) -> None:
                    help="reference (autograd) or a fast engine; auto picks the fastest (default)")
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default auto)")
     p.add_argument("--init", choices=("zeros", "uniform"), default="zeros")
+    p.add_argument("--config", metavar="FILE.toml",
+                   help="read option values from a TOML file (keys: long option names, e.g. "
+                   "batch-size = 16 or batch_size = 16); flags on the command line win")
+    o = p.add_argument_group("the update: torch.optim.SGD (dampening 0) and averaging")
+    o.add_argument("--momentum", type=momentum_float, default=0.0,
+                   help="momentum μ in [0, 1) (default 0: the chapter's plain SGD)")
+    o.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=False,
+                   help="Nesterov momentum (needs --momentum > 0)")
+    o.add_argument("--weight-decay", type=nonneg_float, default=0.0,
+                   help="L2 weight decay λ ≥ 0 added to the gradient of z.weight and z.bias")
+    o.add_argument("--average", action=argparse.BooleanOptionalAction, default=False,
+                   help="Polyak-Ruppert: evaluate (and return) the mean of each epoch's iterates")
+    s_ = p.add_argument_group("learning-rate schedule (steps counted across epochs)")
+    s_.add_argument("--schedule", choices=SCHEDULES, default="constant",
+                    help="constant (default); step: lr*gamma every --step-epochs epochs; "
+                    "cosine: PyTorch's CosineAnnealingLR over all steps; inverse: lr/(1+t/t0)")
+    s_.add_argument("--gamma", type=positive_float, default=0.1,
+                    help="step schedule factor (> 0, default 0.1)")
+    s_.add_argument("--step-epochs", type=positive_int, default=1,
+                    help="step schedule period in epochs (default 1)")
+    s_.add_argument("--t0", type=positive_float, default=1000.0,
+                    help="inverse schedule time scale in steps (default 1000)")
+    v = p.add_argument_group("validation (held out of the training set)")
+    v.add_argument("--validation", type=nonneg_int, default=0, metavar="N",
+                   help="hold out N training samples; the history gains val_cost, val_accuracy")
+    v.add_argument("--validation-seed", type=nonneg_int, default=0,
+                   help="seed of the split, independent of --seed so every training seed is "
+                   "validated on the same samples (default 0)")
     c = p.add_argument_group("checkpoints (crash-safe; a resumed run is bitwise the same run)")
     c.add_argument("--checkpoint-dir", metavar="DIR",
                    help="write atomic, hash-verified checkpoints into DIR")
@@ -46,7 +85,17 @@ def register(sub, parents) -> None:
     p.add_argument("--save-weights", metavar="PATH",
                    type=lambda t: writable_file(t, (".safetensors", ".pt")),
                    help="write the final z.weight/z.bias (.safetensors or .pt)")
-    p.set_defaults(run=run)
+    p.add_argument("--plot", metavar="PATH", type=lambda t: writable_file(t, IMAGE_SUFFIXES),
+                   help="draw the history (cost and accuracy against epochs) into PATH")
+    defer_defaults(p)
+    p.set_defaults(run=run, parser=p)
+
+
+SCHEDULES = ("constant", "step", "cosine", "inverse")
+#: TrainConfig fields that the command line sets (for ``args._explicit``).
+CONFIG_FIELDS = {"batch_size", "epochs", "lr", "seed", "method", "engine", "device", "init",
+                 "momentum", "nesterov", "weight_decay", "schedule", "gamma", "step_epochs",
+                 "t0", "average", "validation", "validation_seed"}  # fmt: skip
 
 
 def every_type(text: str) -> int | str:
@@ -59,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
     from ..train import train
     from ..weights import save_weights
 
+    resolve(args.parser, args, args.config, fields=CONFIG_FIELDS)  # sets args._explicit
     if args.resume and args.checkpoint_dir and args.resume != args.checkpoint_dir:
         raise ConfigError("--resume and --checkpoint-dir name different directories; a resumed "
                           "run keeps writing into the directory it resumes from")  # fmt: skip
@@ -69,9 +119,17 @@ def run(args: argparse.Namespace) -> int:
                        device=args.device, init=args.init, data=ds, progress=not args.quiet,
                        checkpoint_dir=args.resume or args.checkpoint_dir,
                        checkpoint_every=args.checkpoint_every, keep=args.keep,
-                       resume=bool(args.resume))  # fmt: skip
+                       resume=bool(args.resume), momentum=args.momentum,
+                       nesterov=args.nesterov, weight_decay=args.weight_decay,
+                       schedule=args.schedule, gamma=args.gamma, step_epochs=args.step_epochs,
+                       t0=args.t0, average=args.average, validation=args.validation,
+                       validation_seed=args.validation_seed)  # fmt: skip
     if not world.is_main:  # rank 0 alone prints and writes files
         return 0
+    if args.plot:
+        from ..plots import history_curves
+
+        history_curves(result.history, args.plot, title=_title(result.config))
     doc = result.to_dict()
     if args.save_weights:
         meta = {k: json.dumps(doc[k]) for k in ("config", "environment", "data")}
@@ -83,14 +141,29 @@ def run(args: argparse.Namespace) -> int:
     print(f"data: {ds.source}{'  (SAMPLE, not the full set)' if ds.is_sample else ''}")
     if args.resume:
         print(f"resumed from {args.resume} with the checkpoint's config")
-    print(f"{cfg['method']} batch={cfg['batch_size']} lr={cfg['lr']} seed={cfg['seed']} "
-          f"engine={cfg['engine']} device={cfg['device']} ranks={world.size}")  # fmt: skip
+    print(f"{_title(cfg)} seed={cfg['seed']} engine={cfg['engine']} device={cfg['device']} "
+          f"ranks={world.size}")  # fmt: skip
+    if "validation" in result.data:
+        v = result.data["validation"]
+        print(f"validation: {v['size']} held-out training samples (split seed {v['seed']}, "
+              f"indices sha256 {v['sha256']})")  # fmt: skip
+    val = "validation" in result.data
     print(f"{'epoch':>5} {'steps':>7} {'train s':>8} {'train C':>8} {'test C':>8} "
-          f"{'train acc':>9} {'test acc':>8}")  # fmt: skip
+          f"{'train acc':>9} {'test acc':>8}" + (f" {'val acc':>8}" if val else ""))  # fmt: skip
     for h in result.history:
         print(f"{h['epoch']:>5} {h['steps']:>7} {h['train_seconds']:>8.3f} {h['train_cost']:>8.4f} "
-              f"{h['test_cost']:>8.4f} {h['train_accuracy']:>9.2%} {h['test_accuracy']:>8.2%}")
+              f"{h['test_cost']:>8.4f} {h['train_accuracy']:>9.2%} {h['test_accuracy']:>8.2%}"
+              + (f" {h['val_accuracy']:>8.2%}" if val else ""))  # fmt: skip
     print(f"final test accuracy: {result.history[-1]['test_accuracy']:.2%}")
     if args.save_weights:
         print(f"weights saved to {doc['weights']}")
+    if args.plot:
+        print(f"curves drawn into {args.plot}")
     return 0
+
+
+def _title(cfg: dict) -> str:
+    extra = [f"{k}={cfg[k]}" for k in ("momentum", "weight_decay") if cfg.get(k)]
+    extra += ["nesterov"] * bool(cfg.get("nesterov")) + ["average"] * bool(cfg.get("average"))
+    return (f"{cfg['method']} b={cfg['batch_size']} lr={cfg['lr']} {cfg.get('schedule', '')} "
+            + " ".join(extra)).strip()
