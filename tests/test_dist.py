@@ -92,8 +92,10 @@ def _assert_same_run(doc, w, ref_doc, ref_w, rel=1e-6):
     assert w["z.weight"].abs().max() > 0.01  # training moved the weights
     for h, r in zip(doc["history"], ref_doc["history"], strict=True):
         assert h["order_sha256"] == r["order_sha256"] and h["steps"] == r["steps"]
-        for key in ("mean_minibatch_cost", "train_cost", "test_cost"):
-            assert h[key] == pytest.approx(r[key], rel=1e-6)
+        for key in ("mean_minibatch_cost", "train_cost", "test_cost", "val_cost"):
+            assert (key in h) == (key in r)
+            if key in r:
+                assert h[key] == pytest.approx(r[key], rel=1e-6), key
 
 
 # -- world size 1: the same code path, no process group --------------------------------------
@@ -183,7 +185,11 @@ def test_two_ranks_sgd_epoch_b16_equals_one_process(tmp_path, name):
 @pytest.mark.parametrize("args", [
     ["-b", "7", "-e", "1", "--lr", "0.01"],  # uneven shares 4 + 3, last minibatch 6 = 3 + 3
     ["--method", "gd", "-e", "1", "--lr", "0.5"],  # one full-GD step, 500 samples per rank
-], ids=["sgd-b7-uneven", "gd-one-step"])  # fmt: skip
+    ["-b", "16", "-e", "1", "--momentum", "0.9"],  # one epoch with momentum
+    ["-b", "16", "-e", "2", "--momentum", "0.9", "--nesterov", "--weight-decay", "1e-3",
+     "--schedule", "cosine", "--average", "--validation", "100"],  # every option at once
+    ["--method", "gd", "-e", "3", "--lr", "0.5", "--momentum", "0.5", "--average"],
+], ids=["sgd-b7-uneven", "gd-one-step", "sgd-momentum", "sgd-all-options", "gd-momentum"])
 def test_two_ranks_uneven_shares_and_full_gd_equal_one_process(tmp_path, args):
     ref_doc, ref_w = _one(args, tmp_path)
     res, out = _ranks(args, tmp_path)
