@@ -69,7 +69,8 @@ class DataParallel:
     def __init__(self, eng: Engine, *, n_total: int, world: dist.World | None = None):
         self.eng, self.n_total = eng, int(n_total)
         self.world = world or dist.world()
-        self._flat = torch.empty(N_PARAMS, dtype=torch.float32)  # gradient buffer (7850,)
+        # the gradient buffer (7850,) float32, on the engine's device (NCCL reduces GPU memory)
+        self._flat = torch.empty(N_PARAMS, dtype=torch.float32, device=eng.device)
         self.reduce_calls, self.reduce_seconds = 0, 0.0
 
     def _reduce(self, t: torch.Tensor) -> torch.Tensor:

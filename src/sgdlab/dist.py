@@ -152,9 +152,18 @@ def _collective(op: str, fn, *args) -> None:
 
 
 def all_reduce_(t: torch.Tensor) -> torch.Tensor:
-    """In place: ``t`` ← Σ over ranks of ``t`` (the same bits on every rank); no-op at K = 1."""
-    if world().size > 1:
-        _collective("all_reduce", torch.distributed.all_reduce, t)
+    """In place: ``t`` ← Σ over ranks of ``t`` (the same bits on every rank); no-op at K = 1.
+
+    Under NCCL a CPU tensor travels through a CUDA copy (NCCL reduces device memory only).
+    """
+    w = world()
+    if w.size == 1:
+        return t
+    if w.backend == "nccl" and t.device.type != "cuda":
+        tmp = t.to(torch.device("cuda", torch.cuda.current_device()))
+        _collective("all_reduce", torch.distributed.all_reduce, tmp)
+        return t.copy_(tmp)
+    _collective("all_reduce", torch.distributed.all_reduce, t)
     return t
 
 
