@@ -29,7 +29,7 @@ from typing import Any
 
 import torch
 
-from . import checkpoint, dist, engines, optim, schedules
+from . import checkpoint, dist, elastic, engines, optim, schedules
 from .config import TrainConfig, resolve_device
 from .config import checkpoint_every as _valid_every
 from .data import FashionMNIST
@@ -111,7 +111,7 @@ def train(*, batch_size: int = 16, epochs: int = 5, lr: float = 0.005, seed: int
     if resume:
         if checkpoint_dir is None:
             raise CheckpointError("resume needs a checkpoint directory")
-        saved = _resume_state(checkpoint_dir)
+        saved = elastic.resume_state(checkpoint_dir, warn=_warn)
         resume = saved is not None
     if saved is not None:
         cfg = TrainConfig(**saved["config"])
@@ -152,27 +152,6 @@ def train(*, batch_size: int = 16, epochs: int = 5, lr: float = 0.005, seed: int
                        distributed={"world_size": world.size, "backend": world.backend,
                                     "allreduce_calls": dp.reduce_calls,
                                     "allreduce_seconds": dp.reduce_seconds})  # fmt: skip
-
-
-def _resume_state(directory) -> dict[str, Any] | None:
-    """The newest valid checkpoint in ``directory`` (None if it has none: a new run).
-
-    Rank 0 chooses the file and tells the others its name; every rank reads and verifies it
-    (a multi-node run needs the directory on a filesystem every node sees).
-    """
-    choice: tuple[str, str | None] = ("new", None)
-    if dist.is_main():
-        if not checkpoint.list_checkpoints(directory):
-            _warn(f"no checkpoint in {directory} yet: starting a new run")
-        else:
-            try:
-                choice = ("path", str(checkpoint.latest_valid(directory, warn=_warn)[0]))
-            except CheckpointError as e:
-                choice = ("error", str(e))
-    kind, value = dist.broadcast_object(choice)
-    if kind == "error":
-        raise CheckpointError(value)
-    return None if kind == "new" else checkpoint.load(value)
 
 
 class _Loop:
@@ -295,9 +274,9 @@ class _Loop:
                 stop = min(stop, start + self.every - self.step % self.every)
             if start == 0:
                 self.opt.reset_average()  # each epoch averages its own iterates
-            at = _fault_step()
+            at = elastic.fault_step()
             if at is not None:  # test hook: every rank ends its stretch where one is to die
-                _fault_kill(self.step, at, self.world)
+                elastic.fault_kill(self.step, at, self.world)
                 if at > self.step:
                     stop = min(stop, start + at - self.step)
             # K = 1: the engine's own (fused) stretch; K > 1: per step, share gradient ->
@@ -310,9 +289,9 @@ class _Loop:
         else:
             self.perm = None
             self.opt.reset_average()
-            at = _fault_step()
+            at = elastic.fault_step()
             if at is not None:
-                _fault_kill(self.step, at, self.world)
+                elastic.fault_kill(self.step, at, self.world)
             lr = float(self._lrs(1)[0])
             c = self.dp.gd_step(self.model, lr, hyper=self.hyper, state=self.opt)
             c = torch.tensor([c], dtype=torch.float64)
@@ -352,27 +331,6 @@ def _load_data(data: FashionMNIST | None, data_dir) -> FashionMNIST:
     from .data import load
 
     return load(data_dir)
-
-
-def _fault_step() -> int | None:
-    """Test hook: ``SGDLAB_FAULT_KILL=RANK:STEP`` makes rank RANK SIGKILL itself when it reaches
-    global step STEP (before the step), in the first attempt of an elastic job only."""
-    import os
-
-    spec = os.environ.get("SGDLAB_FAULT_KILL")
-    if not spec or os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") != "0":
-        return None
-    return int(spec.split(":")[1])
-
-
-def _fault_kill(step: int, at: int, world: dist.World) -> None:
-    import os
-    import sys
-
-    if step >= at and world.rank == int(os.environ["SGDLAB_FAULT_KILL"].split(":")[0]):
-        print(f"sgdlab-fault: kill -9 of rank {world.rank} at step {step}", file=sys.stderr,
-              flush=True)  # fmt: skip
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _warn(msg: str) -> None:
