@@ -254,3 +254,33 @@ def test_elastic_restart_after_kill_9_equals_the_uninterrupted_run(tmp_path):
                      for h in ref_doc["history"]]  # fmt: skip
     one_doc, one_w = _one(args[:-2], tmp_path)  # and the one-process run, up to rounding
     _assert_same_run(doc, w, one_doc, one_w)
+
+
+@pytest.mark.slow
+def test_two_nodes_of_one_process_via_c10d_rendezvous(tmp_path):
+    """Multi-node as far as one machine allows: two torchrun agents ("nodes") meet at a c10d
+    rendezvous on 127.0.0.1; the run equals the one-process run."""
+    args, port, procs = ["-b", "16", "-e", "1"], _port(), []
+    for node in range(2):
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2",
+               "--nproc-per-node", "1", "--rdzv-backend", "c10d", "--rdzv-endpoint",
+               f"127.0.0.1:{port}", "--rdzv-id", "sgdlab-test", "--rdzv-conf", "join_timeout=120",
+               "-m", "sgdlab", "train", "--sample", "-q", "--json", "--save-weights",
+               str(tmp_path / f"node{node}.pt"), *args]  # fmt: skip
+        procs.append(subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True,
+                                      start_new_session=True))  # fmt: skip
+    try:
+        outs = [p.communicate(timeout=TIMEOUT) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+    assert [p.returncode for p in procs] == [0, 0], outs[0][1][-2000:] + outs[1][1][-2000:]
+    main = [i for i, (o, _) in enumerate(outs) if o.strip()]
+    assert len(main) == 1  # exactly one node hosts rank 0 and prints
+    doc = json.loads(outs[main[0]][0])
+    assert doc["distributed"]["world_size"] == 2
+    ref_doc, ref_w = _one(args, tmp_path)
+    _assert_same_run(doc, torch.load(tmp_path / f"node{main[0]}.pt", weights_only=True), ref_doc,
+                     ref_w)  # fmt: skip
