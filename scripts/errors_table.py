@@ -266,6 +266,37 @@ CASES: list[Case] = [
          ("unknown device", "tpu")),
     Case("Options", "a torch device sgdlab cannot train on (`--device meta`)",
          ("train", *SAMPLE, "--epochs", "1", "--device", "meta"), ("unknown device", "meta")),
+    # ---------------------------------------------------------------- the update, schedules
+    *(Case("Option values", f"`{' '.join(a)}`", ("train", *SAMPLE, *a), w)
+      for a, w in [(("--momentum=-0.1",), ("--momentum", "finite and ≥ 0")),
+                   (("--momentum", "1"), ("--momentum", "[0, 1)")),
+                   (("--weight-decay=-1e-4",), ("--weight-decay", "finite and ≥ 0")),
+                   (("--weight-decay", "nan"), ("--weight-decay", "finite and ≥ 0")),
+                   (("--nesterov",), ("nesterov", "momentum > 0")),
+                   (("--schedule", "warmup"), ("--schedule", "invalid choice")),
+                   (("--schedule", "step", "--gamma", "0"), ("--gamma", "finite and > 0")),
+                   (("--schedule", "step", "--step-epochs", "0"), ("--step-epochs", "≥ 1")),
+                   (("--schedule", "inverse", "--t0=-5"), ("--t0", "finite and > 0")),
+                   (("--validation", "1000"), ("validation size", "0..999")),
+                   (("--validation=-1",), ("--validation", "0..2**63-1")),
+                   (("--validation", "900", "--batch-size", "200"),
+                    ("batch size", "1..100"))]),  # fmt: skip
+    # ---------------------------------------------------------------- --config FILE.toml
+    *(Case("Options", f"`--config` {what}: `{text.strip()}`",
+           ("train", *SAMPLE, "--config", "{data}/c.toml"),
+           w, setup=lambda d, text=text: (d / "c.toml").write_text(text))
+      for what, text, w in [
+          ("with an unknown key", "bogus = 1\n", ("--config", "unknown key 'bogus'")),
+          ("with a bad value", "momentum = -1\n", ("key 'momentum'", "≥ 0")),
+          ("with a value of the wrong type", 'batch-size = "big"\n',
+           ("key 'batch-size'", "positive integer")),
+          ("with a boolean option given a number", "average = 1\n",
+           ("key 'average'", "true or false")),
+          ("with a choice it does not know", 'schedule = "warmup"\n',
+           ("key 'schedule'", "invalid choice")),
+          ("that is not TOML", "batch-size = = 3\n", ("--config", "not valid TOML"))]),
+    Case("Options", "`--config` that does not exist",
+         ("train", *SAMPLE, "--config", "{tmp}/missing.toml"), ("--config", "cannot read")),
     # ---------------------------------------------------------------- output paths
     Case("Output files", "`--save-weights` with an unknown extension",
          ("train", *SAMPLE, "--save-weights", "{tmp}/w.txt"), ("--save-weights", ".pt")),
@@ -286,6 +317,10 @@ CASES: list[Case] = [
          ("--save", "missing", "does not exist")),
     Case("Output files", "`minibatch --save` under a path that is a file",
          ("minibatch", *SAMPLE, "--save", "{file}/x.png"), ("--save", "does not exist")),
+    Case("Output files", "`train --plot` with an unknown extension",
+         ("train", *SAMPLE, "--plot", "{tmp}/c.txt"), ("--plot", ".png")),
+    Case("Output files", "`train --plot` into a directory that does not exist",
+         ("train", *SAMPLE, "--plot", "{tmp}/missing/c.png"), ("--plot", "does not exist")),
     Case("Output files", "`minibatch --save` with an image format matplotlib does not know",
          ("minibatch", *SAMPLE, "--save", "{tmp}/x.xyz"), ("--save", "x.xyz", ".png")),
 ]

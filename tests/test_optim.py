@@ -141,3 +141,15 @@ def test_gd_with_momentum_matches_torch(sample):
         F.cross_entropy(m(x), y).backward()
         opt.step()
     assert _rel(run.model.z.weight, m.z.weight) < 1e-5
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("option", ["everything", "step", "weight_decay"])
+def test_torch_engine_on_cuda_equals_torch_optim_sgd(sample, option):
+    """The CUDA-graph path (per-step lrs and the update captured in graphs) vs the CPU loop."""
+    kw = {"epochs": 1, **OPTIONS[option]}
+    w_ref, b_ref = torch_loop(sample, **kw)
+    run = train(batch_size=B, lr=LR, seed=SEED, engine="torch", device="cuda", data=sample,
+                progress=False, **kw)  # fmt: skip
+    assert max(_rel(run.model.z.weight.cpu(), w_ref), _rel(run.model.z.bias.cpu(), b_ref)) < 1e-4

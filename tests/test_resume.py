@@ -25,6 +25,11 @@ from sgdlab import checkpoint
 CASES = {  # method -> CLI args: runs of ~1-2 s of training with frequent checkpoints
     "sgd": ["--method", "sgd", "-b", "2", "-e", "3", "--lr", "0.002", "--checkpoint-every", "37"],
     "gd": ["--method", "gd", "-e", "150", "--lr", "0.1", "--checkpoint-every", "3"],
+    # every update option at once: momentum buffers and average sums go through checkpoints
+    "sgd-options": ["--method", "sgd", "-b", "2", "-e", "3", "--lr", "0.001",
+                    "--checkpoint-every", "37", "--momentum", "0.9", "--nesterov",
+                    "--weight-decay", "0.01", "--schedule", "cosine", "--average",
+                    "--validation", "100"],
 }
 
 
@@ -95,13 +100,13 @@ def _kill_matrix(method: str, tmp: Path, n_random: int, n_in_write: int, seed: i
     return equal
 
 
-@pytest.mark.parametrize("method", ["sgd", "gd"])
+@pytest.mark.parametrize("method", ["sgd", "gd", "sgd-options"])
 def test_kill_9_then_resume_is_bitwise_identical_short(method, tmp_path):
     assert _kill_matrix(method, tmp_path, n_random=1, n_in_write=2, seed=1) == 3
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["sgd", "gd"])
+@pytest.mark.parametrize("method", ["sgd", "gd", "sgd-options"])
 def test_kill_9_then_resume_is_bitwise_identical_20_moments(method, tmp_path):
     assert _kill_matrix(method, tmp_path, n_random=14, n_in_write=6, seed=2026) == 20
 
@@ -130,3 +135,39 @@ def test_sigterm_and_ctrl_c_checkpoint_within_5s_and_resume_exactly(sig, code, t
     assert torch.equal(w["z.weight"], ref_w["z.weight"]) and torch.equal(w["z.bias"],
                                                                           ref_w["z.bias"])
     assert _strip(doc["history"]) == _strip(ref_doc["history"])
+
+
+# -- in process: resume from every kind of checkpoint with every option, every CPU engine -------
+
+OPTIONS = dict(momentum=0.9, nesterov=True, weight_decay=0.01, schedule="cosine", average=True,
+               validation=100)  # fmt: skip
+
+
+@pytest.mark.parametrize("engine", ["reference", "fast", "torch"])
+@pytest.mark.parametrize("options", [OPTIONS, dict(momentum=0.5, schedule="step", gamma=0.5),
+                                     dict(average=True, schedule="inverse", t0=30.0)])
+def test_resume_with_options_is_bitwise_identical(sample, tmp_path, engine, options):
+    from sgdlab.engines import available
+    from sgdlab.train import train
+
+    if not available(engine, torch.device("cpu")):
+        pytest.skip(f"engine {engine} not available")
+    kw = dict(batch_size=16, epochs=3, lr=0.01, seed=2, engine=engine, data=sample,
+              progress=False, **options)  # fmt: skip
+    full = train(checkpoint_dir=tmp_path / "all", checkpoint_every=20, keep=1000, **kw)
+    files = checkpoint.list_checkpoints(tmp_path / "all")
+    picks = [files[2], files[len(files) // 2], files[-2]]  # mid-epoch, ..., near the end
+    state = checkpoint.load(files[-1])
+    if options.get("average"):  # the final checkpoint holds the averaged weights
+        assert torch.equal(state["average_weight"], full.model.z.weight.detach())
+    if options.get("momentum"):
+        assert state["optim"]["buf_w"].abs().max() > 0
+    for f in picks:
+        d = tmp_path / f.stem
+        d.mkdir()
+        (d / f.name).write_bytes(f.read_bytes())
+        again = train(checkpoint_dir=d, resume=True, data=sample, progress=False)
+        assert torch.equal(again.model.z.weight, full.model.z.weight), f.name
+        assert torch.equal(again.model.z.bias, full.model.z.bias), f.name
+        assert _strip(again.history) == _strip(full.history), f.name
+        assert again.config == full.config

@@ -19,7 +19,13 @@ KEYS = {"epoch", "steps", "train_seconds", "mean_minibatch_cost", "train_cost", 
      ({"lr": float("inf")}, "learning rate"), ({"lr": -0.1}, "learning rate"),
      ({"lr": 0}, "learning rate"), ({"epochs": 0}, "epochs"), ({"seed": -1}, "seed"),
      ({"method": "adam"}, "method"), ({"engine": "warp"}, "engine"),
-     ({"device": "tpu"}, "device")],
+     ({"device": "tpu"}, "device"), ({"momentum": -0.1}, "momentum"),
+     ({"momentum": 1.0}, "momentum"), ({"momentum": float("nan")}, "momentum"),
+     ({"weight_decay": -1e-4}, "weight decay"), ({"nesterov": True}, "nesterov"),
+     ({"schedule": "warmup"}, "schedule"), ({"gamma": 0}, "gamma"), ({"gamma": -1}, "gamma"),
+     ({"step_epochs": 0}, "step epochs"), ({"t0": 0}, "t0"), ({"t0": float("inf")}, "t0"),
+     ({"validation": 1000}, "validation size"), ({"validation_seed": -1}, "validation seed"),
+     ({"average": 1}, "average")],
 )  # fmt: skip
 def test_bad_hyperparameters_raise_clear_errors(sample, kw, match):
     with pytest.raises(ConfigError, match=match):

@@ -3,13 +3,19 @@
 An engine holds the training set (uint8 images (N,28,28), int64 labels (N,)) on its device and
 runs, on a :class:`~sgdlab.model.SoftmaxRegression` whose weights it updates in place:
 
-- ``sgd_steps(model, perm, batch_size, lr, start, stop)``: minibatches ``start..stop-1`` of the
-  epoch permutation ``perm`` (int64 (N,)); minibatch i is ``perm[i*b:(i+1)*b]``. Returns the
-  cost before each step, float64 (stop-start,).
+- ``sgd_steps(model, perm, batch_size, lr, start, stop, *, hyper=None, state=None)``:
+  minibatches ``start..stop-1`` of the epoch permutation ``perm`` (int64 (N,)); minibatch i is
+  ``perm[i*b:(i+1)*b]``. ``lr`` is one float or the per-step learning rates, float64
+  (stop-start,) from :func:`sgdlab.schedules.lrs` (schedules live outside the engines);
+  ``hyper`` (:class:`sgdlab.optim.SGDHyper`: momentum, nesterov, weight decay, average) says
+  which update, ``state`` (:class:`sgdlab.optim.OptimState`, CPU) holds the momentum buffers and
+  the sums of the averaged iterates and is updated in place. Every engine's update is
+  ``torch.optim.SGD``'s (dampening 0). Returns the cost before each step, float64 (stop-start,).
 - ``minibatch_gradient(model, idx)``: (Σ H, Σ ∂H/∂W, Σ ∂H/∂b) over the samples ``idx``, no
   update: the gradient of one rank's share of a minibatch in data-parallel runs.
 - ``full_gradient(model)``: (C, ∂C/∂W (10,784), ∂C/∂b (10,)) over all N samples.
-- ``gd_step(model, lr)``: one full-gradient step; returns C before it.
+- ``gd_step(model, lr, *, hyper=None, state=None)``: one full-gradient step with the same
+  update; returns C before it.
 
 ``reference`` (plain autograd, :mod:`sgdlab.steps`) defines what is correct; every other engine
 is tested against it on the same inputs and minibatch order. ``fast`` (:mod:`.numba_cpu`, CPU

@@ -4,9 +4,13 @@ Per minibatch i = ``perm[i*b:(i+1)*b]`` (B ≤ b samples) the kernel gathers the
 normalizes them like :func:`sgdlab.data.to_float` (``float32(u8)·scale`` then ``+ shift``, two
 roundings, no FMA: X (B,784) float32 is bitwise the reference's), then Z = X·Wᵀ + b (B,10)
 float32; softmax and cost H in float64; Δ = float32((softmax − onehot)/B) (B,10);
-∂C/∂W = Δᵀ·X (10,784) float32, ∂C/∂b = ΣΔ; W −= float32(lr)·∂C/∂W, b −= float32(lr)·∂C/∂b in
-place on numpy views of ``model.z.weight`` / ``model.z.bias``. Costs: float64 nats, before each
-step. Scratch: ≤ 0.5 MB (minibatches are processed in blocks of ``BLOCK`` samples).
+∂C/∂W = Δᵀ·X (10,784) float32, ∂C/∂b = ΣΔ; W −= float32(lr_t)·∂C/∂W, b −= float32(lr_t)·∂C/∂b
+in place on numpy views of ``model.z.weight`` / ``model.z.bias`` (lr_t: the step's own rate from
+the float32 (K,) array of the stretch). With momentum or weight decay, ``_apply_opt`` does
+``torch.optim.SGD``'s update in float32 on numpy views of the state's buffers; with averaging,
+``_accum`` adds each iterate to float64 sums. Plain SGD takes the unchanged ``_apply``.
+Costs: float64 nats, before each step. Scratch: ≤ 0.5 MB (minibatches are processed in blocks
+of ``BLOCK`` samples).
 
 Full gradient: fixed chunks of ``CHUNK`` samples (whatever the thread count) in parallel
 (``prange``), float32 within a block, float64 across blocks and chunks, chunk partials (7.4 MB
