@@ -218,6 +218,30 @@ def test_a_rendezvous_that_cannot_form_times_out(tmp_path):
     assert "within 2 s" in p.stderr and time.monotonic() - t0 < 60
 
 
+def test_missing_launcher_variables_are_named(tmp_path):
+    env = _env(WORLD_SIZE=2, RANK=0)
+    p = subprocess.run(_cmd([], tmp_path / "x.pt"), env=env, capture_output=True, text=True,
+                       timeout=120)  # fmt: skip
+    assert p.returncode == 2 and "MASTER_ADDR, MASTER_PORT is not" in p.stderr
+
+
+def test_resume_with_another_world_size_equals_up_to_rounding(tmp_path):
+    """Killed (kill -9) as one process at step 30, resumed as two ranks: the same run as the
+    uninterrupted one-process run, up to rounding (not bitwise)."""
+    d = tmp_path / "ck"
+    args = ["-b", "16", "-e", "2", "--momentum", "0.9", "--checkpoint-every", "10"]
+    p = subprocess.run(_cmd([*args, "--checkpoint-dir", str(d)], tmp_path / "x.pt"),
+                       env=_env(SGDLAB_FAULT_KILL="0:30"), capture_output=True, text=True,
+                       timeout=TIMEOUT)  # fmt: skip
+    assert p.returncode == -9 and "kill -9 of rank 0 at step 30" in p.stderr
+    res, out = _ranks([*args, "--resume", str(d)], tmp_path)
+    assert [r[0] for r in res] == [0, 0], res[0][2] + res[1][2]
+    doc = json.loads(res[0][1])
+    assert doc["distributed"]["world_size"] == 2 and doc["history"][-1]["steps"] == 126
+    ref_doc, ref_w = _one(args, tmp_path)
+    _assert_same_run(doc, torch.load(out, weights_only=True), ref_doc, ref_w)
+
+
 # -- elastic: torchrun restarts the group after kill -9 of a rank -------------------------------
 
 
