@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
-from .errors import SgdlabError, TrainingInterrupted
+from .errors import DistributedError, SgdlabError, TrainingInterrupted
 
 #: Subcommand modules, in the order ``--help`` lists them.
 COMMANDS = ("minibatch", "step", "train", "bench", "likelihood", "experiment", "report")
@@ -68,6 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingInterrupted as e:
         print(f"sgdlab {args.command}: {e}", file=sys.stderr)
         return e.exit_code
+    except DistributedError as e:  # a lost rank or a rendezvous that never formed
+        print(f"sgdlab {args.command}: error: {e}", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(e.exit_code)  # the process group is broken: its teardown could abort or hang
     except SgdlabError as e:
         msg = str(e).rstrip()
         print(f"sgdlab {args.command}: error: {msg}", file=sys.stderr)

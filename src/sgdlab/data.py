@@ -102,10 +102,11 @@ def to_float(images: torch.Tensor) -> torch.Tensor:
 
     Computes ``float32(u8) * scale`` then ``+ shift`` (two roundings, no FMA); engines match it.
     """
+    flat = (images.shape[0], images[0].numel() if images.shape[0] else 784)  # B = 0 works too
     if images.dtype != torch.uint8:
-        return images.reshape(images.shape[0], -1)
+        return images.reshape(flat)
     scale, shift = pixel_affine(images.device)
-    x = images.reshape(images.shape[0], -1).to(torch.float32)  # (B,784)
+    x = images.reshape(flat).to(torch.float32)  # (B,784)
     return x.mul_(scale).add_(shift)
 
 

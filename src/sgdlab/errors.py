@@ -42,3 +42,9 @@ class TrainingInterrupted(SgdlabError):
     def __init__(self, message: str, signum: int):
         super().__init__(message)
         self.exit_code = 128 + signum
+
+
+class DistributedError(SgdlabError, RuntimeError):
+    """A data-parallel run lost a rank, or its ranks never met within the timeout."""
+
+    exit_code = 3

@@ -60,10 +60,13 @@ def cost(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate(
+def evaluate_sums(
     model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, chunk_size: int = 8192
-) -> tuple[float, float]:
-    """(mean cost C, accuracy in [0,1]) over uint8 or float ``images`` (N,...), ``labels`` (N,)."""
+) -> tuple[float, int]:
+    """(Σ H in nats, number correct) over uint8 or float ``images`` (N,...), ``labels`` (N,).
+
+    Sums, so that shards of a data set combine by addition (data-parallel evaluation).
+    """
     from .data import to_float
 
     total, correct = 0.0, 0
@@ -74,5 +77,13 @@ def evaluate(
         logits = model(x)
         total += F.cross_entropy(logits, y, reduction="sum").item()
         correct += int((logits.argmax(1) == y).sum())
+    return total, correct
+
+
+def evaluate(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, chunk_size: int = 8192
+) -> tuple[float, float]:
+    """(mean cost C, accuracy in [0,1]) over uint8 or float ``images`` (N,...), ``labels`` (N,)."""
+    total, correct = evaluate_sums(model, images, labels, chunk_size=chunk_size)
     n = images.shape[0]
     return total / n, correct / n

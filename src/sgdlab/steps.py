@@ -28,6 +28,18 @@ def sgd_step(model: SoftmaxRegression, x: torch.Tensor, y: torch.Tensor, *, lr: 
     return c.item()
 
 
+def gradient_sum(model: SoftmaxRegression, x: torch.Tensor, y: torch.Tensor,
+                 ) -> tuple[float, torch.Tensor, torch.Tensor]:  # fmt: skip
+    """Autograd on ``Σ H`` over a (share of a) minibatch, no update: (Σ H in nats,
+    Σ ∂H/∂W (10,784), Σ ∂H/∂b (10,)). ``x`` uint8/float (B,...), ``y`` int64 (B,); B = 0 gives
+    zeros. Leaves the same gradients in ``.grad``.
+    """
+    model.zero_grad(set_to_none=False)
+    c = F.cross_entropy(model(to_float(x)), y, reduction="sum")
+    c.backward()
+    return c.item(), model.z.weight.grad.clone(), model.z.bias.grad.clone()
+
+
 def full_gradient(
     model: SoftmaxRegression, images: torch.Tensor, labels: torch.Tensor, *,
     chunk_size: int = 4096,

@@ -8,6 +8,12 @@
 Resume is exact: a run stopped after any step (``kill -9`` included) and resumed from its newest
 valid checkpoint gives bitwise the same weights, minibatch order and history (except the
 wall-clock ``train_seconds``) as the run that never stopped, on CPU with the same engine.
+
+Data-parallel: under ``torchrun`` (a process group is initialized, see :mod:`sgdlab.dist`) the
+same loop runs on every rank, the steps through :class:`~sgdlab.data_parallel.DataParallel`:
+the global minibatches, their order and every update are those of the single-process run (up
+to float rounding); rank 0 alone writes checkpoints. At world size 1 the loop is the ordinary
+run (the fast engine then keeps its fused stretch-of-steps call).
 """
 
 from __future__ import annotations
@@ -24,12 +30,13 @@ from typing import Any
 
 import torch
 
-from . import checkpoint, engines, optim, runs, schedules
+from . import checkpoint, dist, elastic, engines, optim, runs, schedules
 from .config import TrainConfig, resolve_device
 from .config import checkpoint_every as _valid_every
 from .data import FashionMNIST
+from .data_parallel import DataParallel
 from .errors import CheckpointError, ConfigError, DivergenceError, TrainingInterrupted
-from .model import SoftmaxRegression, evaluate
+from .model import SoftmaxRegression
 from .provenance import environment
 from .sampler import MinibatchSampler
 from .split import hold_out
@@ -49,12 +56,14 @@ class TrainResult:
     checkpoint: str | None = None
     #: the global step of the checkpoint this run resumed from (None: a new run)
     resumed_step: int | None = None
+    distributed: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: config, environment, data provenance and history (no weights)."""
         return {"config": self.config, "environment": self.environment, "data": self.data,
                 "history": self.history, "checkpoint": self.checkpoint,
-                "resumed_step": self.resumed_step}  # fmt: skip
+                "resumed_step": self.resumed_step,
+                "distributed": self.distributed}  # fmt: skip
 
 
 def train(*, batch_size: int = 16, epochs: int = 5, lr: float = 0.005, seed: int = 0,
@@ -100,9 +109,15 @@ def train(*, batch_size: int = 16, epochs: int = 5, lr: float = 0.005, seed: int
     names of :class:`TrainConfig`; default: those whose value differs from TrainConfig's
     default) must agree with it, except a larger ``epochs``, which extends the run (see
     :func:`sgdlab.runs.reconcile`); a disagreement raises :class:`CheckpointError`.
-    Raises :class:`ConfigError` for bad values, :class:`DivergenceError` on a non-finite cost.
+
+    Data-parallel (a process group initialized, K ranks): every rank calls this with the same
+    arguments; rank 0 picks the checkpoint every rank reads and alone writes checkpoints; full
+    GD builds each rank's engine on its shard of N/K samples. Raises :class:`DistributedError`
+    when a rank is lost. Raises :class:`ConfigError` for bad values,
+    :class:`DivergenceError` on a non-finite cost.
     """
     every = _valid_every(checkpoint_every)
+    world = dist.world()
     if resume not in (False, True, "auto"):
         raise ConfigError(f"resume must be False, True or 'auto', got {resume!r}")
     asked = TrainConfig(batch_size=batch_size, epochs=epochs, lr=lr, seed=seed, method=method,
@@ -114,11 +129,11 @@ def train(*, batch_size: int = 16, epochs: int = 5, lr: float = 0.005, seed: int
     saved, path = None, None
     if resume and checkpoint_dir is None:
         raise CheckpointError("resume needs a checkpoint directory")
-    if resume == "auto" and not runs.has_checkpoints(checkpoint_dir):
-        checkpoint.prepare_dir(checkpoint_dir)  # a clear error (no notice) if it cannot be
-        _warn(f"no checkpoint in {checkpoint_dir} yet: starting a new run there")
-    elif resume:
-        path, saved = checkpoint.latest_valid(checkpoint_dir, warn=_warn)
+    if resume:  # rank 0 picks the file every rank reads (None: the directory has none yet)
+        checkpoint.prepare_dir(checkpoint_dir)  # a clear error if it cannot be
+        path, saved = elastic.resume_state(checkpoint_dir, warn=_warn)
+        if saved is None and resume is True:
+            raise CheckpointError(f"no checkpoint found in {checkpoint_dir}")
     elif checkpoint_dir is not None:
         runs.refuse_used_dir(checkpoint_dir)
     cfg = asked
@@ -127,30 +142,40 @@ def train(*, batch_size: int = 16, epochs: int = 5, lr: float = 0.005, seed: int
         cfg = TrainConfig(**runs.reconcile(_saved_config(saved), asdict(asked), given,
                                            done_epochs=len(saved["history"])))  # fmt: skip
     ds = _load_data(data, data_dir)
-    if saved is not None:
-        _check_compatible(saved, ds)
     cfg.validate(ds.train_images.shape[0])
     ds, val, split = hold_out(ds, cfg.validation, seed=cfg.validation_seed)
     n = ds.train_images.shape[0]
     dev = resolve_device(cfg.device)
-    eng = engines.get_engine(cfg.engine, ds.train_images, ds.train_labels, dev)
+    if world.size > 1 and dev.type == "cuda":  # one GPU per rank (NCCL; untested here)
+        dev = torch.device("cuda", world.local_rank)
+    x, y = ds.train_images, ds.train_labels
+    if cfg.method == "gd" and world.size > 1:  # full GD: this rank's shard only (N/K samples)
+        lo, hi = dist.split(n, world.size, world.rank)
+        x, y = x[lo:hi].clone(), y[lo:hi].clone()
+    eng = engines.get_engine(cfg.engine, x, y, dev)
+    if saved is not None:  # after the engine: numba's start-up can change torch's thread count
+        _check_compatible(saved, ds)
     cfg = TrainConfig(**{**asdict(cfg), "engine": eng.name, "device": str(dev)})
     data_info = {"source": ds.source, "is_sample": ds.is_sample, "n_train": n,
                  "n_test": ds.test_images.shape[0], "sha256": ds.sha256}  # fmt: skip
     if cfg.validation:
         data_info["validation"] = split
-    if checkpoint_dir is not None:
+    if checkpoint_dir is not None and world.is_main:
         runs.remove_stale_temporaries(checkpoint_dir)
     loop = _Loop(cfg, eng, ds, dev, checkpoint_dir, every, keep, data_info, val)
     if saved is not None:
         loop.restore(saved)
         loop.last_checkpoint = path
     with _SignalFlag(enabled=checkpoint_dir is not None) as flag:
-        loop.run(flag, progress, segment)
+        loop.run(flag, progress and world.is_main, segment)
+    dp = loop.dp
     return TrainResult(model=loop.result_model(), history=loop.history, config=asdict(cfg),
                        environment=loop.env, data=data_info,
                        checkpoint=str(loop.last_checkpoint) if loop.last_checkpoint else None,
-                       resumed_step=int(saved["step"]) if saved is not None else None)
+                       resumed_step=int(saved["step"]) if saved is not None else None,
+                       distributed={"world_size": world.size, "backend": world.backend,
+                                    "allreduce_calls": dp.reduce_calls,
+                                    "allreduce_seconds": dp.reduce_seconds})  # fmt: skip
 
 
 def _saved_config(saved: dict[str, Any]) -> dict[str, Any]:
@@ -186,8 +211,12 @@ class _Loop:
         self.seconds = 0.0  # training wall time so far in the current epoch
         self.last_checkpoint: Path | None = None
         self._bar = None  # the progress bar, while run() is active
-        self.env = environment(dev)  # provenance: the same for every checkpoint of the run
-        self.writer = checkpoint.Writer(ckpt_dir, keep=keep) if ckpt_dir is not None else None
+        self.world = dist.world()
+        self.dp = DataParallel(eng, n_total=n, world=self.world)
+        self.env = {**environment(dev), "world_size": self.world.size}  # the same all run long
+        self.writer = None  # rank 0 alone writes checkpoints
+        if ckpt_dir is not None and self.world.is_main:
+            self.writer = checkpoint.Writer(ckpt_dir, keep=keep)
 
     def state(self) -> dict[str, Any]:
         costs = torch.cat(self.costs) if self.costs else torch.empty(0, dtype=torch.float64)
@@ -242,6 +271,9 @@ class _Loop:
         """Snapshot the state and hand it to the background writer (returns at once)."""
         if self.writer is not None:
             self.last_checkpoint = self.writer.submit(self.state(), step=self.step)
+        elif self.ckpt_dir is not None:  # the name rank 0 writes
+            self.last_checkpoint = Path(self.ckpt_dir) / f"ckpt-{self.step:010d}.sgdlab"
+        dist.barrier()  # no rank runs on past a checkpoint before rank 0 has taken it
 
     def run(self, flag: _SignalFlag, progress: bool, segment: int) -> None:
         cfg = self.cfg
@@ -256,14 +288,16 @@ class _Loop:
                 if due or final or (done_epoch and self.every == "epoch"):
                     self.save()
                     saved = True
-                if flag.signum is not None:
+                if dist.any_rank(flag.signum is not None):  # every rank stops at the same step
                     if not saved:
                         self.save()
-                    self.writer.close()  # the checkpoint is on disk before we report it
-                    name = signal.Signals(flag.signum).name
+                    if self.writer is not None:
+                        self.writer.close()  # the checkpoint is on disk before we report it
+                    signum = flag.signum or signal.SIGTERM
+                    name = signal.Signals(signum).name
                     raise TrainingInterrupted(
                         f"stopped by {name} at step {self.step}; checkpoint {self.last_checkpoint}"
-                        f"; resume with: sgdlab train --resume {self.ckpt_dir}", flag.signum)
+                        f"; resume with: sgdlab train --resume {self.ckpt_dir}", signum)
         finally:
             if bar is not None:
                 bar.close()
@@ -280,15 +314,26 @@ class _Loop:
                 stop = min(stop, start + self.every - self.step % self.every)
             if start == 0:
                 self.opt.reset_average()  # each epoch averages its own iterates
-            c = self.eng.sgd_steps(self.model, self.perm, cfg.batch_size, self._lrs(stop - start),
-                                   start, stop, hyper=self.hyper, state=self.opt)  # fmt: skip
+            at = elastic.fault_step()
+            if at is not None:  # test hook: every rank ends its stretch where one is to die
+                elastic.fault_kill(self.step, at, self.world)
+                if at > self.step:
+                    stop = min(stop, start + at - self.step)
+            # K = 1: the engine's own (fused) stretch; K > 1: per step, share gradient ->
+            # all_reduce -> the same update (and optimizer state) on every rank
+            steps = self.eng.sgd_steps if self.world.size == 1 else self.dp.sgd_steps
+            c = steps(self.model, self.perm, cfg.batch_size, self._lrs(stop - start), start,
+                      stop, hyper=self.hyper, state=self.opt)  # fmt: skip
             self.sampler.advance(stop - start)
             done = self.sampler.batch == 0
         else:
             self.perm = None
             self.opt.reset_average()
+            at = elastic.fault_step()
+            if at is not None:
+                elastic.fault_kill(self.step, at, self.world)
             lr = float(self._lrs(1)[0])
-            c = self.eng.gd_step(self.model, lr, hyper=self.hyper, state=self.opt)
+            c = self.dp.gd_step(self.model, lr, hyper=self.hyper, state=self.opt)
             c = torch.tensor([c], dtype=torch.float64)
             done = True
         self.eng.synchronize()
@@ -302,8 +347,8 @@ class _Loop:
 
     def _end_epoch(self, bar) -> None:
         ds, model = self.ds, self.result_model()
-        train_cost, train_acc = evaluate(model, ds.train_images, ds.train_labels)
-        test_cost, test_acc = evaluate(model, ds.test_images, ds.test_labels)
+        train_cost, train_acc = self.dp.evaluate(model, ds.train_images, ds.train_labels)
+        test_cost, test_acc = self.dp.evaluate(model, ds.test_images, ds.test_labels)
         order = None
         if self.perm is not None:
             order = hashlib.sha256(self.perm.cpu().numpy().tobytes()).hexdigest()[:16]
@@ -313,7 +358,7 @@ class _Loop:
             "train_cost": train_cost, "train_accuracy": train_acc,
             "test_cost": test_cost, "test_accuracy": test_acc})  # fmt: skip
         if self.cfg.validation:
-            val_cost, val_acc = evaluate(model, *self.val)
+            val_cost, val_acc = self.dp.evaluate(model, *self.val)
             self.history[-1].update(val_cost=val_cost, val_accuracy=val_acc)
         self.costs, self.seconds = [], 0.0
         if bar is not None:

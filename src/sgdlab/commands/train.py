@@ -87,6 +87,12 @@ def register(sub, parents) -> None:
                    help="continue the run in DIR from its newest valid checkpoint, with its "
                    "config, or start it there if DIR has no checkpoint yet (SIGTERM/Ctrl-C "
                    "during a checkpointed run write one and exit)")
+    d = p.add_argument_group(
+        "data-parallel (launch with: torchrun --nproc-per-node K -m sgdlab train ...; "
+        "see docs/distributed.md)")
+    d.add_argument("--dist-timeout", metavar="SECONDS", type=positive_float, default=120.0,
+                   help="how long the ranks may wait for each other (rendezvous, every "
+                   "all-reduce) before every rank stops with an error (default 120)")
     p.add_argument("--save-weights", metavar="PATH",
                    type=lambda t: writable_file(t, (".safetensors", ".pt")),
                    help="write the final z.weight/z.bias (.safetensors or .pt)")
@@ -108,6 +114,7 @@ def every_type(text: str) -> int | str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .. import dist
     from ..errors import ConfigError
     from ..machine import restore_threads, set_threads
     from ..train import train
@@ -121,30 +128,33 @@ def run(args: argparse.Namespace) -> int:
         from ..runs import refuse_used_dir
 
         refuse_used_dir(args.checkpoint_dir)
-    ds = load_data(args)
     old = set_threads(args.threads)
     try:
-        result = _train(args, ds, train)
+        with dist.session(device=args.device, timeout=args.dist_timeout) as world:
+            ds = load_data(args)
+            result = _train(args, ds, train)
     finally:
         restore_threads(old)
-    return _report(args, ds, result, save_weights)
+    if not world.is_main:  # rank 0 alone prints and writes files
+        return 0
+    return _report(args, ds, result, save_weights, world.size)
 
 
 def _train(args: argparse.Namespace, ds, train):
     return train(batch_size=args.batch_size, epochs=args.epochs, lr=args.lr, seed=args.seed,
-                   method=args.method, engine=args.engine, device=args.device, init=args.init,
-                   data=ds, progress=not args.quiet,
-                   checkpoint_dir=args.resume or args.checkpoint_dir,
-                   checkpoint_every=args.checkpoint_every, keep=args.keep,
-                   resume="auto" if args.resume else False, explicit=args._explicit,
-                   momentum=args.momentum, nesterov=args.nesterov,
-                   weight_decay=args.weight_decay, schedule=args.schedule, gamma=args.gamma,
-                   step_epochs=args.step_epochs, t0=args.t0, average=args.average,
-                   validation=args.validation,
-                   validation_seed=args.validation_seed)  # fmt: skip
+                 method=args.method, engine=args.engine, device=args.device, init=args.init,
+                 data=ds, progress=not args.quiet,
+                 checkpoint_dir=args.resume or args.checkpoint_dir,
+                 checkpoint_every=args.checkpoint_every, keep=args.keep,
+                 resume="auto" if args.resume else False, explicit=args._explicit,
+                 momentum=args.momentum, nesterov=args.nesterov,
+                 weight_decay=args.weight_decay, schedule=args.schedule, gamma=args.gamma,
+                 step_epochs=args.step_epochs, t0=args.t0, average=args.average,
+                 validation=args.validation,
+                 validation_seed=args.validation_seed)  # fmt: skip
 
 
-def _report(args: argparse.Namespace, ds, result, save_weights) -> int:
+def _report(args: argparse.Namespace, ds, result, save_weights, ranks: int = 1) -> int:
     if args.plot:
         from ..plots import history_curves
 
@@ -162,7 +172,8 @@ def _report(args: argparse.Namespace, ds, result, save_weights) -> int:
         finished = result.resumed_step == result.history[-1]["steps"]
         print(f"resumed {args.resume} at step {result.resumed_step} with the checkpoint's config"
               + (" (the run had finished: nothing trained)" if finished else ""))
-    print(f"{_title(cfg)} seed={cfg['seed']} engine={cfg['engine']} device={cfg['device']}")
+    print(f"{_title(cfg)} seed={cfg['seed']} engine={cfg['engine']} device={cfg['device']}"
+          + (f" ranks={ranks}" if ranks > 1 else ""))  # fmt: skip
     if "validation" in result.data:
         v = result.data["validation"]
         print(f"validation: {v['size']} held-out training samples (split seed {v['seed']}, "

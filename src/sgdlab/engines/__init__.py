@@ -11,6 +11,8 @@ runs, on a :class:`~sgdlab.model.SoftmaxRegression` whose weights it updates in 
   which update, ``state`` (:class:`sgdlab.optim.OptimState`, CPU) holds the momentum buffers and
   the sums of the averaged iterates and is updated in place. Every engine's update is
   ``torch.optim.SGD``'s (dampening 0). Returns the cost before each step, float64 (stop-start,).
+- ``minibatch_gradient(model, idx)``: (Σ H, Σ ∂H/∂W, Σ ∂H/∂b) over the samples ``idx``, no
+  update: the gradient of one rank's share of a minibatch in data-parallel runs.
 - ``full_gradient(model)``: (C, ∂C/∂W (10,784), ∂C/∂b (10,)) over all N samples.
 - ``gd_step(model, lr, *, hyper=None, state=None)``: one full-gradient step with the same
   update; returns C before it.

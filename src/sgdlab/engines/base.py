@@ -70,6 +70,16 @@ class Engine(ABC):
     def full_gradient(self, model: SoftmaxRegression) -> tuple[float, torch.Tensor, torch.Tensor]:
         ...
 
+    @abstractmethod
+    def minibatch_gradient(self, model: SoftmaxRegression, idx: torch.Tensor,
+                           ) -> tuple[float, torch.Tensor, torch.Tensor]:  # fmt: skip
+        """Sums over the samples ``idx`` (int64 (B,), B ≥ 0) at the model's weights, no update:
+        (Σ H in nats (float), Σ ∂H/∂W float32 (10,784), Σ ∂H/∂b float32 (10,)).
+
+        Sums, not means, so the shares of one minibatch combine exactly by addition (the
+        data-parallel path, :mod:`sgdlab.data_parallel`); an empty ``idx`` gives zeros.
+        """
+
     def gd_step(self, model: SoftmaxRegression, lr: float, *, hyper: SGDHyper | None = None,
                 state: OptimState | None = None) -> float:  # fmt: skip
         """One full-gradient step with the same update as ``sgd_steps``; returns C before it."""

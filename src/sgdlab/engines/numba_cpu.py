@@ -257,6 +257,22 @@ def _sgd_kernel(images, labels, perm, W, bias, scale, shift, b, lrs, start, stop
             _accum(W, bias, AW, Ab)
 
 
+def _grad_kernel(images, labels, rows, W, bias, scale, shift, G, gb):
+    """G (10,784) f32 = Σ ∂H/∂W, gb (10,) f64 = Σ ∂H/∂b over the samples ``rows``; returns Σ H.
+
+    The minibatch step's blocks with Δ = softmax − onehot (not divided by B): a share's sums.
+    """
+    n = rows.shape[0]
+    buf = _scratch(min(max(n, 1), BLOCK))
+    total = 0.0
+    for s0 in range(0, n, BLOCK):
+        total += _block(images, labels, rows, s0, min(BLOCK, n - s0), W, bias, scale, shift,
+                        1.0, buf)  # fmt: skip
+    G[:] = buf[4]
+    gb[:] = buf[5]
+    return total
+
+
 def _full_kernel(images, labels, W, bias, scale, shift, order, GW, GB, threads):
     """Adds ∂C/∂W to GW (10,784) f64 and ∂C/∂b to GB (10,) f64 over all N; returns C (f64).
     ``threads``: numba's thread count (chunks are dealt round-robin, one scratch per thread)."""
@@ -307,6 +323,7 @@ _SPECS = (
     ("_accum_rows", {}),
     ("_accum", {}),
     ("_sgd_kernel", {}),
+    ("_grad_kernel", {}),
     ("_full_kernel", {"parallel": True}),
 )
 
@@ -364,10 +381,11 @@ class NumbaEngine(Engine):
         self._warm_up()
 
     def _warm_up(self) -> None:
-        """Compile (or load from numba's cache) both kernels now, on a 1-sample problem, so that
+        """Compile (or load from numba's cache) the kernels now, on a 1-sample problem, so that
         the first timed call measures training, not compilation."""
         m = SoftmaxRegression()
         self.sgd_steps(m, torch.arange(self.n), 1, 0.0, 0, 0)  # zero steps
+        self.minibatch_gradient(m, torch.arange(min(self.n, 1)))
         sub = self._x[:1], self._y[:1], _f32(m.z.weight), _f32(m.z.bias)
         _full_kernel(*sub, self._scale, self._shift, self._order[:1],
                      np.zeros((N_CLASSES, N_PIXELS)), np.zeros(N_CLASSES), 1)  # fmt: skip
@@ -438,6 +456,17 @@ class NumbaEngine(Engine):
 
             self._split = SplitRunner(), Backoff()
         return self._split
+
+    def minibatch_gradient(self, model: SoftmaxRegression, idx: torch.Tensor,
+                           ) -> tuple[float, torch.Tensor, torch.Tensor]:  # fmt: skip
+        rows = np.ascontiguousarray(idx.cpu().numpy(), dtype=np.int64)  # (B,)
+        if rows.ndim != 1 or (rows.size and (rows.min() < 0 or rows.max() >= self.n)):
+            raise ValueError(f"idx must be int64 (B,) indices in 0..{self.n - 1}")
+        gw = np.empty((N_CLASSES, N_PIXELS), np.float32)  # (10,784)
+        gb = np.empty(N_CLASSES, np.float64)  # (10,)
+        w, b = _f32(model.z.weight), _f32(model.z.bias)
+        c = _grad_kernel(self._x, self._y, rows, w, b, self._scale, self._shift, gw, gb)
+        return float(c), torch.from_numpy(gw), torch.from_numpy(gb.astype(np.float32))
 
     def full_gradient(self, model: SoftmaxRegression) -> tuple[float, torch.Tensor, torch.Tensor]:
         gw = np.zeros((N_CLASSES, N_PIXELS), np.float64)  # (10,784)

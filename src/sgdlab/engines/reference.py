@@ -12,7 +12,7 @@ import torch
 from ..data import to_float
 from ..model import SoftmaxRegression, cost
 from ..optim import OptimState, SGDHyper, accumulate
-from ..steps import full_gradient, sgd_step
+from ..steps import full_gradient, gradient_sum, sgd_step
 from .base import Engine, as_lrs, check_state
 
 
@@ -62,3 +62,8 @@ class ReferenceEngine(Engine):
 
     def full_gradient(self, model: SoftmaxRegression) -> tuple[float, torch.Tensor, torch.Tensor]:
         return full_gradient(model, self.images, self.labels)
+
+    def minibatch_gradient(self, model: SoftmaxRegression, idx: torch.Tensor,
+                           ) -> tuple[float, torch.Tensor, torch.Tensor]:  # fmt: skip
+        idx = idx.to(self.device)
+        return gradient_sum(model, self.images[idx], self.labels[idx])

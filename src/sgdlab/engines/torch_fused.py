@@ -178,6 +178,20 @@ class TorchEngine(Engine):
             state.avg_count += stop - start
         return costs.to("cpu", torch.float64)
 
+    def minibatch_gradient(self, model: SoftmaxRegression, idx: torch.Tensor,
+                           ) -> tuple[float, torch.Tensor, torch.Tensor]:  # fmt: skip
+        with torch.no_grad():
+            idx = idx.to(self.device, torch.int64)
+            W, b = model.z.weight.detach().to(self.device), model.z.bias.detach().to(self.device)
+            x = self.images.index_select(0, idx).to(torch.float32)  # (B,784)
+            x.mul_(self.scale).add_(self.shift)
+            y = self.labels.index_select(0, idx)[:, None]  # (B,1)
+            logp = torch.log_softmax(torch.addmm(b, x, W.t()), dim=1)  # (B,10)
+            total = -logp.gather(1, y).sum(dtype=torch.float64)
+            d = logp.exp_()  # softmax (B,10)
+            d.scatter_add_(1, y, torch.full_like(y, -1, dtype=d.dtype))  # p − onehot
+            return total.item(), torch.mm(d.t(), x), d.sum(0)  # (10,784), (10,)
+
     def full_gradient(self, model: SoftmaxRegression) -> tuple[float, torch.Tensor, torch.Tensor]:
         dev, n = self.device, self.n
         W, b = model.z.weight.detach().to(dev), model.z.bias.detach().to(dev)
