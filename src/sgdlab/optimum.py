@@ -23,7 +23,7 @@ from .data import FashionMNIST, to_float
 from .model import N_CLASSES, N_PIXELS, SoftmaxRegression, evaluate
 from .split import hold_out
 
-LAMBDAS = (3e-4, 1e-4, 3e-5, 1e-5)
+LAMBDAS = (3e-2, 1e-2, 3e-3, 1e-3, 3e-4)
 
 
 @dataclass
