@@ -54,16 +54,10 @@ def subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentPa
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
-    if not hasattr(args, "_explicit"):  # the options the user gave (see explicit_options)
-        from .commands import explicit_options
-
-        args._explicit = explicit_options(subparsers(parser)[args.command],
-                                          argv[argv.index(args.command) + 1 :])  # fmt: skip
     try:
         return int(args.run(args) or 0)
     except TrainingInterrupted as e:

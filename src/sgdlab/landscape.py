@@ -28,6 +28,7 @@ from typing import Any
 
 import torch
 
+from .config import _is_int
 from .errors import ConfigError
 
 
@@ -41,7 +42,7 @@ class Landscape:
     data_seed: int = 0
 
     def __post_init__(self) -> None:
-        if not isinstance(self.m, int) or isinstance(self.m, bool) or self.m < 2:
+        if not _is_int(self.m) or self.m < 2:
             raise ConfigError(f"m must be an integer ≥ 2, got {self.m!r}")
         if not 0 < self.tilt < 1:
             raise ConfigError(f"tilt must be in (0, 1) (two minima), got {self.tilt!r}")
@@ -126,7 +127,7 @@ def escape_study(*, land: Landscape | None = None, batch_sizes: tuple[int, ...] 
     the full-GD path, all from ``start`` with the same lr schedule. See the module docstring."""
     land = land or Landscape()
     for name, v in (("steps", steps), ("anneal", anneal), ("seeds", seeds)):
-        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+        if not _is_int(v) or v < 1:
             raise ConfigError(f"{name} must be an integer ≥ 1, got {v!r}")
     if not lr > 0:
         raise ConfigError(f"lr must be > 0, got {lr!r}")

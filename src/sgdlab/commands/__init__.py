@@ -117,7 +117,9 @@ def common_parent() -> argparse.ArgumentParser:
 def explicit_options(parser: argparse.ArgumentParser, argv: list[str]) -> set[str]:
     """The ``dest`` names of the options given on the command line ``argv`` (the arguments of
     ``parser``, a subcommand's parser), whatever their value: ``--epochs 5`` is explicit even
-    though 5 is the default. Abbreviations, ``--opt=value`` and short forms count too."""
+    though 5 is the default. Abbreviations, ``--opt=value`` and short forms count too.
+    (``sgdlab train`` gets the same set, plus ``--config`` keys, from
+    :func:`sgdlab.configfile.resolve`; this helper serves parsers without deferred defaults.)"""
     unset = object()
     dests = {a.dest for a in parser._actions if a.dest is not argparse.SUPPRESS}
     ns = argparse.Namespace(**dict.fromkeys(dests, unset))
