@@ -58,9 +58,7 @@ def _two_threads(monkeypatch):
 
 
 @pytest.mark.parametrize("b", [1, 2, 7, 16, 128, 129, 300, 1000])  # blocks of 128: 129, 300
-@pytest.mark.parametrize("share", [True, False])  # X gathered half each, or whole by each
-def test_two_threads_bitwise_equal_to_one(eng, b, share, monkeypatch):
-    monkeypatch.setattr(eng._split_runner()[0], "share_x", share)
+def test_two_threads_bitwise_equal_to_one(eng, b, monkeypatch):
     one = _epoch(eng, b, split=False)
     two = _epoch(eng, b, split=True, segment=5)  # several calls: the pipeline restarts
     assert one[3] == 0 and two[3] >= 1  # the split did (not) run

@@ -38,223 +38,74 @@ import torch
 from ..data import pixel_affine
 from ..model import N_CLASSES, N_PIXELS, SoftmaxRegression
 from ..optim import OptimState, SGDHyper
+from . import numba_math as _m
+from . import numba_update as _u
 from .base import Engine, as_lrs, check_state
 
 #: Samples per chunk of the full gradient: the fixed partition the threads share out.
 CHUNK = 512
 #: Samples per block (X block 400 KB, L2-resident); a full-gradient chunk sums its blocks in f64.
-BLOCK = 128
-#: Samples per register group in the inner loops (each W / ∂C/∂W row load serves 4 samples).
-GROUP = 4
-#: Image rows prefetched ahead of the gather (~ memory latency / time per row).
-AHEAD = 8
+BLOCK = _m.BLOCK
+#: Samples per register group in the inner loops (:mod:`.numba_math`).
+GROUP = _m.GROUP
 
 prange = range  # replaced by numba.prange in _compile()
 
 # --------------------------------------------------------------------------------------------
 # Kernels. Plain Python here; _compile() turns each into a cached numba dispatcher (helpers
-# first: the kernels call them by global name). Sample counts n4 are rounded up to GROUP: the
-# padding rows of X are finite and their rows of Δ are 0, so they add exactly nothing.
+# first: the kernels call them by global name). The block math is :mod:`.numba_math`'s.
 # --------------------------------------------------------------------------------------------
 
 
-def _prefetch(images, r, j):  # replaced by an llvm.prefetch intrinsic in _compile()
-    pass
-
-
-def _gather(images, rows, i0, n, scale, shift, X):
-    """X[s] = float32(images[rows[i0+s]])·scale + shift for s < n, X (≥n,784) float32.
-
-    Two roundings like ``to_float`` (compiled without FMA contraction). Prefetches the image row
-    ``AHEAD`` positions later in ``rows``, so the next minibatch's rows arrive during this one.
-    """
-    for s in range(n):
-        if i0 + s + AHEAD < rows.shape[0]:
-            nxt = rows[i0 + s + AHEAD]
-            for j in range(0, N_PIXELS, 64):  # 13 cache lines (+1: rows are not line-aligned)
-                _prefetch(images, nxt, j)
-            _prefetch(images, nxt, N_PIXELS - 1)
-        r = rows[i0 + s]
-        for j in range(N_PIXELS):
-            X[s, j] = np.float32(images[r, j]) * scale[j] + shift[j]
-
-
-def _logits(W, bias, X, n4, Z):
-    """Z[:n4] = X[:n4]·Wᵀ + bias: (n4,784)@(784,10) + (10,), float32.
-
-    Register block: 5 classes × 4 samples, 20 dot products per pass over the 784 pixels, each
-    W and X load used 4 or 5 times; the sums are vectorized (reassociated) by LLVM.
-    """
-    z = np.float32(0.0)
-    for s0 in range(0, n4, GROUP):
-        for k in range(0, N_CLASSES, 5):
-            a00 = a01 = a02 = a03 = a10 = a11 = a12 = a13 = a20 = a21 = a22 = a23 = z
-            a30 = a31 = a32 = a33 = a40 = a41 = a42 = a43 = z
-            for j in range(N_PIXELS):
-                x0, x1, x2, x3 = X[s0, j], X[s0 + 1, j], X[s0 + 2, j], X[s0 + 3, j]
-                w = W[k, j]
-                a00, a01, a02, a03 = a00 + w * x0, a01 + w * x1, a02 + w * x2, a03 + w * x3
-                w = W[k + 1, j]
-                a10, a11, a12, a13 = a10 + w * x0, a11 + w * x1, a12 + w * x2, a13 + w * x3
-                w = W[k + 2, j]
-                a20, a21, a22, a23 = a20 + w * x0, a21 + w * x1, a22 + w * x2, a23 + w * x3
-                w = W[k + 3, j]
-                a30, a31, a32, a33 = a30 + w * x0, a31 + w * x1, a32 + w * x2, a33 + w * x3
-                w = W[k + 4, j]
-                a40, a41, a42, a43 = a40 + w * x0, a41 + w * x1, a42 + w * x2, a43 + w * x3
-            for q, (c0, c1, c2, c3, c4) in enumerate(((a00, a10, a20, a30, a40),
-                                                      (a01, a11, a21, a31, a41),
-                                                      (a02, a12, a22, a32, a42),
-                                                      (a03, a13, a23, a33, a43))):  # fmt: skip
-                Z[s0 + q, k] = c0 + bias[k]
-                Z[s0 + q, k + 1] = c1 + bias[k + 1]
-                Z[s0 + q, k + 2] = c2 + bias[k + 2]
-                Z[s0 + q, k + 3] = c3 + bias[k + 3]
-                Z[s0 + q, k + 4] = c4 + bias[k + 4]
-
-
-def _softmax_delta(Z, labels, rows, i0, n, n4, inv, D, E):
-    """D[:n] = float32((softmax(Z[:n]) − onehot)·inv), D[n:n4] = 0; returns Σ_s H_s (float64).
-
-    Stable softmax in float64 (``E`` (10,) float64 scratch); H_s = log Σ exp(z − max) − (z_t −
-    max), the cross-entropy of sample s in nats.
-    """
-    total = 0.0
-    for s in range(n):
-        m = np.float64(Z[s, 0])
-        for k in range(1, N_CLASSES):
-            m = max(m, np.float64(Z[s, k]))
-        tot = 0.0
-        for k in range(N_CLASSES):
-            E[k] = np.exp(np.float64(Z[s, k]) - m)
-            tot += E[k]
-        t = labels[rows[i0 + s]]
-        total += np.log(tot) - (np.float64(Z[s, t]) - m)
-        for k in range(N_CLASSES):
-            D[s, k] = np.float32((E[k] / tot - (1.0 if k == t else 0.0)) * inv)
-    D[n:n4] = 0.0
-    return total
-
-
-def _accumulate(X, D, n4, G):
-    """G += D[:n4]ᵀ·X[:n4]: (10,n4)@(n4,784), float32, each sum in sample order (FMA chains).
-
-    Register block: 5 classes × 4 samples per pass over the pixels (4 X loads, 5 G loads and
-    stores for 20 FMAs).
-    """
-    for s0 in range(0, n4, GROUP):
-        for k in range(0, N_CLASSES, 5):
-            d00, d01, d02, d03 = D[s0, k], D[s0 + 1, k], D[s0 + 2, k], D[s0 + 3, k]
-            d10, d11, d12, d13 = D[s0, k + 1], D[s0 + 1, k + 1], D[s0 + 2, k + 1], D[s0 + 3, k + 1]
-            d20, d21, d22, d23 = D[s0, k + 2], D[s0 + 1, k + 2], D[s0 + 2, k + 2], D[s0 + 3, k + 2]
-            d30, d31, d32, d33 = D[s0, k + 3], D[s0 + 1, k + 3], D[s0 + 2, k + 3], D[s0 + 3, k + 3]
-            d40, d41, d42, d43 = D[s0, k + 4], D[s0 + 1, k + 4], D[s0 + 2, k + 4], D[s0 + 3, k + 4]
-            for j in range(N_PIXELS):
-                x0, x1, x2, x3 = X[s0, j], X[s0 + 1, j], X[s0 + 2, j], X[s0 + 3, j]
-                G[k, j] = G[k, j] + d00 * x0 + d01 * x1 + d02 * x2 + d03 * x3
-                G[k + 1, j] = G[k + 1, j] + d10 * x0 + d11 * x1 + d12 * x2 + d13 * x3
-                G[k + 2, j] = G[k + 2, j] + d20 * x0 + d21 * x1 + d22 * x2 + d23 * x3
-                G[k + 3, j] = G[k + 3, j] + d30 * x0 + d31 * x1 + d32 * x2 + d33 * x3
-                G[k + 4, j] = G[k + 4, j] + d40 * x0 + d41 * x1 + d42 * x2 + d43 * x3
-
-
-def _block(images, labels, rows, s0, n, W, bias, scale, shift, inv, buf):
+def _block(images, labels, rows, s0, n, W, bias, scale, shift, inv, buf, lr):
     """Samples rows[s0:s0+n], n ≤ BLOCK: G += Δᵀ·X, gb += ΣΔ with Δ = (softmax − onehot)·inv.
 
     ``buf`` = :func:`_scratch` (G (10,784) float32, gb (10,) float64 accumulate); returns Σ H.
+    ``lr`` > 0: plain SGD's last block, W −= lr·G in the accumulation's last pass. Prefetches
+    the next block's rows (``rows[s0+n:]``).
     """
     X, Z, D, E, G, gb = buf
     n4 = (n + GROUP - 1) // GROUP * GROUP
-    _gather(images, rows, s0, n, scale, shift, X)
-    _logits(W, bias, X, n4, Z)
-    total = _softmax_delta(Z, labels, rows, s0, n, n4, inv, D, E)
-    _accumulate(X, D, n4, G)
-    for k in range(N_CLASSES):
-        for s in range(n):
-            gb[k] += D[s, k]
+    _m._prefetch_rows(images, rows, s0 + n, min(BLOCK, rows.shape[0] - s0 - n))
+    _m._gather(images, rows, s0, n, scale, shift, X)
+    _m._logits5(W, bias, X, n4, Z, 0)
+    _m._logits5(W, bias, X, n4, Z, _m.KPT)
+    total = _m._softmax_delta(Z, labels, rows, s0, n, n4, inv, D, E, gb)
+    _m._accumulate5(X, D, n4, G, 0, W, lr)
+    _m._accumulate5(X, D, n4, G, _m.KPT, W, lr)
     return total
 
 
 def _scratch(m):
-    """Scratch for ≤ m samples: X (m,784), Z, D (m,10), G (10,784) float32; E, gb (10,) f64."""
+    """Scratch for ≤ m samples: X (m,784), Z, D (m,10), G (10,784) float32; E (3·m·10,) f64
+    softmax scratch, gb (10,) f64."""
     m = (m + GROUP - 1) // GROUP * GROUP
     return (np.zeros((m, N_PIXELS), np.float32), np.empty((m, N_CLASSES), np.float32),
-            np.empty((m, N_CLASSES), np.float32), np.empty(N_CLASSES),
+            np.empty((m, N_CLASSES), np.float32), np.empty(3 * m * N_CLASSES),
             np.zeros((N_CLASSES, N_PIXELS), np.float32), np.zeros(N_CLASSES))  # fmt: skip
-
-
-def _apply(W, bias, G, gb, lr):
-    """W −= lr·G; bias −= lr·float32(gb) (float32, two roundings each, like the reference)."""
-    _apply_rows(W, bias, G, gb, lr, 0, N_CLASSES)
-
-
-def _apply_rows(W, bias, G, gb, lr, k0, k1):
-    """:func:`_apply` for rows k0..k1-1 only (a row's update needs only that row's G)."""
-    for k in range(k0, k1):
-        bias[k] = bias[k] - lr * np.float32(gb[k])
-        for j in range(N_PIXELS):
-            W[k, j] = W[k, j] - lr * G[k, j]
-
-
-def _apply_opt(W, bias, G, gb, lr, mom, wd, nesterov, VW, Vb):
-    """``torch.optim.SGD``'s update in float32 (see :mod:`sgdlab.optim`): g = G + wd·p;
-    v = mom·v + g (VW (10,784), Vb (10,), if mom ≠ 0); g = g + mom·v (nesterov) or v; p −= lr·g."""
-    _apply_opt_rows(W, bias, G, gb, lr, mom, wd, nesterov, VW, Vb, 0, N_CLASSES)
-
-
-def _apply_opt_rows(W, bias, G, gb, lr, mom, wd, nesterov, VW, Vb, k0, k1):
-    """:func:`_apply_opt` for rows k0..k1-1 only (a row's update needs only that row)."""
-    use_mom = mom != 0
-    for k in range(k0, k1):
-        g = np.float32(gb[k]) + wd * bias[k]
-        if use_mom:
-            Vb[k] = mom * Vb[k] + g
-            g = g + mom * Vb[k] if nesterov else Vb[k]
-        bias[k] = bias[k] - lr * g
-        for j in range(N_PIXELS):
-            g = G[k, j] + wd * W[k, j]
-            if use_mom:
-                VW[k, j] = mom * VW[k, j] + g
-                g = g + mom * VW[k, j] if nesterov else VW[k, j]
-            W[k, j] = W[k, j] - lr * g
-
-
-def _accum(W, bias, AW, Ab):
-    """AW += float64(W) (10,784), Ab += float64(bias) (10,): the sums of the averaged iterates."""
-    _accum_rows(W, bias, AW, Ab, 0, N_CLASSES)
-
-
-def _accum_rows(W, bias, AW, Ab, k0, k1):
-    """:func:`_accum` for rows k0..k1-1 only."""
-    for k in range(k0, k1):
-        Ab[k] += np.float64(bias[k])
-        for j in range(N_PIXELS):
-            AW[k, j] += np.float64(W[k, j])
 
 
 def _sgd_kernel(images, labels, perm, W, bias, scale, shift, b, lrs, start, stop, costs,
                 plain, mom, wd, nesterov, VW, Vb, average, AW, Ab):  # fmt: skip
     """Minibatches start..stop-1 (minibatch i = perm[i·b:(i+1)·b]) with step sizes lrs (float32
-    (stop-start,)); W, bias (and the momentum buffers VW, Vb, average sums AW, Ab) in place."""
+    (stop-start,)); W, bias (and the momentum buffers VW, Vb, average sums AW, Ab) in place
+    (:func:`.numba_update._update`, which also zeroes G, gb for the next minibatch)."""
     N = images.shape[0]
     buf = _scratch(min(b, N, BLOCK))
     G, gb = buf[4], buf[5]  # (10,784), (10,) ∂C/∂W, ∂C/∂b of the minibatch
     for i in range(start, stop):
         i0 = i * b
         n = min(b, N - i0)
-        G[:] = 0.0
-        gb[:] = 0.0
+        lr = lrs[i - start]
+        fuse = plain and lr > 0  # W's update rides on the last block's accumulation
         total = 0.0
         for s0 in range(i0, i0 + n, BLOCK):  # blocks bound the memory for any b
+            last = s0 + BLOCK >= i0 + n
             total += _block(images, labels, perm, s0, min(BLOCK, i0 + n - s0), W, bias, scale,
-                            shift, 1.0 / n, buf)  # fmt: skip
+                            shift, 1.0 / n, buf, lr if fuse and last else np.float32(0.0))
         costs[i - start] = total / n
-        if plain:
-            _apply(W, bias, G, gb, lrs[i - start])
-        else:
-            _apply_opt(W, bias, G, gb, lrs[i - start], mom, wd, nesterov, VW, Vb)
-        if average:
-            _accum(W, bias, AW, Ab)
+        _u._update(W, bias, G, gb, lr, plain, fuse, mom, wd, nesterov, VW, Vb, average, AW, Ab,
+                   0, N_CLASSES)  # fmt: skip
 
 
 def _grad_kernel(images, labels, rows, W, bias, scale, shift, G, gb):
@@ -267,7 +118,7 @@ def _grad_kernel(images, labels, rows, W, bias, scale, shift, G, gb):
     total = 0.0
     for s0 in range(0, n, BLOCK):
         total += _block(images, labels, rows, s0, min(BLOCK, n - s0), W, bias, scale, shift,
-                        1.0, buf)  # fmt: skip
+                        1.0, buf, np.float32(0.0))  # fmt: skip
     G[:] = buf[4]
     gb[:] = buf[5]
     return total
@@ -290,7 +141,8 @@ def _full_kernel(images, labels, W, bias, scale, shift, order, GW, GB, threads):
                 gb[:] = 0.0
                 parts[c, 0, N_PIXELS + 1] += _block(images, labels, order, s0,
                                                     min(BLOCK, end - s0), W, bias, scale, shift,
-                                                    1.0 / N, buf)  # fmt: skip
+                                                    1.0 / N, buf,
+                                                    np.float32(0.0))  # fmt: skip
                 for k in range(N_CLASSES):
                     for j in range(N_PIXELS):
                         parts[c, k, j] += G[k, j]
@@ -310,18 +162,8 @@ def _full_kernel(images, labels, W, bias, scale, shift, order, GW, GB, threads):
 #: No "contract" where the reference rounds twice (x = u8·a + c; W − lr·G); "reassoc" only for
 #: the logits' dot products (vectorized sums); NaN/inf stay IEEE so divergence is still seen.
 _SPECS = (
-    ("_gather", {}),
-    ("_logits", {"fastmath": {"reassoc", "nsz", "contract"}}),
-    ("_softmax_delta", {}),
-    ("_accumulate", {"fastmath": {"contract"}}),
     ("_block", {}),
     ("_scratch", {}),
-    ("_apply_rows", {}),
-    ("_apply", {}),
-    ("_apply_opt_rows", {}),
-    ("_apply_opt", {}),
-    ("_accum_rows", {}),
-    ("_accum", {}),
     ("_sgd_kernel", {}),
     ("_grad_kernel", {}),
     ("_full_kernel", {"parallel": True}),
@@ -346,9 +188,8 @@ def _compile() -> None:
         raise RuntimeError("the 'fast' engine needs numba (pip install numba)")
     g = globals()
     g["prange"] = nb.prange
-    from .numba_intrinsics import prefetch
-
-    g["_prefetch"] = prefetch()
+    _m._compile()
+    _u._compile()
     for name, opts in _SPECS:
         g[name] = nb.njit(cache=True, nogil=True, **opts)(g[name])
 
@@ -371,12 +212,13 @@ class NumbaEngine(Engine):
             raise ValueError("the fast engine runs on the CPU only")
         _compile()
         self._x = self.images.contiguous().numpy()  # (N,784) uint8
-        self._y = self.labels.contiguous().numpy()  # (N,) int64
+        y = self.labels.contiguous().numpy()  # (N,) int64
+        if y.size and (y.min() < 0 or y.max() >= N_CLASSES):
+            raise ValueError("labels must lie in 0..9")
+        self._y = y.astype(np.uint8)  # (N,) uint8: 60 KB stays in cache (random lookups)
         self._order = np.arange(self.n, dtype=np.int64)  # full gradient: samples in order
         scale, shift = pixel_affine("cpu")
         self._scale, self._shift = scale.numpy(), shift.numpy()  # (784,) float32 each
-        if self._y.size and (self._y.min() < 0 or self._y.max() >= N_CLASSES):
-            raise ValueError("labels must lie in 0..9")
         self._dummy = OptimState()  # stands in for an absent state (plain SGD never reads it)
         self._warm_up()
 

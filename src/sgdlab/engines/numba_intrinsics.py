@@ -2,7 +2,8 @@
 
 Each factory returns a numba ``@intrinsic`` (made once; numba is imported on first use):
 
-- :func:`prefetch` ``(a, r, j)``: ``llvm.prefetch`` (read, all cache levels) of ``&a[r, j]``;
+- :func:`prefetch` ``(a, r, j)``: ``llvm.prefetch`` (read; ``locality`` 3: all cache levels,
+  2: L2 and outward) of ``&a[r, j]``;
 - :func:`load_acquire` ``(a, i) -> int64`` / :func:`store_release` ``(a, i, v)``: an atomic
   8-byte load with acquire / store with release ordering of ``a[i]`` (a: int64 array). What is
   written before a release store is visible to a thread whose acquire load reads that value
@@ -38,7 +39,7 @@ def _item_ptr(context, builder, sig, args, nidx):
 
 
 @functools.cache
-def prefetch():
+def prefetch(locality: int = 3):
     ir, types, cgutils, intrinsic = _imports()
 
     def codegen(context, builder, sig, args):
@@ -46,7 +47,7 @@ def prefetch():
         i32 = ir.IntType(32)
         fnty = ir.FunctionType(ir.VoidType(), [cgutils.voidptr_t, i32, i32, i32])
         fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
-        builder.call(fn, [builder.bitcast(ptr, cgutils.voidptr_t), i32(0), i32(3), i32(1)])
+        builder.call(fn, [builder.bitcast(ptr, cgutils.voidptr_t), i32(0), i32(locality), i32(1)])
         return context.get_dummy_value()
 
     @intrinsic
@@ -119,3 +120,4 @@ def sched_yield():
         return types.void(), codegen
 
     return _sched_yield
+

@@ -53,9 +53,9 @@ import numpy as np
 
 from ..model import N_CLASSES, N_PIXELS
 from . import numba_cpu as _cpu
+from . import numba_math as _m
+from . import numba_update as _u
 
-#: Classes per thread (the 5-class register block of the logits and of Δᵀ·X).
-KPT = 5
 #: Threads of a split step (10 classes = 2 × 5).
 THREADS = 2
 #: int64 slots per 128-byte line of ``sync``; (1+t)·LINE = thread t's phase; line 0: the abort
@@ -68,14 +68,11 @@ BAIL_YIELDS = 8
 #: Spin with ``pause`` this many times before each ``sched_yield``; give up after SPIN_YIELDS.
 SPIN_PAUSES = 2000
 SPIN_YIELDS = 250_000  # × (2000 pauses + a yield) ≈ 10 s: a partner that never comes
-#: Each thread gathers half of a block's rows and reads the other half from its partner
-#: (True), or gathers the whole block itself (False: no X crosses between cores).
-SHARE_X = True
 #: Split only from this batch size and this many samples per call (crossover, measured).
 MIN_BATCH = 8
 MIN_SAMPLES = 4096
 
-BLOCK, GROUP = _cpu.BLOCK, _cpu.GROUP
+BLOCK, GROUP, KPT = _m.BLOCK, _m.GROUP, _m.KPT
 
 
 def _load_acquire(a, i):  # replaced by intrinsics in _compile()
@@ -113,52 +110,6 @@ def _wait(sync, tid, phase):
     return yields
 
 
-def _logits5(W, bias, X, n4, Z, k):
-    """Z[:n4, 0:5] = X[:n4]·W[k:k+5]ᵀ + bias[k:k+5]: :func:`numba_cpu._logits`'s block k."""
-    z = np.float32(0.0)
-    for s0 in range(0, n4, GROUP):
-        a00 = a01 = a02 = a03 = a10 = a11 = a12 = a13 = a20 = a21 = a22 = a23 = z
-        a30 = a31 = a32 = a33 = a40 = a41 = a42 = a43 = z
-        for j in range(N_PIXELS):
-            x0, x1, x2, x3 = X[s0, j], X[s0 + 1, j], X[s0 + 2, j], X[s0 + 3, j]
-            w = W[k, j]
-            a00, a01, a02, a03 = a00 + w * x0, a01 + w * x1, a02 + w * x2, a03 + w * x3
-            w = W[k + 1, j]
-            a10, a11, a12, a13 = a10 + w * x0, a11 + w * x1, a12 + w * x2, a13 + w * x3
-            w = W[k + 2, j]
-            a20, a21, a22, a23 = a20 + w * x0, a21 + w * x1, a22 + w * x2, a23 + w * x3
-            w = W[k + 3, j]
-            a30, a31, a32, a33 = a30 + w * x0, a31 + w * x1, a32 + w * x2, a33 + w * x3
-            w = W[k + 4, j]
-            a40, a41, a42, a43 = a40 + w * x0, a41 + w * x1, a42 + w * x2, a43 + w * x3
-        for q, (c0, c1, c2, c3, c4) in enumerate(((a00, a10, a20, a30, a40),
-                                                  (a01, a11, a21, a31, a41),
-                                                  (a02, a12, a22, a32, a42),
-                                                  (a03, a13, a23, a33, a43))):  # fmt: skip
-            Z[s0 + q, 0] = c0 + bias[k]
-            Z[s0 + q, 1] = c1 + bias[k + 1]
-            Z[s0 + q, 2] = c2 + bias[k + 2]
-            Z[s0 + q, 3] = c3 + bias[k + 3]
-            Z[s0 + q, 4] = c4 + bias[k + 4]
-
-
-def _accumulate5(X, D, n4, G, k):
-    """G[k:k+5] += D[:n4, k:k+5]ᵀ·X[:n4]: :func:`numba_cpu._accumulate`'s block k."""
-    for s0 in range(0, n4, GROUP):
-        d00, d01, d02, d03 = D[s0, k], D[s0 + 1, k], D[s0 + 2, k], D[s0 + 3, k]
-        d10, d11, d12, d13 = D[s0, k + 1], D[s0 + 1, k + 1], D[s0 + 2, k + 1], D[s0 + 3, k + 1]
-        d20, d21, d22, d23 = D[s0, k + 2], D[s0 + 1, k + 2], D[s0 + 2, k + 2], D[s0 + 3, k + 2]
-        d30, d31, d32, d33 = D[s0, k + 3], D[s0 + 1, k + 3], D[s0 + 2, k + 3], D[s0 + 3, k + 3]
-        d40, d41, d42, d43 = D[s0, k + 4], D[s0 + 1, k + 4], D[s0 + 2, k + 4], D[s0 + 3, k + 4]
-        for j in range(N_PIXELS):
-            x0, x1, x2, x3 = X[s0, j], X[s0 + 1, j], X[s0 + 2, j], X[s0 + 3, j]
-            G[k, j] = G[k, j] + d00 * x0 + d01 * x1 + d02 * x2 + d03 * x3
-            G[k + 1, j] = G[k + 1, j] + d10 * x0 + d11 * x1 + d12 * x2 + d13 * x3
-            G[k + 2, j] = G[k + 2, j] + d20 * x0 + d21 * x1 + d22 * x2 + d23 * x3
-            G[k + 3, j] = G[k + 3, j] + d30 * x0 + d31 * x1 + d32 * x2 + d33 * x3
-            G[k + 4, j] = G[k + 4, j] + d40 * x0 + d41 * x1 + d42 * x2 + d43 * x3
-
-
 def _next_block(i, s0, b, N, stop):
     """The block after the one starting at sample position s0 of minibatch i: (i, s0), or
     (stop, 0) past the end. A minibatch i spans perm[i·b : min(N, (i+1)·b)]."""
@@ -170,49 +121,32 @@ def _next_block(i, s0, b, N, stop):
     return stop, 0
 
 
-def _gather_part(images, perm, tid, share, s0, n, scale, shift, X):
-    """Thread ``tid``'s half of the block perm[s0:s0+n] into X (rows 0..n of the block), or
-    the whole block when not ``share``."""
-    if not share:
-        _cpu._gather(images, perm, s0, n, scale, shift, X)
-        return
-    h = n // 2
-    lo, hi = (0, h) if tid == 0 else (h, n)
-    if hi > lo:
-        _cpu._gather(images, perm, s0 + lo, hi - lo, scale, shift, X[lo:])
-
-
 def _split_kernel(tid, images, labels, perm, W, bias, scale, shift, b, lrs, start, stop, costs,
-                  plain, mom, wd, nesterov, VW, Vb, average, AW, Ab, Xs, Zs, sync,
-                  share):  # fmt: skip
-    """Thread ``tid`` (0/1) of minibatches start..stop-1, classes 5·tid..5·tid+4, with the
+                  plain, mom, wd, nesterov, VW, Vb, average, AW, Ab, Zs, sync):  # fmt: skip
+    """Thread ``tid`` (0/1) of minibatches start..stop-1, classes k..k+4 (k = 5·tid), with the
     arguments of :func:`numba_cpu._sgd_kernel` (per-step lrs, the update options, momentum
     buffers VW, Vb and average sums AW, Ab: each thread touches only its rows). Returns the
     ``sched_yield`` calls its barriers needed (≥ 0), or −1 when a barrier gave up. When its
     barriers needed more than ``sync[BAIL_LIMIT]`` yields, both threads stop together at the next
     step boundary i (``sync[BAIL_STEP]`` = i) and the caller finishes on one thread.
-    Xs (2, 3, BLOCK, 784) float32, Zs (2, 2, BLOCK, 5) float32, shared by both threads.
-    ``share``: each thread gathers half of a block into Xs[0] (else all of it into Xs[tid])."""
+    Zs (2, 2, BLOCK, 10) float32: the exchanged logits (thread t writes columns k..k+4 of
+    Zs[q % 2, t])."""
     N = images.shape[0]
     k = KPT * tid
     m = min(b, N, BLOCK)
     m4 = (m + GROUP - 1) // GROUP * GROUP
+    X = np.zeros((m4, N_PIXELS), np.float32)  # this thread's own copy of the block
     Z = np.empty((m4, N_CLASSES), np.float32)
     D = np.empty((m4, N_CLASSES), np.float32)
-    E = np.empty(N_CLASSES)
+    E = np.empty(3 * m4 * N_CLASSES)  # softmax scratch
     G = np.zeros((N_CLASSES, N_PIXELS), np.float32)  # rows k..k+4 used
     gb = np.zeros(N_CLASSES)
     lb = bias.copy()  # own entries updated here, written back at the end (no shared line)
     if start >= stop:
         return 0
     phase = 1
+    yields = 0
     i, s0 = start, start * b
-    xb = 0 if share else tid
-    _gather_part(images, perm, tid, share, s0, min(BLOCK, min(N, (i + 1) * b) - s0), scale,
-                 shift, Xs[xb, 0])  # fmt: skip
-    yields = _wait(sync, tid, phase)
-    if yields < 0:
-        return -1
     q = 0
     total = 0.0
     while i < stop:
@@ -220,12 +154,12 @@ def _split_kernel(tid, images, labels, perm, W, bias, scale, shift, b, lrs, star
         n_step = min(b, N - i0)
         n = min(BLOCK, i0 + n_step - s0)
         n4 = (n + GROUP - 1) // GROUP * GROUP
-        X = Xs[xb, q % 3]
-        _logits5(W, lb, X, n4, Zs[q % 2, tid], k)
         ni, ns0 = _next_block(i, s0, b, N, stop)
-        if ni < stop:
-            nn = min(BLOCK, min(N, (ni + 1) * b) - ns0)
-            _gather_part(images, perm, tid, share, ns0, nn, scale, shift, Xs[xb, (q + 1) % 3])
+        if ni < stop:  # the next block's rows arrive (in L2) while this one is computed
+            _m._prefetch_rows(images, perm, ns0, min(BLOCK, min(N, (ni + 1) * b) - ns0))
+        Zq = Zs[q % 2, tid]
+        _m._gather(images, perm, s0, n, scale, shift, X)
+        _m._logits5(W, lb, X, n4, Zq, k)
         phase += 1
         first = s0 == i0 and i > start  # a step boundary: steps start..i-1 are complete
         if first and yields > sync[BAIL_LIMIT] and _load_acquire(sync, BAIL) == 0:
@@ -239,25 +173,18 @@ def _split_kernel(tid, images, labels, perm, W, bias, scale, shift, b, lrs, star
                 _store_release(sync, BAIL_STEP, i)
             break
         for s in range(n4):
-            for t in range(THREADS):
-                for c in range(KPT):
-                    Z[s, t * KPT + c] = Zs[q % 2, t, s, c]
-        total += _cpu._softmax_delta(Z, labels, perm, s0, n, n4, 1.0 / n_step, D, E)
-        _accumulate5(X, D, n4, G, k)
-        for c in range(k, k + KPT):
-            for s in range(n):
-                gb[c] += D[s, c]
+            for c in range(KPT):
+                Z[s, c] = Zs[q % 2, 0, s, c]
+                Z[s, KPT + c] = Zs[q % 2, 1, s, KPT + c]
+        total += _m._softmax_delta(Z, labels, perm, s0, n, n4, 1.0 / n_step, D, E, gb)
+        lr = lrs[i - start]
+        fuse = plain and lr > 0  # W's update rides on the last block's accumulation
+        _m._accumulate5(X, D, n4, G, k, W, lr if fuse and ni != i else np.float32(0.0))
         if ni != i:  # last block of minibatch i: update own rows, reset
             if tid == 0:
                 costs[i - start] = total / n_step
-            lr = lrs[i - start]
-            if plain:
-                _cpu._apply_rows(W, lb, G, gb, lr, k, k + KPT)
-            else:
-                _cpu._apply_opt_rows(W, lb, G, gb, lr, mom, wd, nesterov, VW, Vb, k, k + KPT)
-            if average:
-                _cpu._accum_rows(W, lb, AW, Ab, k, k + KPT)
-            G[k:k + KPT] = 0.0
+            _u._update(W, lb, G, gb, lr, plain, fuse, mom, wd, nesterov, VW, Vb, average, AW,
+                       Ab, k, k + KPT)  # fmt: skip
             gb[:] = 0.0
             total = 0.0
         i, s0 = ni, ns0
@@ -269,10 +196,7 @@ def _split_kernel(tid, images, labels, perm, W, bias, scale, shift, b, lrs, star
 
 _SPECS = (
     ("_wait", {}),
-    ("_logits5", {"fastmath": {"reassoc", "nsz", "contract"}}),
-    ("_accumulate5", {"fastmath": {"contract"}}),
     ("_next_block", {}),
-    ("_gather_part", {}),
     ("_split_kernel", {}),
 )
 
@@ -351,9 +275,7 @@ class SplitRunner:
     def __init__(self) -> None:
         _compile()
         _RUNNERS.add(self)
-        self.Xs = np.zeros((THREADS, 3, BLOCK, N_PIXELS), np.float32)  # finite padding rows
-        self.share_x = SHARE_X
-        self.Zs = np.zeros((2, THREADS, BLOCK, KPT), np.float32)
+        self.Zs = np.zeros((2, THREADS, BLOCK, N_CLASSES), np.float32)  # 5 KB per slab
         self.sync = np.zeros((1 + THREADS) * LINE, np.int64)
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
@@ -373,7 +295,7 @@ class SplitRunner:
             self.sync[:] = 0
             self.sync[BAIL_LIMIT] = self.bail_yields
             self.calls += 1
-            args = (*kernel_args, self.Xs, self.Zs, self.sync, self.share_x)
+            args = (*kernel_args, self.Zs, self.sync)
             other = self._pool.submit(self._guarded, 1, args)
             try:
                 mine = _split_kernel(0, *args)
