@@ -231,10 +231,16 @@ class NumbaEngine(Engine):
         sub = self._x[:1], self._y[:1], _f32(m.z.weight), _f32(m.z.bias)
         _full_kernel(*sub, self._scale, self._shift, self._order[:1],
                      np.zeros((N_CLASSES, N_PIXELS)), np.zeros(N_CLASSES), 1)  # fmt: skip
-        if _numba().get_num_threads() > 1:  # and the two-thread steps (zero steps)
-            args = self._kernel_args(m, torch.arange(self.n), 1, 0.0, 0, 0, check_state(None, None),
-                                     None)  # fmt: skip
-            self._split_runner()[0].run(*args)
+        if _numba().get_num_threads() > 1:  # and the two-thread steps, on real work: a first
+            # stretch runs slowly on the partner (cold code and data) and would set off Backoff
+            b = 16
+            steps = min(self.n // b, -(-4096 // b))
+            args = self._kernel_args(m, torch.arange(self.n), b, 0.0, 0, steps,
+                                     check_state(None, None), None)  # fmt: skip
+            runner = self._split_runner()[0]
+            runner.run(*args)
+            runner.calls = 0
+            self._split = runner, self._split[1].__class__()  # a fresh Backoff
 
     @classmethod
     def available(cls, device: torch.device) -> bool:

@@ -167,7 +167,8 @@ def _split_kernel(tid, images, labels, perm, W, bias, scale, shift, b, lrs, star
         y = _wait(sync, tid, phase)
         if y < 0:
             return -1
-        yields += y
+        if q > 0:  # the first barrier also waits for the partner to start: not a busy core
+            yields += y
         if first and _load_acquire(sync, BAIL) == phase:  # both threads stop before step i
             if tid == 0:
                 _store_release(sync, BAIL_STEP, i)
