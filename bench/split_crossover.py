@@ -11,7 +11,7 @@ the same either way), alternating, best and median of ``--repeats``:
   to the worker thread once, so small calls (small N, or the short stretches of
   ``--checkpoint-every``) pay that hand-over more often.
 
-The crossover sets ``numba_threads.MIN_BATCH`` and ``MIN_SAMPLES``.
+The crossover sets ``numba_threads.MIN_BATCH`` and ``MIN_STEPS``.
 
     python bench/split_crossover.py [--json out.json] [--sample] [--repeats 7]
 """
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     mon = LoadMonitor().start()
 
     def epoch(b: int, seg: int, split: bool) -> float:
-        eng.min_split_batch, eng.min_split_samples = (1, 1) if split else (10**9, 10**9)
+        eng.min_split_batch, eng.min_split_steps = (1, 1) if split else (10**9, 10**9)
         perm = torch.randperm(eng.n, generator=g)
         nb = -(-eng.n // b)
         t0 = time.perf_counter()

@@ -1,21 +1,21 @@
 """The ``fast`` engine: a stretch of SGD steps, or one full gradient, in ONE compiled numba call.
 
-Per minibatch i = ``perm[i*b:(i+1)*b]`` (B ≤ b samples) the kernel gathers the uint8 rows and
-normalizes them like :func:`sgdlab.data.to_float` (``float32(u8)·scale`` then ``+ shift``, two
-roundings, no FMA: X (B,784) float32 is bitwise the reference's), then Z = X·Wᵀ + b (B,10)
+Per minibatch i = ``perm[i*b:(i+1)*b]`` (B ≤ b samples, in blocks of ≤ ``BLOCK``) the kernel
+runs :mod:`.numba_math`'s block math: it gathers the uint8 rows and normalizes them like
+:func:`sgdlab.data.to_float` (X (B,784) float32, bitwise the reference's), Z = X·Wᵀ + b (B,10)
 float32; softmax and cost H in float64; Δ = float32((softmax − onehot)/B) (B,10);
-∂C/∂W = Δᵀ·X (10,784) float32, ∂C/∂b = ΣΔ; W −= float32(lr_t)·∂C/∂W, b −= float32(lr_t)·∂C/∂b
-in place on numpy views of ``model.z.weight`` / ``model.z.bias`` (lr_t: the step's own rate from
-the float32 (K,) array of the stretch). With momentum or weight decay, ``_apply_opt`` does
-``torch.optim.SGD``'s update in float32 on numpy views of the state's buffers; with averaging,
-``_accum`` adds each iterate to float64 sums. Plain SGD takes the unchanged ``_apply``.
-Costs: float64 nats, before each step. Scratch: ≤ 0.5 MB (minibatches are processed in blocks
-of ``BLOCK`` samples).
+∂C/∂W = Δᵀ·X (10,784) float32, ∂C/∂b = ΣΔ; then :mod:`.numba_update` applies
+W −= float32(lr_t)·∂C/∂W, b −= float32(lr_t)·∂C/∂b in place on numpy views of
+``model.z.weight`` / ``model.z.bias`` (lr_t: the step's own rate from the float32 (K,) array of
+the stretch; plain SGD's W update rides on the accumulation's last pass). With momentum or
+weight decay the update is ``torch.optim.SGD``'s in float32 on numpy views of the state's
+buffers; with averaging each iterate is added to float64 sums. Costs: float64 nats, before each
+step. Scratch: ≤ 0.5 MB. Labels are kept as uint8 (60 KB: the random lookups stay in cache).
 
 With numba's thread count ≥ 2 (``--threads``, ``NUMBA_NUM_THREADS``, ``numba.set_num_threads``)
-a stretch of ≥ ``numba_threads.MIN_SAMPLES`` samples at b ≥ ``numba_threads.MIN_BATCH`` runs on
-two threads, the 10 classes split 5/5 (:mod:`.numba_threads`), with bitwise the same result;
-smaller stretches, b = 1, and one thread run the kernel below.
+a stretch of ≥ ``numba_threads.MIN_STEPS`` steps runs on two threads, the 10 classes split 5/5
+(:mod:`.numba_threads`), with bitwise the same result; shorter stretches and one thread run the
+kernel below.
 
 Full gradient: fixed chunks of ``CHUNK`` samples (whatever the thread count) dealt round-robin
 to the threads (``prange`` over threads, one scratch each), float32 within a block, float64
@@ -158,9 +158,8 @@ def _full_kernel(images, labels, W, bias, scale, shift, order, GW, GB, threads):
     return cost / N
 
 
-#: (name, njit options) in dependency order: helpers before the kernels that call them.
-#: No "contract" where the reference rounds twice (x = u8·a + c; W − lr·G); "reassoc" only for
-#: the logits' dot products (vectorized sums); NaN/inf stay IEEE so divergence is still seen.
+#: (name, njit options) in dependency order: helpers before the kernels that call them (the
+#: block math's flags are in :mod:`.numba_math`).
 _SPECS = (
     ("_block", {}),
     ("_scratch", {}),
@@ -282,9 +281,9 @@ class NumbaEngine(Engine):
                 np.float32(hyper.weight_decay), bool(hyper.nesterov), vw, vb,
                 bool(hyper.average), aw, ab)  # fmt: skip
 
-    #: Two-thread steps (:mod:`.numba_threads`) from this batch size and samples per call.
+    #: Two-thread steps (:mod:`.numba_threads`) from this batch size and steps per call.
     min_split_batch: int | None = None
-    min_split_samples: int | None = None
+    min_split_steps: int | None = None
 
     def split_steps(self, batch_size: int, steps: int) -> bool:
         """Whether ``steps`` minibatches of ``batch_size`` run on two threads: numba's thread
@@ -293,7 +292,7 @@ class NumbaEngine(Engine):
         from . import numba_threads as nt
 
         if not nt.use_split(_numba().get_num_threads(), batch_size, steps,
-                            self.min_split_batch, self.min_split_samples):  # fmt: skip
+                            self.min_split_batch, self.min_split_steps):  # fmt: skip
             return False
         return not self._split_runner()[1].active()
 

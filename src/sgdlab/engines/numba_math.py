@@ -26,6 +26,10 @@ the next block's image rows (into L2) a block ahead. numba is imported by :func:
 from __future__ import annotations
 
 import functools
+import hashlib
+import math
+import os
+from pathlib import Path
 
 import numpy as np
 
@@ -40,8 +44,10 @@ KPT = 5
 
 #: exp(r) on |r| ≤ ln2/2: Taylor coefficients 1/k! (Horner; truncation < 2e-16 relative).
 _C2, _C3, _C4, _C5, _C6, _C7, _C8, _C9, _C10, _C11, _C12, _C13 = (
-    1.0 / float(np.prod(np.arange(1.0, k + 1.0))) for k in range(2, 14))
-_LOG2E, _LN2_HI, _LN2_LO = 1.4426950408889634, 6.93147180369123816490e-01, 1.90821492927058770002e-10
+    1.0 / math.factorial(k) for k in range(2, 14))
+#: log₂e, and ln 2 split in two (fdlibm's: n·ln2_hi is exact for |n| < 2²⁰).
+_LOG2E = 1.4426950408889634
+_LN2_HI, _LN2_LO = 6.93147180369123816490e-01, 1.90821492927058770002e-10
 
 
 def _prefetch(images, r, j):  # replaced by an llvm.prefetch intrinsic in _compile()
@@ -226,13 +232,47 @@ _SPECS = (
 )
 
 
+def _fresh_cache(numba_version: str) -> None:
+    """Drop the engine's cached kernels when any of its sources changed.
+
+    numba keys a cached function by its own file only, and a kernel inlines the functions it
+    calls from the other ``numba_*.py`` modules: after one of those changes, the cached kernel
+    would still run the old code. A stamp (SHA-256 of the sources and numba's version) beside the
+    cache says whether the cache was built from these sources. Skipped under
+    ``NUMBA_CACHE_DIR`` (a cache elsewhere is the user's to manage); errors are ignored (a
+    read-only install has no cache here either).
+    """
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return
+    here = Path(__file__).parent
+    h = hashlib.sha256(numba_version.encode())
+    for src in sorted(here.glob("numba_*.py")):
+        h.update(src.name.encode() + src.read_bytes())
+    cache, digest = here / "__pycache__", h.hexdigest()
+    stamp = cache / "sgdlab-numba-sources.sha256"
+    try:
+        if stamp.read_text() == digest:
+            return
+    except OSError:
+        pass
+    try:
+        cache.mkdir(exist_ok=True)
+        for f in [*cache.glob("numba_*.nbi"), *cache.glob("numba_*.nbc")]:
+            f.unlink(missing_ok=True)
+        stamp.write_text(digest)
+    except OSError:
+        pass
+
+
 @functools.cache
 def _compile() -> None:
-    """Turn the functions above into cached njit dispatchers (compiled on first call)."""
+    """Turn the functions above into cached njit dispatchers (compiled on first call), after
+    :func:`_fresh_cache`."""
     import numba
 
     from .numba_intrinsics import prefetch
 
+    _fresh_cache(numba.__version__)
     g = globals()
     g["_prefetch"] = prefetch(2)  # into L2: the rows are read a block later
     for name, opts in _SPECS:

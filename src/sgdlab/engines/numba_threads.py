@@ -1,24 +1,24 @@
 """One SGD step on two cores: the 10 classes split between two threads, one barrier per block.
 
 The stretch kernel :func:`_split_kernel` runs (``nogil``) on two Python threads at once, thread t
-owning the classes ``5t..5t+4``: its rows of W (10,784) float32 and of b (10,). Per block of
-≤ ``BLOCK`` samples of a minibatch (one block for b ≤ 128):
+owning the classes ``k = 5t..5t+4``: its rows of W (10,784) float32 and of b (10,). Per block
+of ≤ ``BLOCK`` samples of a minibatch (one block for b ≤ 128), with :mod:`.numba_math`'s
+functions:
 
-1. logits of its own 5 classes Z[:, 5t:5t+5] = X·W[5t:5t+5]ᵀ + b[5t:5t+5] (float32) into the
-   shared exchange buffer ``Zs[q % 2, t]`` (q = block count in this call);
-2. it gathers and normalizes its half of the *next* block's image rows into ``Xs[(q+1) % 3]``;
-3. **barrier** (the only one per block): the other thread's logits and its half of the next
-   X are now visible;
-4. softmax over all 10 classes (float64, both threads compute it: 10 exps a sample are
-   cheaper than a second barrier), Δ of its own classes, ∂C/∂W of its own rows = Δᵀ·X, and
-   at the end of the minibatch the update of its own rows of W and entries of b, with the
-   engine's per-row update helpers (:func:`numba_cpu._apply_rows`, ``_apply_opt_rows``:
-   momentum, nesterov, weight decay, the step's own learning rate; ``_accum_rows``: Polyak
-   averaging), so every option of the single-thread kernel works on two threads.
+1. it prefetches the next block's image rows, converts this block's rows into its own X
+   (each thread converts the whole block: handing half of X across cores cost ~9 ms an epoch
+   more than converting it twice, measured at b = 16) and computes the logits of its own 5
+   classes into the shared exchange buffer ``Zs[q % 2, t]`` (q = block count in this call);
+2. **barrier** (the only one per block): the other thread's logits are now visible;
+3. softmax over all 10 classes (float64, both threads compute it: 10 exps a sample are
+   cheaper than a second barrier), Δ, ∂C/∂W of its own rows = Δᵀ·X, and at the end of the
+   minibatch the update of its own rows of W and entries of b (:mod:`.numba_update`: momentum,
+   nesterov, weight decay, the step's own learning rate, Polyak averaging), so every option of
+   the single-thread kernel works on two threads.
 
-Three X buffers and two Z buffers make one barrier per block enough: a thread writes
-``Xs[(q+1) % 3]`` / ``Zs[(q+1) % 2]`` only after it has passed barrier q, so its partner has
-finished with block q−1 (X) / reads ``Zs[q % 2]`` (Z). Costs (float64) come from thread 0.
+Two Z buffers make one barrier per block enough: a thread writes ``Zs[(q+1) % 2]`` only after
+it has passed barrier q, while its partner reads ``Zs[q % 2]``. Costs (float64) come from
+thread 0.
 
 **The barrier** is a phase counter per thread, each on its own 128-byte line of ``sync``
 (int64): a thread publishes ``phase`` with a release store and waits until its partner's
@@ -26,19 +26,21 @@ counter reaches ``phase`` with acquire loads (x86 ``pause`` between loads, ``sch
 after ``SPIN_PAUSES`` of them, so a descheduled partner gets the core back). It never hangs:
 the wait gives up when ``sync[ABORT]`` is set (the Python side sets it when the other thread
 failed) or after ``SPIN_YIELDS`` yields (many seconds), and the kernel then returns −1.
+A barrier round trip with the logits' exchange costs ≈ 0.1 µs on the project's 2-core VM.
 
 **Same results**: every per-element operation is that of :mod:`.numba_cpu`'s kernel in the
-same order (the 5-class register blocks of the logits and of Δᵀ·X are its own blocks; the
-softmax is its function), so one thread and two threads give **bitwise identical** weights and
-costs (tested), and two threads are bitwise reproducible run to run.
+same order (the same block functions on the same class blocks), so one thread and two threads
+give **bitwise identical** weights and costs (tested), and two threads are bitwise reproducible
+run to run.
 
-**When it pays** (see :func:`use_split`): a thread saves about half of ≈ 0.5 µs of work per
-sample (micro-benchmark of the single-thread kernel's parts at b = 16) but pays a barrier per
-block and a hand-over to the worker thread per call. ``MIN_BATCH`` = 8 and ``MIN_SAMPLES`` =
-4096 are **provisional**: estimated from that model (barrier ≈ 0.3 µs, hand-over ≈ 30 µs), not
-yet confirmed on a quiet machine; ``bench/split_crossover.py`` measures the crossover (see
-docs/benchmarks.md for what has been measured so far). Below them the single-thread kernel
-runs.
+**When it pays** (see :func:`use_split`; ``bench/split_crossover.py`` measures it side by side,
+docs/benchmarks.md has the table): a call hands the stretch to the worker thread once (tens to
+hundreds of µs on a VM whose idle virtual core must be woken), and each step saves about half
+of its arithmetic. At 500 steps a call (as ``sgdlab train`` runs an epoch) two threads were
+faster at every batch size measured, b = 1 included; at b = 16 calls of ≤ 128 steps were
+slower. Hence ``MIN_BATCH`` = 1 and ``MIN_STEPS`` = 400; shorter calls run the single-thread
+kernel. When another process keeps a core busy, :class:`Backoff` and the bail-out in the kernel
+fall back to one thread.
 """
 
 from __future__ import annotations
@@ -64,13 +66,13 @@ LINE = 16
 ABORT, BAIL, BAIL_STEP, BAIL_LIMIT = 0, 1, 2, 3
 #: Yields in one call after which the threads hand the rest of the stretch to one thread
 #: (``SplitRunner.bail_yields``, passed in ``sync[BAIL_LIMIT]``).
-BAIL_YIELDS = 8
+BAIL_YIELDS = 256  # ≈ 10 ms spent waiting: a core kept busy, not one hiccup of the host
 #: Spin with ``pause`` this many times before each ``sched_yield``; give up after SPIN_YIELDS.
 SPIN_PAUSES = 2000
 SPIN_YIELDS = 250_000  # × (2000 pauses + a yield) ≈ 10 s: a partner that never comes
 #: Split only from this batch size and this many samples per call (crossover, measured).
-MIN_BATCH = 8
-MIN_SAMPLES = 4096
+MIN_BATCH = 1
+MIN_STEPS = 400
 
 BLOCK, GROUP, KPT = _m.BLOCK, _m.GROUP, _m.KPT
 
@@ -217,12 +219,12 @@ def _compile() -> None:
 
 
 def use_split(threads: int, batch_size: int, steps: int, min_batch: int | None = None,
-              min_samples: int | None = None) -> bool:  # fmt: skip
+              min_steps: int | None = None) -> bool:  # fmt: skip
     """Whether a call of ``steps`` minibatches of ``batch_size`` runs on two threads
-    (thresholds default to :data:`MIN_BATCH`, :data:`MIN_SAMPLES`)."""
+    (thresholds default to :data:`MIN_BATCH`, :data:`MIN_STEPS`)."""
     min_batch = MIN_BATCH if min_batch is None else min_batch
-    min_samples = MIN_SAMPLES if min_samples is None else min_samples
-    return threads >= THREADS and batch_size >= min_batch and steps * batch_size >= min_samples
+    min_steps = MIN_STEPS if min_steps is None else min_steps
+    return threads >= THREADS and batch_size >= min_batch and steps >= min_steps
 
 
 class Backoff:
@@ -230,11 +232,15 @@ class Backoff:
     using a core, and a spin barrier between a running and a waiting thread costs a scheduler
     time slice per step. One thread and two give the same bits, so this changes only speed.
 
-    After a call whose barriers yielded more than once per ``YIELDS_PER_STEP`` steps, the next
-    calls run on one thread for ``SECONDS`` (doubling, up to ``MAX_SECONDS``, while it recurs).
+    After a call that bailed out, or whose barriers yielded more than ``BAIL_YIELDS`` times and
+    more than once per 1/``YIELDS_PER_STEP`` steps, the next calls run on one thread for
+    ``SECONDS`` (doubling, up to ``MAX_SECONDS``, while it recurs). A single hiccup (the host
+    taking a virtual core away for a millisecond: a few dozen yields) does not count: on a
+    shared VM it happens every few seconds, and backing off for it cost most of the split's
+    gain (measured).
     """
 
-    YIELDS_PER_STEP = 0.02
+    YIELDS_PER_STEP = 0.1
     SECONDS = 0.5
     MAX_SECONDS = 8.0
 
@@ -248,7 +254,7 @@ class Backoff:
         return self.clock() < self.until
 
     def record(self, yields: int, steps: int, bailed: bool = False) -> None:
-        if bailed or yields > max(1.0, self.YIELDS_PER_STEP * steps):
+        if bailed or yields > max(BAIL_YIELDS, self.YIELDS_PER_STEP * steps):
             self.events += 1
             self.until = self.clock() + self.seconds
             self.seconds = min(self.MAX_SECONDS, 2 * self.seconds)

@@ -77,6 +77,9 @@ def _compile() -> None:
     """Turn the functions above into cached njit dispatchers (compiled on first call)."""
     import numba
 
+    from .numba_math import _fresh_cache
+
+    _fresh_cache(numba.__version__)
     g = globals()
     for name in _NAMES:
         g[name] = numba.njit(cache=True, nogil=True)(g[name])
