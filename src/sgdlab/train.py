@@ -36,6 +36,7 @@ from .config import checkpoint_every as _valid_every
 from .data import FashionMNIST
 from .data_parallel import DataParallel
 from .errors import CheckpointError, ConfigError, DivergenceError, TrainingInterrupted
+from .machine import quiet_torch_for
 from .model import SoftmaxRegression
 from .provenance import environment
 from .sampler import MinibatchSampler
@@ -166,7 +167,7 @@ def train(*, batch_size: int = 16, epochs: int = 5, lr: float = 0.005, seed: int
     if saved is not None:
         loop.restore(saved)
         loop.last_checkpoint = path
-    with _SignalFlag(enabled=checkpoint_dir is not None) as flag:
+    with _SignalFlag(enabled=checkpoint_dir is not None) as flag, quiet_torch_for(eng):
         loop.run(flag, progress and world.is_main, segment)
     dp = loop.dp
     return TrainResult(model=loop.result_model(), history=loop.history, config=asdict(cfg),

@@ -1,0 +1,41 @@
+"""sgdlab.machine: thread settings (``quiet_torch_for``: one torch thread while the fast engine
+may split SGD steps, restored after; nothing changes for other engines)."""
+
+from __future__ import annotations
+
+import types
+
+import pytest
+import torch
+
+from sgdlab.machine import quiet_torch_for
+
+
+@pytest.fixture
+def two_threads():
+    numba = pytest.importorskip("numba")
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("numba has one thread here")
+    old = torch.get_num_threads(), numba.get_num_threads()
+    torch.set_num_threads(2)
+    numba.set_num_threads(2)
+    yield numba
+    torch.set_num_threads(old[0])
+    numba.set_num_threads(old[1])
+
+
+def test_fast_engine_runs_torch_on_one_thread_and_restores(two_threads):
+    with quiet_torch_for(types.SimpleNamespace(name="fast")):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == 2
+    with pytest.raises(RuntimeError), quiet_torch_for(types.SimpleNamespace(name="fast")):
+        raise RuntimeError("restored on errors too")
+    assert torch.get_num_threads() == 2
+
+
+def test_other_engines_and_one_numba_thread_leave_torch_alone(two_threads):
+    with quiet_torch_for(types.SimpleNamespace(name="reference")):
+        assert torch.get_num_threads() == 2
+    two_threads.set_num_threads(1)  # the fast engine cannot split: nothing to protect
+    with quiet_torch_for(types.SimpleNamespace(name="fast")):
+        assert torch.get_num_threads() == 2
