@@ -7,8 +7,9 @@ all-core roofline measured in the same run.
 
 One process measures, in this order: the machine's peak (``sgdlab.roofline.measure_peak``:
 sgemm of ``torch.mm`` on all threads, copy bandwidth), then ``--repeats`` epochs at b in calls
-of 500 steps (as ``sgdlab train`` runs an epoch), epochs in one call, and full-gradient
-iterations, each a median (and best) of wall times; nothing is evaluated between epochs. Each
+of 500 steps (as ``sgdlab train`` runs an epoch, torch on one thread where train does so),
+epochs in one call, and full-gradient iterations, each a median (and best) of wall times;
+nothing is evaluated between epochs. Each
 figure is printed with its ratio to the roofline time of its work (``sgdlab.roofline``). For a
 before/after, run it for both checkouts back to back (alternating) on a quiet machine: only
 ratios from one run are comparable (machines of one kind differ by up to 2× in time).
@@ -17,6 +18,7 @@ ratios from one run are comparable (machines of one kind differ by up to 2× in 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import time
@@ -31,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from sgdlab import engines, roofline
+    from sgdlab import engines, machine, roofline
     from sgdlab.data import load
     from sgdlab.machine import LoadMonitor
     from sgdlab.model import SoftmaxRegression
@@ -42,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     n, b = eng.n, args.batch_size
     steps = -(-n // b)
     peak = roofline.measure_peak("cpu")
+    time.sleep(0.2)  # torch's OpenMP workers stop spinning after the peak's matmuls
+    quiet = getattr(machine, "quiet_torch_for", None)  # as sgdlab train runs (absent before)
     m, g = SoftmaxRegression(), torch.Generator().manual_seed(0)
     mon = LoadMonitor().start()
 
@@ -63,8 +67,9 @@ def main(argv: list[str] | None = None) -> int:
             "gd": (roofline.gd_flops(n), roofline.gd_bytes(n))}  # fmt: skip
     runs = {"epoch_500": lambda: epoch(500), "epoch_1call": lambda: epoch(steps), "gd": gd}
     for name, run in runs.items():
-        run()  # warm-up
-        t = [run() for _ in range(args.repeats)]
+        with quiet(eng) if quiet is not None else contextlib.nullcontext():
+            run()  # warm-up
+            t = [run() for _ in range(args.repeats)]
         med = statistics.median(t)
         vp = roofline.versus_peak(med, *work[name], peak)
         out["figures"][name] = {"seconds": t, "median": med, "best": min(t), "vs_peak": vp}
