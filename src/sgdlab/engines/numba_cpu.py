@@ -19,7 +19,7 @@ kernel below.
 
 Full gradient: fixed chunks of ``CHUNK`` samples (whatever the thread count) dealt round-robin
 to the threads (``prange`` over threads, one scratch each), float32 within a block, float64
-across blocks and chunks, chunk partials (7.4 MB for N = 60,000) summed in chunk order: bitwise
+across blocks and chunks, chunk partials (1.9 MB for N = 60,000) summed in chunk order: bitwise
 reproducible for any thread count.
 
 Differs from the reference only in summation order (vectorized 784-term dot products, Δᵀ·X in
@@ -42,8 +42,10 @@ from . import numba_math as _m
 from . import numba_update as _u
 from .base import Engine, as_lrs, check_state
 
-#: Samples per chunk of the full gradient: the fixed partition the threads share out.
-CHUNK = 512
+#: Samples per chunk of the full gradient: the fixed partition the threads share out (30 chunks
+#: for N = 60,000; from 512, the f64 reduction over chunks shrank 4× and a GD iteration took
+#: ≈ 0.5 ms less, measured).
+CHUNK = 2048
 #: Samples per block (X block 400 KB, L2-resident); a full-gradient chunk sums its blocks in f64.
 BLOCK = _m.BLOCK
 #: Samples per register group in the inner loops (:mod:`.numba_math`).
