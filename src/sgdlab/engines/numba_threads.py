@@ -241,7 +241,7 @@ class Backoff:
     """
 
     YIELDS_PER_STEP = 0.1
-    SECONDS = 0.5
+    SECONDS = 0.1
     MAX_SECONDS = 8.0
 
     def __init__(self, clock=None) -> None:
