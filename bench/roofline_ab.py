@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from sgdlab import engines, machine, roofline
+    from sgdlab.bench import SEGMENT
     from sgdlab.data import load
     from sgdlab.machine import LoadMonitor
     from sgdlab.model import SoftmaxRegression
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
            "peak": peak, "figures": {}}  # fmt: skip
     work = {"epoch_500": roofline.epoch_work(n, b), "epoch_1call": roofline.epoch_work(n, b),
             "gd": (roofline.gd_flops(n), roofline.gd_bytes(n))}  # fmt: skip
-    runs = {"epoch_500": lambda: epoch(500), "epoch_1call": lambda: epoch(steps), "gd": gd}
+    runs = {"epoch_500": lambda: epoch(SEGMENT), "epoch_1call": lambda: epoch(steps), "gd": gd}
     for name, run in runs.items():
         with quiet(eng) if quiet is not None else contextlib.nullcontext():
             run()  # warm-up

@@ -99,7 +99,7 @@ def _sgd_kernel(images, labels, perm, W, bias, scale, shift, b, lrs, start, stop
         i0 = i * b
         n = min(b, N - i0)
         lr = lrs[i - start]
-        fuse = plain and lr > 0  # W's update rides on the last block's accumulation
+        fuse = _u._fuses(plain, lr)  # W's update rides on the last block's accumulation
         total = 0.0
         for s0 in range(i0, i0 + n, BLOCK):  # blocks bound the memory for any b
             last = s0 + BLOCK >= i0 + n
@@ -238,10 +238,12 @@ class NumbaEngine(Engine):
             steps = min(self.n // b, -(-4096 // b))
             args = self._kernel_args(m, torch.arange(self.n), b, 0.0, 0, steps,
                                      check_state(None, None), None)  # fmt: skip
+            from .numba_threads import Backoff
+
             runner = self._split_runner()[0]
             runner.run(*args)
-            runner.calls = 0
-            self._split = runner, self._split[1].__class__()  # a fresh Backoff
+            runner.calls = 0  # count the caller's stretches only
+            self._split = runner, Backoff()  # whatever the warm-up met, start afresh
 
     @classmethod
     def available(cls, device: torch.device) -> bool:

@@ -181,7 +181,7 @@ def _split_kernel(tid, images, labels, perm, W, bias, scale, shift, b, lrs, star
                 Z[s, KPT + c] = Zs[q % 2, 1, s, KPT + c]
         total += _m._softmax_delta(Z, labels, perm, s0, n, n4, 1.0 / n_step, D, E, gb)
         lr = lrs[i - start]
-        fuse = plain and lr > 0  # W's update rides on the last block's accumulation
+        fuse = _u._fuses(plain, lr)  # W's update rides on the last block's accumulation
         _m._accumulate5(X, D, n4, G, k, W, lr if fuse and ni != i else np.float32(0.0))
         if ni != i:  # last block of minibatch i: update own rows, reset
             if tid == 0:

@@ -49,6 +49,12 @@ def _opt_rows(W, bias, G, gb, lr, mom, wd, nesterov, VW, Vb, k0, k1):
             G[k, j] = 0.0
 
 
+def _fuses(plain, lr):
+    """Whether plain SGD's W update rides on the accumulation's last pass
+    (:func:`.numba_math._accumulate5` given ``lr``; then ``_update(..., w_done=True)``)."""
+    return plain and lr > 0
+
+
 def _update(W, bias, G, gb, lr, plain, w_done, mom, wd, nesterov, VW, Vb, average, AW, Ab, k0,
             k1):  # fmt: skip
     """One minibatch's update of rows k0..k1-1 of W and b; zeroes them in G and gb. ``w_done``:
@@ -69,17 +75,18 @@ def _update(W, bias, G, gb, lr, plain, w_done, mom, wd, nesterov, VW, Vb, averag
                 AW[k, j] += np.float64(W[k, j])
 
 
-_NAMES = ("_sgd_rows", "_opt_rows", "_update")
+_NAMES = ("_sgd_rows", "_opt_rows", "_fuses", "_update")
 
 
 @functools.cache
 def _compile() -> None:
-    """Turn the functions above into cached njit dispatchers (compiled on first call)."""
+    """Turn the functions above into cached njit dispatchers (compiled on first call), after
+    :func:`.numba_math._compile` (whose stale-cache check covers this module too)."""
     import numba
 
-    from .numba_math import _fresh_cache
+    from .numba_math import _compile as _compile_math
 
-    _fresh_cache(numba.__version__)
+    _compile_math()
     g = globals()
     for name in _NAMES:
         g[name] = numba.njit(cache=True, nogil=True)(g[name])
