@@ -48,8 +48,8 @@ from .base import Engine, as_lrs, check_state
 CHUNK = 2048
 #: Samples per block (X block 400 KB, L2-resident); a full-gradient chunk sums its blocks in f64.
 BLOCK = _m.BLOCK
-#: Samples per register group in the inner loops (:mod:`.numba_math`).
-GROUP = _m.GROUP
+#: The first pixel of the second half (:mod:`.numba_math`).
+SPLIT = _m.SPLIT
 
 prange = range  # replaced by numba.prange in _compile()
 
@@ -63,28 +63,29 @@ def _block(images, labels, rows, s0, n, W, bias, scale, shift, inv, buf, lr):
     """Samples rows[s0:s0+n], n ≤ BLOCK: G += Δᵀ·X, gb += ΣΔ with Δ = (softmax − onehot)·inv.
 
     ``buf`` = :func:`_scratch` (G (10,784) float32, gb (10,) float64 accumulate); returns Σ H.
-    ``lr`` > 0: plain SGD's last block, W −= lr·G in the accumulation's last pass. Prefetches
+    ``lr`` > 0: plain SGD's last block, W −= lr·G in the accumulation's last pass. Both pixel
+    halves in turn, as the two threads of a split step compute them (the same bits). Prefetches
     the next block's rows (``rows[s0+n:]``).
     """
-    X, Z, D, E, G, gb = buf
-    n4 = (n + GROUP - 1) // GROUP * GROUP
-    _m._prefetch_rows(images, rows, s0 + n, min(BLOCK, rows.shape[0] - s0 - n))
-    _m._gather(images, rows, s0, n, scale, shift, X)
-    _m._logits5(W, bias, X, n4, Z, 0)
-    _m._logits5(W, bias, X, n4, Z, _m.KPT)
-    total = _m._softmax_delta(Z, labels, rows, s0, n, n4, inv, D, E, gb)
-    _m._accumulate5(X, D, n4, G, 0, W, lr)
-    _m._accumulate5(X, D, n4, G, _m.KPT, W, lr)
+    X, P, D, E, G, gb = buf
+    _m._prefetch_rows(images, rows, s0 + n, min(BLOCK, rows.shape[0] - s0 - n), 0, N_PIXELS)
+    _m._logits_half(images, rows, s0, n, scale, shift, W, 0, SPLIT, X, P[0])
+    _m._logits_half(images, rows, s0, n, scale, shift, W, SPLIT, N_PIXELS, X, P[1])
+    total = _m._softmax_delta(P[0], P[1], bias, labels, rows, s0, n, inv, D, E, gb)
+    _m._grad_half(X, D, n, G, 0, SPLIT, W, lr)
+    _m._grad_half(X, D, n, G, SPLIT, N_PIXELS, W, lr)
     return total
 
 
 def _scratch(m):
-    """Scratch for ≤ m samples: X (m,784), Z, D (m,10), G (10,784) float32; E (3·m·10,) f64
-    softmax scratch, gb (10,) f64."""
-    m = (m + GROUP - 1) // GROUP * GROUP
-    return (np.zeros((m, N_PIXELS), np.float32), np.empty((m, N_CLASSES), np.float32),
-            np.empty((m, N_CLASSES), np.float32), np.empty(3 * m * N_CLASSES),
-            np.zeros((N_CLASSES, N_PIXELS), np.float32), np.zeros(N_CLASSES))  # fmt: skip
+    """Scratch for ≤ m samples: X (m,784) float32; P (2,10,m16) float32 (the halves' logits),
+    D (10,m16) and E (4,m16) float32 (softmax), m16 = m rounded up to 16 lanes; G (10,784)
+    float32, gb (10,) float64."""
+    m16 = (max(m, 1) + 15) // 16 * 16
+    return (np.zeros((max(m, 1), N_PIXELS), np.float32),
+            np.zeros((2, N_CLASSES, m16), np.float32), np.zeros((N_CLASSES, m16), np.float32),
+            np.zeros((4, m16), np.float32), np.zeros((N_CLASSES, N_PIXELS), np.float32),
+            np.zeros(N_CLASSES))  # fmt: skip
 
 
 def _sgd_kernel(images, labels, perm, W, bias, scale, shift, b, lrs, start, stop, costs,
@@ -107,7 +108,7 @@ def _sgd_kernel(images, labels, perm, W, bias, scale, shift, b, lrs, start, stop
                             shift, 1.0 / n, buf, lr if fuse and last else np.float32(0.0))
         costs[i - start] = total / n
         _u._update(W, bias, G, gb, lr, plain, fuse, mom, wd, nesterov, VW, Vb, average, AW, Ab,
-                   0, N_CLASSES)  # fmt: skip
+                   0, N_PIXELS, True)  # fmt: skip
 
 
 def _grad_kernel(images, labels, rows, W, bias, scale, shift, G, gb):

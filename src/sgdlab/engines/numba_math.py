@@ -1,33 +1,33 @@
 """The per-block math of the ``fast`` engine, shared by its one-thread and two-thread kernels.
 
 A *block* is ≤ ``BLOCK`` samples ``rows[i0:i0+n]`` of a minibatch (or of a full-gradient chunk);
-a *class block* is the classes k..k+4 (k = 0 or 5: a two-thread step gives each thread one,
-rows k..k+4 of W). In the order the kernels call it:
+a *pixel half* is the pixels j0..j1-1 of one of the two halves ``HALVES`` (0..399 and
+400..783: 25 and 24 vectors of 16). A two-thread step gives each thread one half: its columns of
+X, W and ∂C/∂W; every class is in both. In the order the kernels call it:
 
-1. :func:`_gather` — converts the block's uint8 image rows like :func:`sgdlab.data.to_float`
-   (``float32(u8)·scale`` then ``+ shift``, two roundings, no FMA): X (n4,784) float32 is
-   bitwise the reference's (tested). A two-thread step's threads each convert the whole block
-   for themselves: handing half of it across cores cost more than converting it (measured);
-2. :func:`_logits5` — a class block's logits Z[:, k:k+5] = X·W[k:k+5]ᵀ + b[k:k+5];
-3. :func:`_softmax_delta` — softmax and cost in float64, Δ = float32((softmax − onehot)·inv)
-   (n4,10), and ∂C/∂b += ΣΔ (float64, sample order);
-4. :func:`_accumulate5` — ∂C/∂W[k:k+5] += Δ[:, k:k+5]ᵀ·X (float32, sums in sample order);
-   with ``lr`` > 0 (the minibatch's last block of plain SGD) its last pass also applies
-   W[k:k+5] −= lr·∂C/∂W and zeroes those rows of ∂C/∂W, saving a pass over them.
+1. :func:`_logits_half` — converts the block's uint8 pixels of a half like
+   :func:`sgdlab.data.to_float` (``float32(u8)·scale`` then ``+ shift``, two roundings, no FMA:
+   X (n,784) float32 is bitwise the reference's, tested) and, in the same pass, the half's share
+   of the logits ``P[c, s] = Σ_{j in half} W[c, j]·X[s, j]`` (class-major (10, n) float32);
+2. :func:`_softmax_delta` — Z = (P₀ + P₁) + b, softmax and cost in float64 (vectorized over
+   the samples), Δ[c, s] = float32((softmax − onehot)·inv) (class-major (10, n)), and
+   ∂C/∂b += ΣΔ (float64, sample order);
+3. :func:`_grad_half` — ∂C/∂W[:, half] += Δ·X[:, half] (float32 FMAs, each sum in sample
+   order); with ``lr`` > 0 (the minibatch's last block of plain SGD) it applies
+   W[:, half] −= lr·∂C/∂W there (two roundings, like the reference) and leaves ∂C/∂W at 0.
 
-One thread computes both class blocks with the same functions as two threads computing one
-each, so both give the same bits.
-
-Sample counts n4 are n rounded up to ``GROUP``: padding rows of X hold earlier rows
-(finite) and their rows of Δ are 0, so they add exactly nothing. :func:`_prefetch_rows` asks for
-the next block's image rows (into L2) a block ahead. numba is imported by :func:`_compile` only.
+One thread computes both halves with the same functions as two threads computing one each, and
+the partial logits are added in the same order, so both give the same bits. The inner loops
+use explicit 16-lane vectors (:mod:`.numba_simd`): each pass over a half's pixels serves two
+samples × 10 classes (20 accumulators), each W and X vector loaded once for 10 or 2 FMAs.
+:func:`_prefetch_rows` asks for the next block's image bytes of a half (into L2) a block ahead.
+numba is imported by :func:`_compile` only.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import math
 import os
 from pathlib import Path
 
@@ -37,198 +37,289 @@ from ..model import N_CLASSES, N_PIXELS
 
 #: Samples per block (X block 400 KB, L2-resident).
 BLOCK = 128
-#: Samples per register group in the inner loops (each W / ∂C/∂W row load serves 4 samples).
-GROUP = 4
-#: Classes per class block (the 5×4 register block of the inner loops).
-KPT = 5
+#: The two pixel halves (multiples of 16: whole vectors); thread t of a split step owns half t.
+SPLIT = 400
+HALVES = ((0, SPLIT), (SPLIT, N_PIXELS))
 
-#: exp(r) on |r| ≤ ln2/2: Taylor coefficients 1/k! (Horner; truncation < 2e-16 relative).
-_C2, _C3, _C4, _C5, _C6, _C7, _C8, _C9, _C10, _C11, _C12, _C13 = (
-    1.0 / math.factorial(k) for k in range(2, 14))
-#: log₂e, and ln 2 split in two (fdlibm's: n·ln2_hi is exact for |n| < 2²⁰).
-_LOG2E = 1.4426950408889634
-_LN2_HI, _LN2_LO = 6.93147180369123816490e-01, 1.90821492927058770002e-10
+#: Cephes' expf: log₂e, ln 2 = C1 − C2 (C1 has 9 bits: n·C1 is exact), and the polynomial
+#: exp(r) ≈ 1 + r + r²·(E0 + E1·r + … + E5·r⁵) on |r| ≤ ln2/2.
+_LOG2E = 1.44269504088896341
+_EC1, _EC2 = 0.693359375, -2.12194440e-4
+_E0, _E1, _E2, _E3, _E4, _E5 = (5.0000001201e-1, 1.6666665459e-1, 4.1665795894e-2,
+                                8.3334519073e-3, 1.3981999507e-3, 1.9875691500e-4)  # fmt: skip
 
 
 def _prefetch(images, r, j):  # replaced by an llvm.prefetch intrinsic in _compile()
     pass
 
 
-def _prefetch_rows(images, rows, i0, n):
-    """Prefetch image rows rows[i0:i0+n] (13 cache lines each, +1: rows are not line-aligned)."""
+# Replaced by the 16-lane vector intrinsics of .numba_simd in _compile(); these plain versions
+# only document them (vld: a[r, j:j+16] as one vector, ...).
+_VECTOR_OPS = ("vld", "vld_u8", "vst", "vbc", "vzero", "vfma", "vmul", "vadd", "vsub", "vdiv",
+               "vsum", "vfloor", "vsel_lt", "vsel_eq", "vpow2")
+vld = vld_u8 = vst = vbc = vzero = vfma = vmul = vadd = vsub = vdiv = vsum = None
+vfloor = vsel_lt = vsel_eq = vpow2 = None
+
+
+def _prefetch_rows(images, rows, i0, n, j0, j1):
+    """Prefetch the bytes j0..j1-1 of image rows rows[i0:i0+n] (one per cache line, + the last:
+    rows are not line-aligned), all at once: issued over the arithmetic instead, two rows a
+    pass, they arrived too late (an epoch 12 % slower, measured)."""
     for s in range(n):
         r = rows[i0 + s]
-        for j in range(0, N_PIXELS, 64):
+        for j in range(j0, j1, 64):
             _prefetch(images, r, j)
-        _prefetch(images, r, N_PIXELS - 1)
+        _prefetch(images, r, j1 - 1)
 
 
-def _gather(images, rows, i0, n, scale, shift, X):
-    """X[s] = float32(images[rows[i0+s]])·scale + shift for s < n, X (≥n,784) float32: two
-    roundings like ``to_float`` (compiled without contraction). Rows n.. of X keep what they
-    held (finite: the scratch starts at 0 and only ever holds converted rows)."""
-    for s in range(n):
-        r = rows[i0 + s]
-        for j in range(N_PIXELS):
-            X[s, j] = np.float32(images[r, j]) * scale[j] + shift[j]
+def _logits_half(images, rows, i0, n, scale, shift, W, j0, j1, X, P):
+    """X[s, j0:j1] = float32(images[rows[i0+s], j0:j1])·scale + shift and
+    P[c, s] = Σ_{j0≤j<j1} W[c, j]·X[s, j] for s < n: (n,J)@(J,10), float32 (10, ≥n) class-major.
 
-
-def _logits5(W, bias, X, n4, Z, k):
-    """Z[:n4, k:k+5] = X[:n4]·W[k:k+5]ᵀ + bias[k:k+5]: (n4,784)@(784,5) + (5,), float32.
-
-    Register block 5 classes × 4 samples: 20 dot products per pass over the 784 pixels, each W
-    and X value used 4 or 5 times; the sums are vectorized (reassociated) by LLVM.
+    Two samples a pass (an odd last sample is paired with itself): 20 vector accumulators,
+    each W vector serves 2 FMAs and each X vector 10; the 16 lanes are summed at the end.
     """
-    z = np.float32(0.0)
-    for s0 in range(0, n4, GROUP):
-        a00 = a01 = a02 = a03 = a10 = a11 = a12 = a13 = a20 = a21 = a22 = a23 = z
-        a30 = a31 = a32 = a33 = a40 = a41 = a42 = a43 = z
-        for j in range(N_PIXELS):
-            x0, x1, x2, x3 = X[s0, j], X[s0 + 1, j], X[s0 + 2, j], X[s0 + 3, j]
-            w = W[k, j]
-            a00, a01, a02, a03 = a00 + w * x0, a01 + w * x1, a02 + w * x2, a03 + w * x3
-            w = W[k + 1, j]
-            a10, a11, a12, a13 = a10 + w * x0, a11 + w * x1, a12 + w * x2, a13 + w * x3
-            w = W[k + 2, j]
-            a20, a21, a22, a23 = a20 + w * x0, a21 + w * x1, a22 + w * x2, a23 + w * x3
-            w = W[k + 3, j]
-            a30, a31, a32, a33 = a30 + w * x0, a31 + w * x1, a32 + w * x2, a33 + w * x3
-            w = W[k + 4, j]
-            a40, a41, a42, a43 = a40 + w * x0, a41 + w * x1, a42 + w * x2, a43 + w * x3
-        _store20(Z, bias, s0, k, a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, a22, a23,
-                 a30, a31, a32, a33, a40, a41, a42, a43)  # fmt: skip
+    sc, sh = scale.reshape(1, N_PIXELS), shift.reshape(1, N_PIXELS)
+    for s in range(0, n, 2):
+        t = s + 1 if s + 1 < n else s
+        r, q = rows[i0 + s], rows[i0 + t]
+        a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = a8 = a9 = vzero()
+        b0 = b1 = b2 = b3 = b4 = b5 = b6 = b7 = b8 = b9 = vzero()
+        for j in range(j0, j1, 16):
+            m, c = vld(sc, 0, j), vld(sh, 0, j)
+            x = vadd(vmul(vld_u8(images, r, j), m), c)
+            y = vadd(vmul(vld_u8(images, q, j), m), c)
+            vst(X, s, j, x)
+            vst(X, t, j, y)
+            w = vld(W, 0, j)
+            a0, b0 = vfma(w, x, a0), vfma(w, y, b0)
+            w = vld(W, 1, j)
+            a1, b1 = vfma(w, x, a1), vfma(w, y, b1)
+            w = vld(W, 2, j)
+            a2, b2 = vfma(w, x, a2), vfma(w, y, b2)
+            w = vld(W, 3, j)
+            a3, b3 = vfma(w, x, a3), vfma(w, y, b3)
+            w = vld(W, 4, j)
+            a4, b4 = vfma(w, x, a4), vfma(w, y, b4)
+            w = vld(W, 5, j)
+            a5, b5 = vfma(w, x, a5), vfma(w, y, b5)
+            w = vld(W, 6, j)
+            a6, b6 = vfma(w, x, a6), vfma(w, y, b6)
+            w = vld(W, 7, j)
+            a7, b7 = vfma(w, x, a7), vfma(w, y, b7)
+            w = vld(W, 8, j)
+            a8, b8 = vfma(w, x, a8), vfma(w, y, b8)
+            w = vld(W, 9, j)
+            a9, b9 = vfma(w, x, a9), vfma(w, y, b9)
+        P[0, t], P[1, t], P[2, t], P[3, t], P[4, t] = (vsum(b0), vsum(b1), vsum(b2), vsum(b3),
+                                                       vsum(b4))  # fmt: skip
+        P[5, t], P[6, t], P[7, t], P[8, t], P[9, t] = (vsum(b5), vsum(b6), vsum(b7), vsum(b8),
+                                                       vsum(b9))  # fmt: skip
+        P[0, s], P[1, s], P[2, s], P[3, s], P[4, s] = (vsum(a0), vsum(a1), vsum(a2), vsum(a3),
+                                                       vsum(a4))  # fmt: skip
+        P[5, s], P[6, s], P[7, s], P[8, s], P[9, s] = (vsum(a5), vsum(a6), vsum(a7), vsum(a8),
+                                                       vsum(a9))  # fmt: skip
 
 
-def _store20(Z, bias, s0, k, a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, a22, a23,
-             a30, a31, a32, a33, a40, a41, a42, a43):  # fmt: skip
-    """Z[s0+q, k+c] = a_cq + bias[k+c]: the 5×4 register block's sums."""
-    for q, (c0, c1, c2, c3, c4) in enumerate(((a00, a10, a20, a30, a40),
-                                              (a01, a11, a21, a31, a41),
-                                              (a02, a12, a22, a32, a42),
-                                              (a03, a13, a23, a33, a43))):  # fmt: skip
-        Z[s0 + q, k] = c0 + bias[k]
-        Z[s0 + q, k + 1] = c1 + bias[k + 1]
-        Z[s0 + q, k + 2] = c2 + bias[k + 2]
-        Z[s0 + q, k + 3] = c3 + bias[k + 3]
-        Z[s0 + q, k + 4] = c4 + bias[k + 4]
+def _vexp_le0(x):
+    """exp(x) of a 16-lane float32 vector for arguments ≤ 0 (Cephes' ``expf``, ≈ 1 ulp).
 
-
-def _exp_le0(E, B, cnt):
-    """E[:cnt] = exp(E[:cnt]) for arguments ≤ 0 (float64), vectorizable (no libm call).
-
-    exp(x) = 2ⁿ·exp(r), n = round(x·log₂e), r = x − n·ln2 (fdlibm's two-part ln2), exp(r) by
-    its degree-13 Taylor polynomial; 2ⁿ is assembled in the int64 scratch B (its float64 view
-    multiplies). x < −708 is taken as −708 (exp = 3e-308, nothing beside the max term's 1);
-    NaN stays NaN. Within 3e-16 relative of libm's exp (tested).
+    exp(x) = 2ⁿ·exp(r), n = ⌊x·log₂e + ½⌋, r = x − n·ln2 (ln2 in two parts: n·C1 is exact),
+    exp(r) ≈ 1 + r + r²·P(r) (degree 5). x < −87 is taken as −87 (exp = 1.6e-38: nothing beside
+    the max term's 1); a NaN stays NaN (its n is taken as 0).
     """
-    F = B.view(np.float64)
-    for i in range(cnt):
-        x = E[i]
-        x = x if not x < -708.0 else -708.0
-        nf = np.floor(x * _LOG2E + 0.5)
-        nf = nf if nf == nf else 0.0  # NaN: any finite n (the polynomial carries the NaN)
-        r = (x - nf * _LN2_HI) - nf * _LN2_LO
-        p = ((((((_C13 * r + _C12) * r + _C11) * r + _C10) * r + _C9) * r + _C8) * r + _C7) * r
-        p = (((((((p + _C6) * r + _C5) * r + _C4) * r + _C3) * r + _C2) * r + 1.0) * r) + 1.0
-        E[i] = p
-        B[i] = (np.int64(nf) + 1023) << 52
-    for i in range(cnt):
-        E[i] = E[i] * F[i]
+    x = vsel_lt(x, vbc(-87.0), vbc(-87.0), x)
+    nf = vfloor(vadd(vmul(x, vbc(_LOG2E)), vbc(0.5)))
+    nf = vsel_eq(nf, nf, nf, vzero())
+    r = vsub(vsub(x, vmul(nf, vbc(_EC1))), vmul(nf, vbc(_EC2)))
+    p = vfma(vfma(vfma(vfma(vfma(vbc(_E5), r, vbc(_E4)), r, vbc(_E3)), r, vbc(_E2)), r,
+                  vbc(_E1)), r, vbc(_E0))  # fmt: skip
+    e = vadd(vfma(p, vmul(r, r), r), vbc(1.0))
+    return vmul(e, vpow2(nf))
 
 
-def _softmax_delta(Z, labels, rows, i0, n, n4, inv, D, E, gb):
-    """D[:n] = float32((softmax(Z[:n]) − onehot)·inv), D[n:n4] = 0, gb (10,) f64 += Σ_s D[s];
-    returns Σ_s H_s (float64 nats).
+def _softmax_delta(P0, P1, bias, labels, rows, i0, n, inv, D, E, gb):
+    """Z[c, s] = (P0[c, s] + P1[c, s]) + bias[c] (float32, the two halves' logits), then
+    D[c, s] = float32((softmax(Z[:, s])_c − onehot)·inv) for s < n (class-major (10, ≥n)),
+    gb (10,) f64 += Σ_s D[:, s] (sample order); returns Σ_s H_s (float64 nats).
 
-    Stable softmax in float64: p = exp(z − max)·(1/Σ exp(z − max)). ``E`` float64 scratch of
-    ≥ 3·10·n: the exponentials, the 2ⁿ bits, each sample's 1/Σ repeated over its 10 classes
-    (flat loops that vectorize). H_s = log Σ exp(z − max) − (z_t − max), summed as
-    log Π_s Σ exp(z − max) − Σ_s (z_t − max): one log per block (each Σ exp lies in [1, 10],
-    so the product of ≤ 128 cannot overflow).
+    Stable softmax in float32 like the reference's, 16 samples a vector (the lanes from n to the
+    next multiple of 16 are computed and never read): p = exp(z − max)·(1/Σ exp(z − max)).
+    Scratch E float32 (4, ≥n rounded up to 16): the labels, Σ exp(z − max), z_t − max.
+    H_s = log Σ exp(z − max) − (z_t − max), summed in float64 as
+    log Π_s Σ exp(z − max) − Σ_s (z_t − max): one log per block (each Σ lies in [1, 10]; the
+    product of ≤ 128 cannot overflow).
     """
-    m10 = n * N_CLASSES
-    P, R = E[:m10], E[2 * m10:3 * m10]
-    total = 0.0
     for s in range(n):
-        m = np.float64(Z[s, 0])
-        for k in range(1, N_CLASSES):
-            m = max(m, np.float64(Z[s, k]))
-        for k in range(N_CLASSES):
-            P[s * N_CLASSES + k] = np.float64(Z[s, k]) - m
-        total -= P[s * N_CLASSES + labels[rows[i0 + s]]]
-    _exp_le0(P, E[m10:2 * m10].view(np.int64), m10)
-    prod = 1.0
+        E[0, s] = labels[rows[i0 + s]]
+    scale = vbc(inv)
+    for s in range(0, n, 16):
+        lab = vld(E, 0, s)
+        z0 = vadd(vadd(vld(P0, 0, s), vld(P1, 0, s)), vbc(bias[0]))
+        z1 = vadd(vadd(vld(P0, 1, s), vld(P1, 1, s)), vbc(bias[1]))
+        z2 = vadd(vadd(vld(P0, 2, s), vld(P1, 2, s)), vbc(bias[2]))
+        z3 = vadd(vadd(vld(P0, 3, s), vld(P1, 3, s)), vbc(bias[3]))
+        z4 = vadd(vadd(vld(P0, 4, s), vld(P1, 4, s)), vbc(bias[4]))
+        z5 = vadd(vadd(vld(P0, 5, s), vld(P1, 5, s)), vbc(bias[5]))
+        z6 = vadd(vadd(vld(P0, 6, s), vld(P1, 6, s)), vbc(bias[6]))
+        z7 = vadd(vadd(vld(P0, 7, s), vld(P1, 7, s)), vbc(bias[7]))
+        z8 = vadd(vadd(vld(P0, 8, s), vld(P1, 8, s)), vbc(bias[8]))
+        z9 = vadd(vadd(vld(P0, 9, s), vld(P1, 9, s)), vbc(bias[9]))
+        m = z0
+        m = vsel_lt(m, z1, z1, m)
+        m = vsel_lt(m, z2, z2, m)
+        m = vsel_lt(m, z3, z3, m)
+        m = vsel_lt(m, z4, z4, m)
+        m = vsel_lt(m, z5, z5, m)
+        m = vsel_lt(m, z6, z6, m)
+        m = vsel_lt(m, z7, z7, m)
+        m = vsel_lt(m, z8, z8, m)
+        m = vsel_lt(m, z9, z9, m)
+        z0, z1, z2, z3, z4 = vsub(z0, m), vsub(z1, m), vsub(z2, m), vsub(z3, m), vsub(z4, m)
+        z5, z6, z7, z8, z9 = vsub(z5, m), vsub(z6, m), vsub(z7, m), vsub(z8, m), vsub(z9, m)
+        zt = z0
+        zt = vsel_eq(lab, vbc(1), z1, zt)
+        zt = vsel_eq(lab, vbc(2), z2, zt)
+        zt = vsel_eq(lab, vbc(3), z3, zt)
+        zt = vsel_eq(lab, vbc(4), z4, zt)
+        zt = vsel_eq(lab, vbc(5), z5, zt)
+        zt = vsel_eq(lab, vbc(6), z6, zt)
+        zt = vsel_eq(lab, vbc(7), z7, zt)
+        zt = vsel_eq(lab, vbc(8), z8, zt)
+        zt = vsel_eq(lab, vbc(9), z9, zt)
+        vst(E, 2, s, zt)
+        e0, e1, e2, e3, e4 = (_vexp_le0(z0), _vexp_le0(z1), _vexp_le0(z2), _vexp_le0(z3),
+                              _vexp_le0(z4))  # fmt: skip
+        e5, e6, e7, e8, e9 = (_vexp_le0(z5), _vexp_le0(z6), _vexp_le0(z7), _vexp_le0(z8),
+                              _vexp_le0(z9))  # fmt: skip
+        t = vadd(vadd(vadd(vadd(vadd(vadd(vadd(vadd(vadd(e0, e1), e2), e3), e4), e5), e6), e7),
+                      e8), e9)  # fmt: skip
+        vst(E, 1, s, t)
+        r = vdiv(vbc(1.0), t)
+        _delta(D, 0, s, e0, r, lab, scale)
+        _delta(D, 1, s, e1, r, lab, scale)
+        _delta(D, 2, s, e2, r, lab, scale)
+        _delta(D, 3, s, e3, r, lab, scale)
+        _delta(D, 4, s, e4, r, lab, scale)
+        _delta(D, 5, s, e5, r, lab, scale)
+        _delta(D, 6, s, e6, r, lab, scale)
+        _delta(D, 7, s, e7, r, lab, scale)
+        _delta(D, 8, s, e8, r, lab, scale)
+        _delta(D, 9, s, e9, r, lab, scale)
+    prod, total = 1.0, 0.0
     for s in range(n):
-        tot = 0.0
-        for k in range(N_CLASSES):
-            tot += P[s * N_CLASSES + k]
-        prod *= tot
-        r = 1.0 / tot
-        for k in range(N_CLASSES):
-            R[s * N_CLASSES + k] = r
-    for i in range(m10):
-        P[i] = P[i] * R[i]
-    for s in range(n):
-        P[s * N_CLASSES + labels[rows[i0 + s]]] -= 1.0
-    Df = D.reshape(-1)
-    for i in range(m10):
-        Df[i] = np.float32(P[i] * inv)
-    for s in range(n):
-        for k in range(N_CLASSES):
-            gb[k] += Df[s * N_CLASSES + k]
-    Df[m10:n4 * N_CLASSES] = 0.0
+        prod *= np.float64(E[1, s])
+        total -= np.float64(E[2, s])
+    for c in range(N_CLASSES):
+        acc = 0.0
+        for s in range(n):
+            acc += D[c, s]
+        gb[c] += acc
     return total + np.log(prod)
 
 
-def _accumulate5(X, D, n4, G, k, W, lr):
-    """G[k:k+5] += D[:n4, k:k+5]ᵀ·X[:n4]: (5,n4)@(n4,784), float32, each sum in sample order
-    (multiply, then add: compiled without contraction, so W − lr·G below rounds twice like the
-    reference). Register block: 5 classes × 4 samples per pass over the pixels (4 X loads, 5 G
-    loads and stores for 20 products). With ``lr`` > 0 (plain SGD, the minibatch's last block)
-    the last pass also does W[k:k+5] −= lr·G and G[k:k+5] = 0, as
-    :func:`.numba_update._sgd_rows` would (the same bits)."""
-    for s0 in range(0, n4, GROUP):
-        d00, d01, d02, d03 = D[s0, k], D[s0 + 1, k], D[s0 + 2, k], D[s0 + 3, k]
-        d10, d11, d12, d13 = D[s0, k + 1], D[s0 + 1, k + 1], D[s0 + 2, k + 1], D[s0 + 3, k + 1]
-        d20, d21, d22, d23 = D[s0, k + 2], D[s0 + 1, k + 2], D[s0 + 2, k + 2], D[s0 + 3, k + 2]
-        d30, d31, d32, d33 = D[s0, k + 3], D[s0 + 1, k + 3], D[s0 + 2, k + 3], D[s0 + 3, k + 3]
-        d40, d41, d42, d43 = D[s0, k + 4], D[s0 + 1, k + 4], D[s0 + 2, k + 4], D[s0 + 3, k + 4]
-        if lr > 0 and s0 + GROUP >= n4:
-            for j in range(N_PIXELS):
-                x0, x1, x2, x3 = X[s0, j], X[s0 + 1, j], X[s0 + 2, j], X[s0 + 3, j]
-                g0 = G[k, j] + d00 * x0 + d01 * x1 + d02 * x2 + d03 * x3
-                g1 = G[k + 1, j] + d10 * x0 + d11 * x1 + d12 * x2 + d13 * x3
-                g2 = G[k + 2, j] + d20 * x0 + d21 * x1 + d22 * x2 + d23 * x3
-                g3 = G[k + 3, j] + d30 * x0 + d31 * x1 + d32 * x2 + d33 * x3
-                g4 = G[k + 4, j] + d40 * x0 + d41 * x1 + d42 * x2 + d43 * x3
-                W[k, j] = W[k, j] - lr * g0
-                W[k + 1, j] = W[k + 1, j] - lr * g1
-                W[k + 2, j] = W[k + 2, j] - lr * g2
-                W[k + 3, j] = W[k + 3, j] - lr * g3
-                W[k + 4, j] = W[k + 4, j] - lr * g4
-                G[k, j] = G[k + 1, j] = G[k + 2, j] = G[k + 3, j] = G[k + 4, j] = 0.0
-        else:
-            for j in range(N_PIXELS):
-                x0, x1, x2, x3 = X[s0, j], X[s0 + 1, j], X[s0 + 2, j], X[s0 + 3, j]
-                G[k, j] = G[k, j] + d00 * x0 + d01 * x1 + d02 * x2 + d03 * x3
-                G[k + 1, j] = G[k + 1, j] + d10 * x0 + d11 * x1 + d12 * x2 + d13 * x3
-                G[k + 2, j] = G[k + 2, j] + d20 * x0 + d21 * x1 + d22 * x2 + d23 * x3
-                G[k + 3, j] = G[k + 3, j] + d30 * x0 + d31 * x1 + d32 * x2 + d33 * x3
-                G[k + 4, j] = G[k + 4, j] + d40 * x0 + d41 * x1 + d42 * x2 + d43 * x3
+def _delta(D, c, s, e, r, lab, scale):
+    """D[c, s:s+16] = (e·r − [lab = c])·scale."""
+    p = vmul(e, r)
+    vst(D, c, s, vmul(vsel_eq(lab, vbc(c), vsub(p, vbc(1.0)), p), scale))
 
 
-#: (name, njit options), helpers first. No "contract" anywhere: the reference rounds u8·a + c
-#: and W − lr·G twice, and on this engine's CPUs separate multiplies and adds run as fast as
-#: FMAs (two pipes each); "reassoc" only for the logits' dot products (vectorized sums);
-#: NaN/inf stay IEEE so divergence is still seen.
+def _grad_half(X, D, n, G, j0, j1, W, lr):
+    """G[:, j0:j1] += D[:, :n]·X[:n, j0:j1]: (10,n)@(n,J), float32 FMAs, each sum in sample
+    order. With ``lr`` > 0 (plain SGD, the minibatch's last block) W[:, j0:j1] −= lr·G instead
+    (float32(lr·g) then the subtraction: two roundings like the reference) and G stays 0 there,
+    as :func:`.numba_update._sgd_rows` would (the same bits).
+
+    Register block: 10 classes × 2 pixel vectors (20 accumulators, started from G), per sample 2
+    X loads and 10 broadcasts of Δ for 20 FMAs; an odd last vector runs 10 classes × 1.
+    """
+    fuse = lr > 0
+    L = vbc(lr)
+    j = j0
+    while j < j1:
+        two = j + 16 < j1
+        k = j + 16 if two else j  # an odd last vector is computed twice, stored once
+        a0, a1, a2, a3, a4 = vld(G, 0, j), vld(G, 1, j), vld(G, 2, j), vld(G, 3, j), vld(G, 4, j)
+        a5, a6, a7, a8, a9 = vld(G, 5, j), vld(G, 6, j), vld(G, 7, j), vld(G, 8, j), vld(G, 9, j)
+        b0, b1, b2, b3, b4 = vld(G, 0, k), vld(G, 1, k), vld(G, 2, k), vld(G, 3, k), vld(G, 4, k)
+        b5, b6, b7, b8, b9 = vld(G, 5, k), vld(G, 6, k), vld(G, 7, k), vld(G, 8, k), vld(G, 9, k)
+        for s in range(n):
+            x, y = vld(X, s, j), vld(X, s, k)
+            d = vbc(D[0, s])
+            a0, b0 = vfma(d, x, a0), vfma(d, y, b0)
+            d = vbc(D[1, s])
+            a1, b1 = vfma(d, x, a1), vfma(d, y, b1)
+            d = vbc(D[2, s])
+            a2, b2 = vfma(d, x, a2), vfma(d, y, b2)
+            d = vbc(D[3, s])
+            a3, b3 = vfma(d, x, a3), vfma(d, y, b3)
+            d = vbc(D[4, s])
+            a4, b4 = vfma(d, x, a4), vfma(d, y, b4)
+            d = vbc(D[5, s])
+            a5, b5 = vfma(d, x, a5), vfma(d, y, b5)
+            d = vbc(D[6, s])
+            a6, b6 = vfma(d, x, a6), vfma(d, y, b6)
+            d = vbc(D[7, s])
+            a7, b7 = vfma(d, x, a7), vfma(d, y, b7)
+            d = vbc(D[8, s])
+            a8, b8 = vfma(d, x, a8), vfma(d, y, b8)
+            d = vbc(D[9, s])
+            a9, b9 = vfma(d, x, a9), vfma(d, y, b9)
+        if fuse:
+            _sub_lr(W, G, 0, j, k, L, a0, b0)
+            _sub_lr(W, G, 1, j, k, L, a1, b1)
+            _sub_lr(W, G, 2, j, k, L, a2, b2)
+            _sub_lr(W, G, 3, j, k, L, a3, b3)
+            _sub_lr(W, G, 4, j, k, L, a4, b4)
+            _sub_lr(W, G, 5, j, k, L, a5, b5)
+            _sub_lr(W, G, 6, j, k, L, a6, b6)
+            _sub_lr(W, G, 7, j, k, L, a7, b7)
+            _sub_lr(W, G, 8, j, k, L, a8, b8)
+            _sub_lr(W, G, 9, j, k, L, a9, b9)
+        else:  # the second vector first: for an odd last one (k = j), the first's sums win
+            vst(G, 0, k, b0)
+            vst(G, 1, k, b1)
+            vst(G, 2, k, b2)
+            vst(G, 3, k, b3)
+            vst(G, 4, k, b4)
+            vst(G, 5, k, b5)
+            vst(G, 6, k, b6)
+            vst(G, 7, k, b7)
+            vst(G, 8, k, b8)
+            vst(G, 9, k, b9)
+            vst(G, 0, j, a0)
+            vst(G, 1, j, a1)
+            vst(G, 2, j, a2)
+            vst(G, 3, j, a3)
+            vst(G, 4, j, a4)
+            vst(G, 5, j, a5)
+            vst(G, 6, j, a6)
+            vst(G, 7, j, a7)
+            vst(G, 8, j, a8)
+            vst(G, 9, j, a9)
+        j += 32 if two else 16
+
+
+def _sub_lr(W, G, c, j, k, L, a, b):
+    """W[c, j:j+16] −= L·a and W[c, k:k+16] −= L·b (k = j: once); G there = 0."""
+    if k != j:
+        vst(W, c, k, vsub(vld(W, c, k), vmul(L, b)))
+        vst(G, c, k, vzero())
+    vst(W, c, j, vsub(vld(W, c, j), vmul(L, a)))
+    vst(G, c, j, vzero())
+
+
+#: (name, njit options), helpers first. No fast-math anywhere: the conversion rounds u8·a + c
+#: twice and W − lr·G too, like the reference; the dot products' FMAs are explicit (vfma), their
+#: lane sums reassociated (vsum); NaN/inf stay IEEE so divergence is still seen.
 _SPECS = (
     ("_prefetch_rows", {}),
-    ("_gather", {}),
-    ("_store20", {}),
-    ("_logits5", {"fastmath": {"reassoc", "nsz"}}),
-    ("_exp_le0", {}),
+    ("_logits_half", {}),
+    ("_vexp_le0", {}),
+    ("_delta", {}),
     ("_softmax_delta", {}),
-    ("_accumulate5", {}),
+    ("_sub_lr", {}),
+    ("_grad_half", {}),
 )
 
 
@@ -271,9 +362,13 @@ def _compile() -> None:
     import numba
 
     from .numba_intrinsics import prefetch
+    from .numba_simd import build
 
     _fresh_cache(numba.__version__)
     g = globals()
     g["_prefetch"] = prefetch(2)  # into L2: the rows are read a block later
+    v = build()
+    for name in _VECTOR_OPS:
+        g[name] = getattr(v, name)
     for name, opts in _SPECS:
         g[name] = numba.njit(cache=True, nogil=True, **opts)(g[name])

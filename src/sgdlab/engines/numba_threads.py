@@ -72,9 +72,9 @@ SPIN_PAUSES = 2000
 SPIN_YIELDS = 250_000  # × (2000 pauses + a yield) ≈ 10 s: a partner that never comes
 #: Split only from this batch size and this many samples per call (crossover, measured).
 MIN_BATCH = 1
-MIN_STEPS = 400
+MIN_STEPS = 128
 
-BLOCK, GROUP, KPT = _m.BLOCK, _m.GROUP, _m.KPT
+BLOCK, SPLIT = _m.BLOCK, _m.SPLIT
 
 
 def _load_acquire(a, i):  # replaced by intrinsics in _compile()
@@ -125,25 +125,27 @@ def _next_block(i, s0, b, N, stop):
 
 def _split_kernel(tid, images, labels, perm, W, bias, scale, shift, b, lrs, start, stop, costs,
                   plain, mom, wd, nesterov, VW, Vb, average, AW, Ab, Zs, sync):  # fmt: skip
-    """Thread ``tid`` (0/1) of minibatches start..stop-1, classes k..k+4 (k = 5·tid), with the
-    arguments of :func:`numba_cpu._sgd_kernel` (per-step lrs, the update options, momentum
-    buffers VW, Vb and average sums AW, Ab: each thread touches only its rows). Returns the
-    ``sched_yield`` calls its barriers needed (≥ 0), or −1 when a barrier gave up. When its
-    barriers needed more than ``sync[BAIL_LIMIT]`` yields, both threads stop together at the next
-    step boundary i (``sync[BAIL_STEP]`` = i) and the caller finishes on one thread.
-    Zs (2, 2, BLOCK, 10) float32: the exchanged logits (thread t writes columns k..k+4 of
-    Zs[q % 2, t])."""
+    """Thread ``tid`` (0/1) of minibatches start..stop-1, pixels j0..j1-1 (``HALVES[tid]``),
+    with the arguments of :func:`numba_cpu._sgd_kernel` (per-step lrs, the update options,
+    momentum buffers VW, Vb and average sums AW, Ab: each thread writes only its columns of W,
+    VW, AW; b, Vb and Ab are thread 0's). Returns the ``sched_yield`` calls its barriers needed
+    (≥ 0), or −1 when a barrier gave up. When its barriers needed more than ``sync[BAIL_LIMIT]``
+    yields, both threads stop together at the next step boundary i (``sync[BAIL_STEP]`` = i) and
+    the caller finishes on one thread. Zs (2, 2, 10, BLOCK) float32: the exchanged partial
+    logits (thread t writes Zs[q % 2, t], class-major). Each thread works on its own copy of W
+    (no cache line written by both), written back at the end."""
     N = images.shape[0]
-    k = KPT * tid
-    m = min(b, N, BLOCK)
-    m4 = (m + GROUP - 1) // GROUP * GROUP
-    X = np.zeros((m4, N_PIXELS), np.float32)  # this thread's own copy of the block
-    Z = np.empty((m4, N_CLASSES), np.float32)
-    D = np.empty((m4, N_CLASSES), np.float32)
-    E = np.empty(3 * m4 * N_CLASSES)  # softmax scratch
-    G = np.zeros((N_CLASSES, N_PIXELS), np.float32)  # rows k..k+4 used
+    j0 = SPLIT if tid == 1 else 0
+    j1 = N_PIXELS if tid == 1 else SPLIT
+    m = max(min(b, N, BLOCK), 1)
+    m16 = (m + 15) // 16 * 16  # the softmax's 16-lane vectors
+    X = np.zeros((m, N_PIXELS), np.float32)  # this thread's columns of the block
+    D = np.zeros((N_CLASSES, m16), np.float32)
+    E = np.zeros((4, m16), np.float32)  # softmax scratch
+    G = np.zeros((N_CLASSES, N_PIXELS), np.float32)  # columns j0..j1-1 used
     gb = np.zeros(N_CLASSES)
-    lb = bias.copy()  # own entries updated here, written back at the end (no shared line)
+    Wt = W.copy()  # own columns updated here, written back at the end
+    lb, lVb = bias.copy(), Vb.copy()  # both threads update b identically; thread 0 writes it
     if start >= stop:
         return 0
     phase = 1
@@ -155,13 +157,10 @@ def _split_kernel(tid, images, labels, perm, W, bias, scale, shift, b, lrs, star
         i0 = i * b
         n_step = min(b, N - i0)
         n = min(BLOCK, i0 + n_step - s0)
-        n4 = (n + GROUP - 1) // GROUP * GROUP
         ni, ns0 = _next_block(i, s0, b, N, stop)
-        if ni < stop:  # the next block's rows arrive (in L2) while this one is computed
-            _m._prefetch_rows(images, perm, ns0, min(BLOCK, min(N, (ni + 1) * b) - ns0))
-        Zq = Zs[q % 2, tid]
-        _m._gather(images, perm, s0, n, scale, shift, X)
-        _m._logits5(W, lb, X, n4, Zq, k)
+        if ni < stop:  # the next block's bytes arrive (in L2) while this one is computed
+            _m._prefetch_rows(images, perm, ns0, min(BLOCK, min(N, (ni + 1) * b) - ns0), j0, j1)
+        _m._logits_half(images, perm, s0, n, scale, shift, Wt, j0, j1, X, Zs[q % 2, tid])
         phase += 1
         first = s0 == i0 and i > start  # a step boundary: steps start..i-1 are complete
         if first and yields > sync[BAIL_LIMIT] and _load_acquire(sync, BAIL) == 0:
@@ -175,25 +174,25 @@ def _split_kernel(tid, images, labels, perm, W, bias, scale, shift, b, lrs, star
             if tid == 0:
                 _store_release(sync, BAIL_STEP, i)
             break
-        for s in range(n4):
-            for c in range(KPT):
-                Z[s, c] = Zs[q % 2, 0, s, c]
-                Z[s, KPT + c] = Zs[q % 2, 1, s, KPT + c]
-        total += _m._softmax_delta(Z, labels, perm, s0, n, n4, 1.0 / n_step, D, E, gb)
+        total += _m._softmax_delta(Zs[q % 2, 0], Zs[q % 2, 1], lb, labels, perm, s0, n,
+                                   1.0 / n_step, D, E, gb)  # fmt: skip
         lr = lrs[i - start]
         fuse = _u._fuses(plain, lr)  # W's update rides on the last block's accumulation
-        _m._accumulate5(X, D, n4, G, k, W, lr if fuse and ni != i else np.float32(0.0))
-        if ni != i:  # last block of minibatch i: update own rows, reset
+        _m._grad_half(X, D, n, G, j0, j1, Wt, lr if fuse and ni != i else np.float32(0.0))
+        if ni != i:  # last block of minibatch i: update own columns and b, reset
             if tid == 0:
                 costs[i - start] = total / n_step
-            _u._update(W, lb, G, gb, lr, plain, fuse, mom, wd, nesterov, VW, Vb, average, AW,
-                       Ab, k, k + KPT)  # fmt: skip
-            gb[:] = 0.0
+            _u._update(Wt, lb, G, gb, lr, plain, fuse, mom, wd, nesterov, VW, lVb, average, AW,
+                       Ab, j0, j1, tid == 0)  # fmt: skip
             total = 0.0
         i, s0 = ni, ns0
         q += 1
-    for c in range(k, k + KPT):
-        bias[c] = lb[c]
+    for c in range(N_CLASSES):
+        for j in range(j0, j1):
+            W[c, j] = Wt[c, j]
+    if tid == 0:
+        bias[:] = lb
+        Vb[:] = lVb
     return yields
 
 
@@ -282,7 +281,7 @@ class SplitRunner:
     def __init__(self) -> None:
         _compile()
         _RUNNERS.add(self)
-        self.Zs = np.zeros((2, THREADS, BLOCK, N_CLASSES), np.float32)  # 5 KB per slab
+        self.Zs = np.zeros((2, THREADS, N_CLASSES, BLOCK), np.float32)  # 5 KB per slab
         self.sync = np.zeros((1 + THREADS) * LINE, np.int64)
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()

@@ -1,13 +1,15 @@
-"""The ``fast`` engine's parameter update, by class rows, for its one- and two-thread kernels.
+"""The ``fast`` engine's parameter update, by pixel columns, for its one- and two-thread kernels.
 
 After a minibatch's ∂C/∂W = G (10,784) float32 and ∂C/∂b = gb (10,) float64 are summed,
-:func:`_update` applies ``torch.optim.SGD``'s rule (see :mod:`sgdlab.optim`) to the rows k0..k1-1
-of W and b (a row's update needs only that row of G: a thread of a two-thread step updates its
-own classes), then zeroes those rows of G and gb for the next minibatch. Everything is
-elementwise in float32 with the reference's roundings (compiled without FMA contraction), so
-updating rows 0..9 at once or in two class blocks gives the same bits.
+:func:`_update` applies ``torch.optim.SGD``'s rule (see :mod:`sgdlab.optim`) to the columns
+j0..j1-1 of W (an element's update needs only that element of G: a thread of a two-thread step
+updates its own pixel half) and to all of b, then zeroes those columns of G and gb for the next
+minibatch. Everything is elementwise in float32 with the reference's roundings (compiled without
+FMA contraction), so updating columns 0..783 at once or in two halves gives the same bits. Both
+threads of a split step update b (each its own copy, from the same gb: the same bits); only the
+one given ``avg_bias`` adds it to the average sums.
 
-- plain SGD: W −= lr·G; b −= lr·float32(gb) (for W, :func:`.numba_math._accumulate5` does the
+- plain SGD: W −= lr·G; b −= lr·float32(gb) (for W, :func:`.numba_math._grad_half` does the
   same in its last pass when the kernel passes it ``lr``: then ``w_done``);
 - options: g = G + wd·p; v = mom·v + g (VW (10,784), Vb (10,), if mom ≠ 0); g = g + mom·v
   (nesterov) or v; p −= lr·g;
@@ -20,27 +22,32 @@ import functools
 
 import numpy as np
 
-from ..model import N_PIXELS
+from ..model import N_CLASSES
 
 
-def _sgd_rows(W, G, lr, k0, k1):
-    """W[k0:k1] −= lr·G[k0:k1]; G[k0:k1] = 0."""
-    for k in range(k0, k1):
-        for j in range(N_PIXELS):
+def _sgd_cols(W, G, lr, j0, j1):
+    """W[:, j0:j1] −= lr·G[:, j0:j1]; G[:, j0:j1] = 0."""
+    for k in range(N_CLASSES):
+        for j in range(j0, j1):
             W[k, j] = W[k, j] - lr * G[k, j]
             G[k, j] = 0.0
 
 
-def _opt_rows(W, bias, G, gb, lr, mom, wd, nesterov, VW, Vb, k0, k1):
-    """The options' rule on rows k0..k1-1 of W and b (momentum buffers VW, Vb)."""
-    use_mom = mom != 0
-    for k in range(k0, k1):
+def _opt_bias(bias, gb, lr, mom, wd, nesterov, Vb):
+    """The options' rule on b (momentum buffer Vb)."""
+    for k in range(N_CLASSES):
         g = np.float32(gb[k]) + wd * bias[k]
-        if use_mom:
+        if mom != 0:
             Vb[k] = mom * Vb[k] + g
             g = g + mom * Vb[k] if nesterov else Vb[k]
         bias[k] = bias[k] - lr * g
-        for j in range(N_PIXELS):
+
+
+def _opt_cols(W, G, lr, mom, wd, nesterov, VW, j0, j1):
+    """The options' rule on the columns j0..j1-1 of W (momentum buffer VW)."""
+    use_mom = mom != 0
+    for k in range(N_CLASSES):
+        for j in range(j0, j1):
             g = G[k, j] + wd * W[k, j]
             if use_mom:
                 VW[k, j] = mom * VW[k, j] + g
@@ -51,31 +58,34 @@ def _opt_rows(W, bias, G, gb, lr, mom, wd, nesterov, VW, Vb, k0, k1):
 
 def _fuses(plain, lr):
     """Whether plain SGD's W update rides on the accumulation's last pass
-    (:func:`.numba_math._accumulate5` given ``lr``; then ``_update(..., w_done=True)``)."""
+    (:func:`.numba_math._grad_half` given ``lr``; then ``_update(..., w_done=True)``)."""
     return plain and lr > 0
 
 
-def _update(W, bias, G, gb, lr, plain, w_done, mom, wd, nesterov, VW, Vb, average, AW, Ab, k0,
-            k1):  # fmt: skip
-    """One minibatch's update of rows k0..k1-1 of W and b; zeroes them in G and gb. ``w_done``:
-    plain SGD's W rows were already updated (and G zeroed) by the accumulation's last pass."""
+def _update(W, bias, G, gb, lr, plain, w_done, mom, wd, nesterov, VW, Vb, average, AW, Ab, j0,
+            j1, avg_bias):  # fmt: skip
+    """One minibatch's update of the columns j0..j1-1 of W and of b; zeroes those columns of G,
+    and gb. ``w_done``: plain SGD's W columns were already updated (and G zeroed) by the
+    accumulation's last pass. ``avg_bias``: this call adds b to the average sums Ab."""
     if plain:
-        for k in range(k0, k1):
+        for k in range(N_CLASSES):
             bias[k] = bias[k] - lr * np.float32(gb[k])
         if not w_done:
-            _sgd_rows(W, G, lr, k0, k1)
+            _sgd_cols(W, G, lr, j0, j1)
     else:
-        _opt_rows(W, bias, G, gb, lr, mom, wd, nesterov, VW, Vb, k0, k1)
-    for k in range(k0, k1):
+        _opt_bias(bias, gb, lr, mom, wd, nesterov, Vb)
+        _opt_cols(W, G, lr, mom, wd, nesterov, VW, j0, j1)
+    for k in range(N_CLASSES):
         gb[k] = 0.0
     if average:
-        for k in range(k0, k1):
-            Ab[k] += np.float64(bias[k])
-            for j in range(N_PIXELS):
+        for k in range(N_CLASSES):
+            if avg_bias:
+                Ab[k] += np.float64(bias[k])
+            for j in range(j0, j1):
                 AW[k, j] += np.float64(W[k, j])
 
 
-_NAMES = ("_sgd_rows", "_opt_rows", "_fuses", "_update")
+_NAMES = ("_sgd_cols", "_opt_bias", "_opt_cols", "_fuses", "_update")
 
 
 @functools.cache
