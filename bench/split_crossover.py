@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Where two threads per SGD step pay: one thread vs the class split, side by side in one run.
+"""Where two threads per SGD step pay: one thread vs the pixel split, side by side in one run.
 
 Two sweeps with the fast engine on the full set (or ``--sample``), each point timed with the
 split forced off and forced on (thresholds overridden on the engine; the results are bitwise

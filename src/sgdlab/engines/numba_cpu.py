@@ -1,19 +1,21 @@
 """The ``fast`` engine: a stretch of SGD steps, or one full gradient, in ONE compiled numba call.
 
 Per minibatch i = ``perm[i*b:(i+1)*b]`` (B ≤ b samples, in blocks of ≤ ``BLOCK``) the kernel
-runs :mod:`.numba_math`'s block math: it gathers the uint8 rows and normalizes them like
-:func:`sgdlab.data.to_float` (X (B,784) float32, bitwise the reference's), Z = X·Wᵀ + b (B,10)
-float32; softmax and cost H in float64; Δ = float32((softmax − onehot)/B) (B,10);
-∂C/∂W = Δᵀ·X (10,784) float32, ∂C/∂b = ΣΔ; then :mod:`.numba_update` applies
-W −= float32(lr_t)·∂C/∂W, b −= float32(lr_t)·∂C/∂b in place on numpy views of
+runs :mod:`.numba_math`'s block math on both pixel halves in turn: it gathers the uint8 rows
+and normalizes them like :func:`sgdlab.data.to_float` (X (B,784) float32, bitwise the
+reference's), computes each half's share of the logits and Z = (P₀ + P₁) + b (B,10) float32;
+softmax in float32 (like the reference), Δ = float32((softmax − onehot)/B) (B,10), the cost H
+summed in float64; ∂C/∂W = Δᵀ·X (10,784) float32, ∂C/∂b = ΣΔ; then :mod:`.numba_update`
+applies W −= float32(lr_t)·∂C/∂W, b −= float32(lr_t)·∂C/∂b in place on numpy views of
 ``model.z.weight`` / ``model.z.bias`` (lr_t: the step's own rate from the float32 (K,) array of
 the stretch; plain SGD's W update rides on the accumulation's last pass). With momentum or
 weight decay the update is ``torch.optim.SGD``'s in float32 on numpy views of the state's
 buffers; with averaging each iterate is added to float64 sums. Costs: float64 nats, before each
 step. Scratch: ≤ 0.5 MB. Labels are kept as uint8 (60 KB: the random lookups stay in cache).
+The inner loops use explicit 16-lane vectors (:mod:`.numba_simd`) and FMAs.
 
 With numba's thread count ≥ 2 (``--threads``, ``NUMBA_NUM_THREADS``, ``numba.set_num_threads``)
-a stretch of ≥ ``numba_threads.MIN_STEPS`` steps runs on two threads, the 10 classes split 5/5
+a stretch of ≥ ``numba_threads.MIN_STEPS`` steps runs on two threads, one pixel half each
 (:mod:`.numba_threads`), with bitwise the same result; shorter stretches and one thread run the
 kernel below.
 
@@ -22,10 +24,10 @@ to the threads (``prange`` over threads, one scratch each), float32 within a blo
 across blocks and chunks, chunk partials (1.9 MB for N = 60,000) summed in chunk order: bitwise
 reproducible for any thread count.
 
-Differs from the reference only in summation order (vectorized 784-term dot products, Δᵀ·X in
-sample order, chunk sums) and a float64 softmax: an epoch's weights agree to ~1e-7 relative, the
-full gradient to ~2e-7 (and is ~5× closer to the float64 value). numba is imported on first use
-(:func:`_compile`), never by ``import sgdlab``.
+Differs from the reference only in summation order (vectorized 784-term dot products in two
+halves, Δᵀ·X in sample order, chunk sums) and its exp (Cephes' expf, ≈ 1 ulp): an epoch's
+weights agree to ~1e-6 relative or better (tested: 1e-5), the full gradient to ~2e-7. numba is
+imported on first use (:func:`_compile`), never by ``import sgdlab``.
 """
 
 from __future__ import annotations

@@ -1,23 +1,25 @@
-"""One SGD step on two cores: the 10 classes split between two threads, one barrier per block.
+"""One SGD step on two cores: the 784 pixels split between two threads, one barrier per block.
 
 The stretch kernel :func:`_split_kernel` runs (``nogil``) on two Python threads at once, thread t
-owning the classes ``k = 5t..5t+4``: its rows of W (10,784) float32 and of b (10,). Per block
-of ≤ ``BLOCK`` samples of a minibatch (one block for b ≤ 128), with :mod:`.numba_math`'s
-functions:
+owning the pixel half ``HALVES[t]`` (pixels 0..399 and 400..783): its columns of X, of W
+(10,784) float32 and of ∂C/∂W. Per block of ≤ ``BLOCK`` samples of a minibatch (one block for
+b ≤ 128), with :mod:`.numba_math`'s functions:
 
-1. it prefetches the next block's image rows, converts this block's rows into its own X
-   (each thread converts the whole block: handing half of X across cores cost ~9 ms an epoch
-   more than converting it twice, measured at b = 16) and computes the logits of its own 5
-   classes into the shared exchange buffer ``Zs[q % 2, t]`` (q = block count in this call);
-2. **barrier** (the only one per block): the other thread's logits are now visible;
-3. softmax over all 10 classes (float64, both threads compute it: 10 exps a sample are
-   cheaper than a second barrier), Δ, ∂C/∂W of its own rows = Δᵀ·X, and at the end of the
-   minibatch the update of its own rows of W and entries of b (:mod:`.numba_update`: momentum,
+1. it prefetches its bytes of the next block's image rows, converts its half of this block's
+   pixels into its own X and computes its half's share of all 10 logits into the shared
+   exchange buffer ``Zs[q % 2, t]`` (class-major; q = block count in this call). Each pixel is
+   converted once, by one thread (the former class split converted every pixel on both);
+2. **barrier** (the only one per block): the other thread's partial logits are now visible;
+3. Z = (P₀ + P₁) + b and the softmax (both threads compute it, the same bits: 16 samples a
+   vector, cheaper than a second barrier), Δ, its columns of ∂C/∂W = Δᵀ·X, and at the end of
+   the minibatch the update of its columns of W and of b (:mod:`.numba_update`: momentum,
    nesterov, weight decay, the step's own learning rate, Polyak averaging), so every option of
    the single-thread kernel works on two threads.
 
-Two Z buffers make one barrier per block enough: a thread writes ``Zs[(q+1) % 2]`` only after
-it has passed barrier q, while its partner reads ``Zs[q % 2]``. Costs (float64) come from
+Each thread updates its own copy of W (written back at the end of the call: no cache line of W
+is written by both cores) and of b (both copies get the same updates; thread 0's is written
+back). Two Zs buffers make one barrier per block enough: a thread writes ``Zs[(q+1) % 2]`` only
+after it has passed barrier q, while its partner reads ``Zs[q % 2]``. Costs (float64) come from
 thread 0.
 
 **The barrier** is a phase counter per thread, each on its own 128-byte line of ``sync``
@@ -26,21 +28,20 @@ counter reaches ``phase`` with acquire loads (x86 ``pause`` between loads, ``sch
 after ``SPIN_PAUSES`` of them, so a descheduled partner gets the core back). It never hangs:
 the wait gives up when ``sync[ABORT]`` is set (the Python side sets it when the other thread
 failed) or after ``SPIN_YIELDS`` yields (many seconds), and the kernel then returns −1.
-A barrier round trip with the logits' exchange costs ≈ 0.1 µs on the project's 2-core VM.
 
 **Same results**: every per-element operation is that of :mod:`.numba_cpu`'s kernel in the
-same order (the same block functions on the same class blocks), so one thread and two threads
-give **bitwise identical** weights and costs (tested), and two threads are bitwise reproducible
-run to run.
+same order (the same block functions on the same pixel halves, the partial logits added in the
+same order), so one thread and two threads give **bitwise identical** weights and costs
+(tested), and two threads are bitwise reproducible run to run.
 
 **When it pays** (see :func:`use_split`; ``bench/split_crossover.py`` measures it side by side,
-docs/benchmarks.md has the table): a call hands the stretch to the worker thread once (tens to
-hundreds of µs on a VM whose idle virtual core must be woken), and each step saves about half
-of its arithmetic. At 500 steps a call (as ``sgdlab train`` runs an epoch) two threads were
-faster at every batch size measured, b = 1 included; at b = 16 calls of ≤ 128 steps were
-slower. Hence ``MIN_BATCH`` = 1 and ``MIN_STEPS`` = 400; shorter calls run the single-thread
-kernel. When another process keeps a core busy, :class:`Backoff` and the bail-out in the kernel
-fall back to one thread.
+docs/benchmarks.md has the table): a call hands the stretch to the worker thread once (≈ 0.1–0.2
+ms on a VM whose idle virtual core must be woken), and each step saves about 40 % of its time.
+At 500 steps a call (as ``sgdlab train`` runs an epoch) two threads were faster at every batch
+size measured (b = 1: 1.53×, b = 16: 1.32×); at b = 16 the split broke even at 64 steps a
+call and won 1.13× at 128. Hence ``MIN_BATCH`` = 1 and ``MIN_STEPS`` = 128; shorter calls run
+the single-thread kernel. When another process keeps a core busy, :class:`Backoff` and the
+bail-out in the kernel fall back to one thread.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ from . import numba_cpu as _cpu
 from . import numba_math as _m
 from . import numba_update as _u
 
-#: Threads of a split step (10 classes = 2 × 5).
+#: Threads of a split step (784 pixels = 2 halves).
 THREADS = 2
 #: int64 slots per 128-byte line of ``sync``; (1+t)·LINE = thread t's phase; line 0: the abort
 #: flag, the phase at which both threads bail out to one thread, and the step where they did.
