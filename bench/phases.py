@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         prev = 0.0
         print(f"  {label}:")
         for ph, name in enumerate(names, 1):
-            t = med(lambda ph=ph: run(ph, half, x, y, perm, w, bias, sc, sh, b))
+            t = med(lambda ph=ph, half=half: run(ph, half, x, y, perm, w, bias, sc, sh, b))
             print(f"    {name:>32}: {(t - prev) * 1e3:6.2f} ms")
             prev = t
         print(f"    {'total':>32}: {prev * 1e3:6.2f} ms")
