@@ -7,9 +7,10 @@ all-core roofline measured in the same run.
 
 One process measures, in this order: the machine's peak (``sgdlab.roofline.measure_peak``:
 sgemm of ``torch.mm`` on all threads, copy bandwidth), then ``--repeats`` epochs at b in calls
-of 500 steps (as ``sgdlab train`` runs an epoch, torch on one thread where train does so),
-epochs in one call, and full-gradient iterations, each a median (and best) of wall times;
-nothing is evaluated between epochs. Each
+of the lengths ``sgdlab train`` picks (``epoch_train``: ``sgdlab.stretch``, about 50 ms a call;
+a checkout without it: calls of 500 steps, as its train ran them), in calls of 500 steps
+(``epoch_500``), in one call, and full-gradient iterations, each a median (and best) of wall
+times, torch on one thread where train does so; nothing is evaluated between epochs. Each
 figure is printed with its ratio to the roofline time of its work (``sgdlab.roofline``). For a
 before/after, run it for both checkouts back to back (alternating) on a quiet machine: only
 ratios from one run are comparable (machines of one kind differ by up to 2× in time).
@@ -40,6 +41,11 @@ def main(argv: list[str] | None = None) -> int:
     from sgdlab.model import SoftmaxRegression
     from sgdlab.provenance import cpu_model
 
+    try:
+        from sgdlab.stretch import Stretch
+    except ImportError:  # an older checkout
+        Stretch = None  # noqa: N806
+
     ds = load()
     eng = engines.get_engine("fast", ds.train_images, ds.train_labels, "cpu")
     n, b = eng.n, args.batch_size
@@ -57,6 +63,20 @@ def main(argv: list[str] | None = None) -> int:
             eng.sgd_steps(m, perm, b, 1e-3, s, min(steps, s + segment))
         return time.perf_counter() - t0
 
+    stretch = Stretch() if Stretch is not None else None
+
+    def epoch_train() -> float:  # call lengths as sgdlab.train picks them (sgdlab.stretch)
+        if stretch is None:  # a checkout before sgdlab.stretch: train ran calls of 500
+            return epoch(SEGMENT)
+        perm = torch.randperm(n, generator=g)
+        s, t0 = 0, time.perf_counter()
+        while s < steps:
+            k, t1 = min(steps - s, stretch.steps), time.perf_counter()
+            eng.sgd_steps(m, perm, b, 1e-3, s, s + k)
+            stretch.record(k, time.perf_counter() - t1)
+            s += k
+        return time.perf_counter() - t0
+
     def gd() -> float:
         t0 = time.perf_counter()
         eng.full_gradient(m)
@@ -64,9 +84,11 @@ def main(argv: list[str] | None = None) -> int:
 
     out = {"cpu": cpu_model(), "threads": torch.get_num_threads(), "batch_size": b, "n": n,
            "peak": peak, "figures": {}}  # fmt: skip
-    work = {"epoch_500": roofline.epoch_work(n, b), "epoch_1call": roofline.epoch_work(n, b),
+    work = {"epoch_train": roofline.epoch_work(n, b), "epoch_500": roofline.epoch_work(n, b),
+            "epoch_1call": roofline.epoch_work(n, b),
             "gd": (roofline.gd_flops(n), roofline.gd_bytes(n))}  # fmt: skip
-    runs = {"epoch_500": lambda: epoch(SEGMENT), "epoch_1call": lambda: epoch(steps), "gd": gd}
+    runs = {"epoch_train": epoch_train, "epoch_500": lambda: epoch(SEGMENT),
+            "epoch_1call": lambda: epoch(steps), "gd": gd}
     for name, run in runs.items():
         with quiet(eng) if quiet is not None else contextlib.nullcontext():
             run()  # warm-up

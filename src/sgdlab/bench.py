@@ -8,8 +8,9 @@ For every registered engine that is available on the device, and every batch siz
   the clock's resolution and the sync cost vanish); ``repeats`` blocks give the median and the
   interquartile range. Only full minibatches are timed. Full GD (``engine.gd_step``) likewise.
 - **per sample** = per iteration / b; **per epoch** estimated = ⌈N/b⌉ steps × per iteration,
-  and measured: real epochs of ⌈N/b⌉ steps (short last minibatch included) in segments of 500
-  steps as :func:`sgdlab.train` runs them, permutation drawn outside the timer (up to 3 per
+  and measured: real epochs of ⌈N/b⌉ steps (short last minibatch included) in calls of the
+  lengths :func:`sgdlab.train` picks (:mod:`sgdlab.stretch`: about 50 ms of work, at least
+  500 steps), permutation drawn outside the timer (up to 3 per
   batch size within a 60 s budget; see :data:`MODES`).
 - the **ratios** GD/SGD(b): measured time vs the FLOP ratio N/b, and a fit
   t(b) ≈ overhead + b·(seconds per sample) that says where they differ.
@@ -51,10 +52,11 @@ from .roofline import (
     step_flops,
     versus_peak,
 )
+from .stretch import Stretch
 
 SCHEMA = "sgdlab.bench/2"  # /2: the machine's peak and every figure against it
 DEFAULT_BATCH_SIZES: tuple[int, ...] = (1, 16, 64, 256, 1024, 4096)
-SEGMENT = 500  # steps per sgd_steps call, as sgdlab.train runs an epoch
+SEGMENT = 500  # steps per sgd_steps call in the per-iteration blocks (the first of sgdlab.train's)
 NOISY = 0.10  # a figure whose IQR exceeds 10% of its median is flagged "noisy"
 
 #: name -> (repeats, min block seconds, warm-up seconds, measured epochs, epoch budget seconds):
@@ -123,7 +125,8 @@ def benchmark(data: FashionMNIST, *, engine: str = "all", device: str = "cpu",
     config = {"engines": names, "device": str(dev), "batch_sizes": sizes, "mode": mode,
               "repeats": reps, "min_block_seconds": min_block, "warmup_seconds": warmup,
               "epoch_repeats": epoch_reps, "epoch_budget_seconds": budget, "lr": lr,
-              "seed": seed, "segment_steps": SEGMENT, "threads_requested": threads}  # fmt: skip
+              "seed": seed, "segment_steps": SEGMENT, "epoch_calls": "sgdlab.stretch",
+              "threads_requested": threads}  # fmt: skip
     info = {"source": data.source, "is_sample": data.is_sample, "n_train": n,
             "n_test": int(data.test_images.shape[0]), "sha256": data.sha256}  # fmt: skip
     return {"schema": SCHEMA, "config": config, "n_train": n, "environment": env, "data": info,
@@ -278,13 +281,18 @@ class _Runner:
         eng, steps, out = self.eng, math.ceil(self.eng.n / b), []
         perm = torch.randperm(eng.n, generator=self.gen)
         eng.sgd_steps(self.model, perm, b, self.lr, steps - 1, steps)  # warm the short tail
+        stretch = Stretch()  # call lengths as sgdlab.train picks them (≈ 50 ms, ≥ 500 steps)
         for _ in range(reps):
             perm = torch.randperm(eng.n, generator=self.gen)
             eng.synchronize()
             t0 = time.perf_counter()
-            for s in range(0, steps, SEGMENT):
-                eng.sgd_steps(self.model, perm, b, self.lr, s, min(steps, s + SEGMENT))
-            eng.synchronize()
+            s = 0
+            while s < steps:
+                k, t1 = min(steps - s, stretch.steps), time.perf_counter()
+                eng.sgd_steps(self.model, perm, b, self.lr, s, s + k)
+                eng.synchronize()
+                stretch.record(k, time.perf_counter() - t1)
+                s += k
             out.append(time.perf_counter() - t0)
         return out
 

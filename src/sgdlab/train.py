@@ -30,7 +30,7 @@ from typing import Any
 
 import torch
 
-from . import checkpoint, dist, elastic, engines, optim, runs, schedules
+from . import checkpoint, dist, elastic, engines, optim, runs, schedules, stretch
 from .config import TrainConfig, resolve_device
 from .config import checkpoint_every as _valid_every
 from .data import FashionMNIST
@@ -73,7 +73,7 @@ def train(*, batch_size: int = 16, epochs: int = 5, lr: float = 0.005, seed: int
           progress: bool = True, checkpoint_dir: str | Path | None = None,
           checkpoint_every: int | str | None = "epoch", keep: int = 2,
           resume: bool | str = False, explicit: Iterable[str] | None = None,
-          segment: int = 500, momentum: float = 0.0, nesterov: bool = False,
+          segment: int | None = None, momentum: float = 0.0, nesterov: bool = False,
           weight_decay: float = 0.0, schedule: str = "constant", gamma: float = 0.1,
           step_epochs: int = 1, t0: float = 1000.0, average: bool = False,
           validation: int = 0, validation_seed: int = 0) -> TrainResult:  # fmt: skip
@@ -110,6 +110,10 @@ def train(*, batch_size: int = 16, epochs: int = 5, lr: float = 0.005, seed: int
     names of :class:`TrainConfig`; default: those whose value differs from TrainConfig's
     default) must agree with it, except a larger ``epochs``, which extends the run (see
     :func:`sgdlab.runs.reconcile`); a disagreement raises :class:`CheckpointError`.
+
+    The engine runs the steps in stretches of ``segment`` steps per call, or, by default (None),
+    of about 50 ms of work each (:mod:`sgdlab.stretch`; at least 500 steps; data-parallel runs:
+    500, the same on every rank); the result is the same bits for any stretch length.
 
     Data-parallel (a process group initialized, K ranks): every rank calls this with the same
     arguments; rank 0 picks the checkpoint every rank reads and alone writes checkpoints; full
@@ -168,7 +172,9 @@ def train(*, batch_size: int = 16, epochs: int = 5, lr: float = 0.005, seed: int
         loop.restore(saved)
         loop.last_checkpoint = path
     with _SignalFlag(enabled=checkpoint_dir is not None) as flag, quiet_torch_for(eng):
-        loop.run(flag, progress and world.is_main, segment)
+        if segment is None and world.size > 1:  # every rank must run the same stretches
+            segment = stretch.FIRST
+        loop.run(flag, progress and world.is_main, stretch.Stretch(segment))
     dp = loop.dp
     return TrainResult(model=loop.result_model(), history=loop.history, config=asdict(cfg),
                        environment=loop.env, data=data_info,
@@ -276,7 +282,7 @@ class _Loop:
             self.last_checkpoint = Path(self.ckpt_dir) / f"ckpt-{self.step:010d}.sgdlab"
         dist.barrier()  # no rank runs on past a checkpoint before rank 0 has taken it
 
-    def run(self, flag: _SignalFlag, progress: bool, segment: int) -> None:
+    def run(self, flag: _SignalFlag, progress: bool, segment: stretch.Stretch) -> None:
         cfg = self.cfg
         self._bar = bar = _progress(progress, cfg.epochs * self.spe, self.step)
         try:
@@ -305,12 +311,13 @@ class _Loop:
             if self.writer is not None:
                 self.writer.close()
 
-    def _segment(self, segment: int) -> bool:
-        """Run the next stretch of steps; return True when it finished the epoch."""
+    def _segment(self, segment: stretch.Stretch) -> bool:
+        """Run the next stretch of steps (``segment.steps``, adapted to the measured rate);
+        return True when it finished the epoch."""
         cfg, t0 = self.cfg, time.perf_counter()
         if cfg.method == "sgd":
             self.perm, start = self.sampler.permutation(), self.sampler.batch
-            stop = min(len(self.sampler), start + segment)
+            stop = min(len(self.sampler), start + segment.steps)
             if isinstance(self.every, int):  # stop on checkpoint boundaries (global steps)
                 stop = min(stop, start + self.every - self.step % self.every)
             if start == 0:
@@ -338,7 +345,10 @@ class _Loop:
             c = torch.tensor([c], dtype=torch.float64)
             done = True
         self.eng.synchronize()
-        self.seconds += time.perf_counter() - t0
+        dt = time.perf_counter() - t0
+        self.seconds += dt
+        if cfg.method == "sgd":
+            segment.record(len(c), dt)
         _check_finite(c, self.step, len(self.history) + 1, cfg.lr, self.model)
         self.costs.append(c)
         self.step += len(c)
