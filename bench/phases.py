@@ -59,9 +59,9 @@ def main(argv: list[str] | None = None) -> int:
             m._prefetch_rows(x, perm, s0 + b, b, j0, j1)
             if phase >= 2:
                 if half != 1:
-                    m._logits_half(x, perm, s0, b, sc, sh, w, 0, S, X, P[0])
+                    m._logits_half(x, perm, s0, b, sc, sh, w, 0, S, X, P[0], E[3:])
                 if half != 0:
-                    m._logits_half(x, perm, s0, b, sc, sh, w, S, 784, X, P[1])
+                    m._logits_half(x, perm, s0, b, sc, sh, w, S, 784, X, P[1], E[3:])
             if phase >= 3:
                 tot += m._softmax_delta(P[0], P[1], bias, y, perm, s0, b, 1.0 / b, D, E, gb)
             if phase >= 4:

@@ -44,7 +44,7 @@ def _logits(block):
     x, _, rows, W, _, sc, sh = block
     X, P = np.zeros((N, 784), np.float32), np.zeros((2, 10, 48), np.float32)
     for h, (j0, j1) in enumerate(nm.HALVES):
-        nm._logits_half(x, rows, 0, N, sc, sh, W, j0, j1, X, P[h])
+        nm._logits_half(x, rows, 0, N, sc, sh, W, j0, j1, X, P[h], np.zeros((1, 32), np.float32))
     return X, P
 
 

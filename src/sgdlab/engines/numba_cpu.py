@@ -70,9 +70,10 @@ def _block(images, labels, rows, s0, n, W, bias, scale, shift, inv, buf, lr):
     the next block's rows (``rows[s0+n:]``).
     """
     X, P, D, E, G, gb = buf
+    T = E[3:]  # (1, ≥32): the lane sums' scratch (the softmax uses rows 0..2 of E)
     _m._prefetch_rows(images, rows, s0 + n, min(BLOCK, rows.shape[0] - s0 - n), 0, N_PIXELS)
-    _m._logits_half(images, rows, s0, n, scale, shift, W, 0, SPLIT, X, P[0])
-    _m._logits_half(images, rows, s0, n, scale, shift, W, SPLIT, N_PIXELS, X, P[1])
+    _m._logits_half(images, rows, s0, n, scale, shift, W, 0, SPLIT, X, P[0], T)
+    _m._logits_half(images, rows, s0, n, scale, shift, W, SPLIT, N_PIXELS, X, P[1], T)
     total = _m._softmax_delta(P[0], P[1], bias, labels, rows, s0, n, inv, D, E, gb)
     _m._grad_half(X, D, n, G, 0, SPLIT, W, lr)
     _m._grad_half(X, D, n, G, SPLIT, N_PIXELS, W, lr)
@@ -81,12 +82,12 @@ def _block(images, labels, rows, s0, n, W, bias, scale, shift, inv, buf, lr):
 
 def _scratch(m):
     """Scratch for ≤ m samples: X (m,784) float32; P (2,10,m16) float32 (the halves' logits),
-    D (10,m16) and E (4,m16) float32 (softmax), m16 = m rounded up to 16 lanes; G (10,784)
-    float32, gb (10,) float64."""
+    D (10,m16) and E (4,≥32) float32 (softmax; row 3: the lane sums'), m16 = m rounded up to 16
+    lanes; G (10,784) float32, gb (10,) float64."""
     m16 = (max(m, 1) + 15) // 16 * 16
-    return (np.zeros((max(m, 1), N_PIXELS), np.float32),
-            np.zeros((2, N_CLASSES, m16), np.float32), np.zeros((N_CLASSES, m16), np.float32),
-            np.zeros((4, m16), np.float32), np.zeros((N_CLASSES, N_PIXELS), np.float32),
+    z = _m._zeros64  # every array and row on a 64-byte boundary
+    return (z(max(m, 1), N_PIXELS), z(2 * N_CLASSES, m16).reshape((2, N_CLASSES, m16)),
+            z(N_CLASSES, m16), z(4, max(m16, 32)), z(N_CLASSES, N_PIXELS),
             np.zeros(N_CLASSES))  # fmt: skip
 
 

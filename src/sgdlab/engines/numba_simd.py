@@ -15,7 +15,12 @@ is correct on any CPU LLVM targets), and these intrinsics build with it:
 - :func:`vsum` ``(v)``: the sum of the 16 lanes (float32, in LLVM's tree order: reassociated);
 - :func:`vdiv`; :func:`vfloor`; :func:`vsel_lt` ``(a, b, x, y)`` = x where a < b else y and
   :func:`vsel_eq` (a = b): ordered compares, so a NaN in a or b selects y;
-- :func:`vpow2` ``(n)``: 2ⁿ for integral n in −126..127 (the exponent bits of a float32).
+- :func:`vpow2` ``(n)``: 2ⁿ for integral n in −126..127 (the exponent bits of a float32);
+- :func:`vfold8`, :func:`vfold4`, :func:`vfold2`, :func:`vfold1` ``(x, y)``: one stage of a
+  transposed lane sum. Seen as groups of 2g lanes (g = 8, 4, 2, 1), each group of x, then of
+  y, is halved by adding its upper g lanes to its lower g: four stages turn 16 vectors into
+  one whose lane k is the sum of vector k's lanes, in 15 folds of 3 operations each instead of
+  16 horizontal sums of 8.
 
 Factories are cached; numba is imported by :func:`build` only (``import sgdlab`` loads none of
 it). Everything is cacheable: no pointers are baked into the compiled code.
@@ -193,7 +198,29 @@ def build() -> SimpleNamespace:
 
         return f32x16(v), codegen
 
-    return SimpleNamespace(f32x16=f32x16, vld=vld, vld_u8=vld_u8, vst=vst, vbc=vbc,
+    def fold(g):
+        lo = [k * 2 * g + j for k in range(2 * LANES // (2 * g)) for j in range(g)]
+        hi = [i + g for i in lo]
+        i32 = ir.IntType(32)
+
+        @intrinsic
+        def _fold(typingctx, x, y):
+            if not x == y == f32x16:
+                return None
+
+            def codegen(context, builder, sig, args):
+                a = builder.shuffle_vector(args[0], args[1],
+                                           ir.Constant(ir.VectorType(i32, LANES), lo))  # fmt: skip
+                b = builder.shuffle_vector(args[0], args[1],
+                                           ir.Constant(ir.VectorType(i32, LANES), hi))  # fmt: skip
+                return builder.fadd(a, b)
+
+            return f32x16(x, y), codegen
+
+        return _fold
+
+    return SimpleNamespace(f32x16=f32x16, vfold8=fold(8), vfold4=fold(4), vfold2=fold(2),
+                           vfold1=fold(1), vld=vld, vld_u8=vld_u8, vst=vst, vbc=vbc,
                            vzero=vzero, vfma=vfma, vmul=binary("fmul"), vadd=binary("fadd"),
                            vsub=binary("fsub"), vdiv=binary("fdiv"), vsum=vsum, vfloor=vfloor,
                            vsel_lt=select("<"), vsel_eq=select("=="),

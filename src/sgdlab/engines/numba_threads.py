@@ -140,12 +140,14 @@ def _split_kernel(tid, images, labels, perm, W, bias, scale, shift, b, lrs, star
     j1 = N_PIXELS if tid == 1 else SPLIT
     m = max(min(b, N, BLOCK), 1)
     m16 = (m + 15) // 16 * 16  # the softmax's 16-lane vectors
-    X = np.zeros((m, N_PIXELS), np.float32)  # this thread's columns of the block
-    D = np.zeros((N_CLASSES, m16), np.float32)
-    E = np.zeros((4, m16), np.float32)  # softmax scratch
-    G = np.zeros((N_CLASSES, N_PIXELS), np.float32)  # columns j0..j1-1 used
+    X = _m._zeros64(m, N_PIXELS)  # this thread's columns of the block (64-byte aligned rows)
+    D = _m._zeros64(N_CLASSES, m16)
+    E = _m._zeros64(4, max(m16, 32))  # softmax scratch; row 3: the lane sums'
+    T = E[3:]
+    G = _m._zeros64(N_CLASSES, N_PIXELS)  # columns j0..j1-1 used
     gb = np.zeros(N_CLASSES)
-    Wt = W.copy()  # own columns updated here, written back at the end
+    Wt = _m._zeros64(N_CLASSES, N_PIXELS)  # own columns updated here, written back at the end
+    Wt[:] = W
     lb, lVb = bias.copy(), Vb.copy()  # both threads update b identically; thread 0 writes it
     if start >= stop:
         return 0
@@ -161,7 +163,7 @@ def _split_kernel(tid, images, labels, perm, W, bias, scale, shift, b, lrs, star
         ni, ns0 = _next_block(i, s0, b, N, stop)
         if ni < stop:  # the next block's bytes arrive (in L2) while this one is computed
             _m._prefetch_rows(images, perm, ns0, min(BLOCK, min(N, (ni + 1) * b) - ns0), j0, j1)
-        _m._logits_half(images, perm, s0, n, scale, shift, Wt, j0, j1, X, Zs[q % 2, tid])
+        _m._logits_half(images, perm, s0, n, scale, shift, Wt, j0, j1, X, Zs[q % 2, tid], T)
         phase += 1
         first = s0 == i0 and i > start  # a step boundary: steps start..i-1 are complete
         if first and yields > sync[BAIL_LIMIT] and _load_acquire(sync, BAIL) == 0:
@@ -262,6 +264,14 @@ class Backoff:
             self.seconds = self.SECONDS
 
 
+def _zeros64(shape: tuple[int, ...]) -> np.ndarray:
+    """Zeroed float32 array whose data starts on a 64-byte boundary (see numba_math._zeros64)."""
+    n = int(np.prod(shape))
+    buf = np.zeros(n + 16, np.float32)
+    off = (-buf.ctypes.data) % 64 // 4
+    return buf[off:off + n].reshape(shape)
+
+
 _RUNNERS: weakref.WeakSet = weakref.WeakSet()
 
 
@@ -282,7 +292,7 @@ class SplitRunner:
     def __init__(self) -> None:
         _compile()
         _RUNNERS.add(self)
-        self.Zs = np.zeros((2, THREADS, N_CLASSES, BLOCK), np.float32)  # 5 KB per slab
+        self.Zs = _zeros64((2, THREADS, N_CLASSES, BLOCK))  # 5 KB per slab
         self.sync = np.zeros((1 + THREADS) * LINE, np.int64)
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
