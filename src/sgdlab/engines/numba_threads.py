@@ -36,11 +36,11 @@ same order), so one thread and two threads give **bitwise identical** weights an
 
 **When it pays** (see :func:`use_split`; ``bench/split_crossover.py`` measures it side by side,
 docs/benchmarks.md has the table): a call hands the stretch to the worker thread once (≈ 0.1–0.2
-ms on a VM whose idle virtual core must be woken), and each step saves about 40 % of its time.
-At 500 steps a call (as ``sgdlab train`` runs an epoch) two threads were faster at every batch
-size measured (b = 1: 1.53×, b = 16: 1.32×); at b = 16 the split broke even at 64 steps a
-call and won 1.13× at 128. Hence ``MIN_BATCH`` = 1 and ``MIN_STEPS`` = 128; shorter calls run
-the single-thread kernel. When another process keeps a core busy, :class:`Backoff` and the
+ms on a VM whose idle virtual core must be woken), and each step saves about a third of its
+time. At 500 steps a call two threads were faster at every batch size measured (b = 1: 1.57×,
+b = 16: 1.50×); at b = 16 the split lost below 64 steps a call and won 1.28× at 128. Hence
+``MIN_BATCH`` = 1 and ``MIN_STEPS`` = 128; shorter calls run the single-thread kernel
+(``sgdlab train`` makes its calls about 50 ms long: :mod:`sgdlab.stretch`). When another process keeps a core busy, :class:`Backoff` and the
 bail-out in the kernel fall back to one thread.
 """
 
