@@ -40,8 +40,9 @@ ms on a VM whose idle virtual core must be woken), and each step saves about a t
 time. At 500 steps a call two threads were faster at every batch size measured (b = 1: 1.57×,
 b = 16: 1.50×); at b = 16 the split lost below 64 steps a call and won 1.28× at 128. Hence
 ``MIN_BATCH`` = 1 and ``MIN_STEPS`` = 128; shorter calls run the single-thread kernel
-(``sgdlab train`` makes its calls about 50 ms long: :mod:`sgdlab.stretch`). When another process keeps a core busy, :class:`Backoff` and the
-bail-out in the kernel fall back to one thread.
+(``sgdlab train`` makes its calls about 50 ms long: :mod:`sgdlab.stretch`). When another
+process keeps a core busy, :class:`Backoff` and the bail-out in the kernel fall back to one
+thread.
 """
 
 from __future__ import annotations
