@@ -5,7 +5,8 @@ the optimizer options did not slow the plain kernel down.
 
 Prints the median (and min) wall time of ``engine.sgd_steps`` over a full epoch of the full
 training set (60,000 images; the sample if the full set is absent), in segments of 500 steps
-as :func:`sgdlab.train` runs it. Nothing is evaluated.
+(:func:`sgdlab.train`'s first call; it then adapts its calls, :mod:`sgdlab.stretch`). Nothing
+is evaluated.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 MEAN, STD = 0.2860, 0.3530  # the tutorials' Normalize((0.2860,), (0.3530,))
-SEGMENT = 500  # steps per engine call, as sgdlab.train runs an epoch
+SEGMENT = 500  # steps per engine call (sgdlab.train then adapts its calls: sgdlab.stretch)
 TARGET = 0.84
 
 

@@ -6,8 +6,8 @@ what that achieves against the all-core peak of :mod:`sgdlab.roofline`, next to 
 using every core for each step (the fast engine's two-thread steps):
 
 1. the peak (torch.mm sgemm on all threads, copy bandwidth), in this process;
-2. **one process, all threads**: ``--epochs`` epochs at ``--batch-size`` run as ``sgdlab train``
-   runs them (calls of 500 steps), FLOPs of the work model / wall seconds;
+2. **one process, all threads**: ``--epochs`` epochs at ``--batch-size`` in calls of 500 steps
+   (``sgdlab train``'s first call length), FLOPs of the work model / wall seconds;
 3. **P processes × 1 thread** (``NUMBA_NUM_THREADS=1 OMP_NUM_THREADS=1``), each warmed up, then
    released together; aggregate GFLOP/s = the FLOPs of all their epochs / (last end − first
    start), on the system-wide monotonic clock.
