@@ -69,12 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         if stretch is None:  # a checkout before sgdlab.stretch: train ran calls of 500
             return epoch(SEGMENT)
         perm = torch.randperm(n, generator=g)
-        s, t0 = 0, time.perf_counter()
-        while s < steps:
-            k, t1 = min(steps - s, stretch.steps), time.perf_counter()
-            eng.sgd_steps(m, perm, b, 1e-3, s, s + k)
-            stretch.record(k, time.perf_counter() - t1)
-            s += k
+        t0 = time.perf_counter()
+        stretch.run(steps, lambda i, j: eng.sgd_steps(m, perm, b, 1e-3, i, j))
         return time.perf_counter() - t0
 
     def gd() -> float:

@@ -282,17 +282,16 @@ class _Runner:
         perm = torch.randperm(eng.n, generator=self.gen)
         eng.sgd_steps(self.model, perm, b, self.lr, steps - 1, steps)  # warm the short tail
         stretch = Stretch()  # call lengths as sgdlab.train picks them (≈ 50 ms, ≥ 500 steps)
+
+        def call(i: int, j: int) -> None:
+            eng.sgd_steps(self.model, perm, b, self.lr, i, j)
+            eng.synchronize()
+
         for _ in range(reps):
             perm = torch.randperm(eng.n, generator=self.gen)
             eng.synchronize()
             t0 = time.perf_counter()
-            s = 0
-            while s < steps:
-                k, t1 = min(steps - s, stretch.steps), time.perf_counter()
-                eng.sgd_steps(self.model, perm, b, self.lr, s, s + k)
-                eng.synchronize()
-                stretch.record(k, time.perf_counter() - t1)
-                s += k
+            stretch.run(steps, call)
             out.append(time.perf_counter() - t0)
         return out
 

@@ -22,6 +22,9 @@ into calls (tested), so a run, a resumed run and a benchmark agree whatever leng
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 #: Steps of the first call, and the fewest of any later one.
 FIRST = 500
 #: Seconds of work a call aims at (a progress bar refreshes, a signal is seen, within about this).
@@ -36,6 +39,16 @@ class Stretch:
             raise ValueError(f"segment must be a positive number of steps, got {fixed!r}")
         self.fixed = fixed
         self.steps = fixed if fixed is not None else FIRST
+
+    def run(self, steps: int, call: Callable[[int, int], object]) -> None:
+        """``call(start, stop)`` over the steps 0..steps-1 in stretches of :attr:`steps`,
+        timing each call and adapting after it (what a benchmark does for one epoch)."""
+        s = 0
+        while s < steps:
+            k, t0 = min(steps - s, self.steps), time.perf_counter()
+            call(s, s + k)
+            self.record(k, time.perf_counter() - t0)
+            s += k
 
     def record(self, steps: int, seconds: float) -> None:
         """A call of ``steps`` steps took ``seconds`` (wall time): adapt :attr:`steps`."""

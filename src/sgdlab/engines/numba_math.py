@@ -9,9 +9,9 @@ X, W and ∂C/∂W; every class is in both. In the order the kernels call it:
    :func:`sgdlab.data.to_float` (``float32(u8)·scale`` then ``+ shift``, two roundings, no FMA:
    X (n,784) float32 is bitwise the reference's, tested) and, in the same pass, the half's share
    of the logits ``P[c, s] = Σ_{j in half} W[c, j]·X[s, j]`` (class-major (10, n) float32);
-2. :func:`_softmax_delta` — Z = (P₀ + P₁) + b, softmax and cost in float64 (vectorized over
-   the samples), Δ[c, s] = float32((softmax − onehot)·inv) (class-major (10, n)), and
-   ∂C/∂b += ΣΔ (float64, sample order);
+2. :func:`_softmax_delta` — Z = (P₀ + P₁) + b, softmax in float32 like the reference's
+   (16 samples a vector), Δ[c, s] = (softmax − onehot)·inv (class-major (10, n)), the cost and
+   ∂C/∂b += ΣΔ summed in float64 (sample order);
 3. :func:`_grad_half` — ∂C/∂W[:, half] += Δ·X[:, half] (float32 FMAs, each sum in sample
    order); with ``lr`` > 0 (the minibatch's last block of plain SGD) it applies
    W[:, half] −= lr·∂C/∂W there (two roundings, like the reference) and leaves ∂C/∂W at 0.
@@ -53,12 +53,11 @@ def _prefetch(images, r, j):  # replaced by an llvm.prefetch intrinsic in _compi
     pass
 
 
-# Replaced by the 16-lane vector intrinsics of .numba_simd in _compile(); these plain versions
-# only document them (vld: a[r, j:j+16] as one vector, ...).
+# The 16-lane vector intrinsics these functions use, bound from .numba_simd in _compile()
+# (see that module for what each does).
 _VECTOR_OPS = ("vld", "vld_u8", "vst", "vbc", "vzero", "vfma", "vmul", "vadd", "vsub", "vdiv",
-               "vsum", "vfloor", "vsel_lt", "vsel_eq", "vpow2", "vfold8", "vfold4", "vfold2",
-               "vfold1")
-vld = vld_u8 = vst = vbc = vzero = vfma = vmul = vadd = vsub = vdiv = vsum = None
+               "vfloor", "vsel_lt", "vsel_eq", "vpow2", "vfold8", "vfold4", "vfold2", "vfold1")
+vld = vld_u8 = vst = vbc = vzero = vfma = vmul = vadd = vsub = vdiv = None
 vfloor = vsel_lt = vsel_eq = vpow2 = vfold8 = vfold4 = vfold2 = vfold1 = None
 
 
@@ -169,7 +168,8 @@ def _softmax_delta(P0, P1, bias, labels, rows, i0, n, inv, D, E, gb):
 
     Stable softmax in float32 like the reference's, 16 samples a vector (the lanes from n to the
     next multiple of 16 are computed and never read): p = exp(z − max)·(1/Σ exp(z − max)).
-    Scratch E float32 (4, ≥n rounded up to 16): the labels, Σ exp(z − max), z_t − max.
+    Scratch E float32 (4, ≥n rounded up to 16), rows 0..2: the labels, Σ exp(z − max),
+    z_t − max (row 3 is :func:`_logits_half`'s).
     H_s = log Σ exp(z − max) − (z_t − max), summed in float64 as
     log Π_s Σ exp(z − max) − Σ_s (z_t − max): one log per block (each Σ lies in [1, 10]; the
     product of ≤ 128 cannot overflow).
@@ -252,7 +252,7 @@ def _grad_half(X, D, n, G, j0, j1, W, lr):
     """G[:, j0:j1] += D[:, :n]·X[:n, j0:j1]: (10,n)@(n,J), float32 FMAs, each sum in sample
     order. With ``lr`` > 0 (plain SGD, the minibatch's last block) W[:, j0:j1] −= lr·G instead
     (float32(lr·g) then the subtraction: two roundings like the reference) and G stays 0 there,
-    as :func:`.numba_update._sgd_rows` would (the same bits).
+    as :func:`.numba_update._sgd_cols` would (the same bits).
 
     Register block: 10 classes × 2 pixel vectors (20 accumulators, started from G), per sample 2
     X loads and 10 broadcasts of Δ for 20 FMAs; an odd last vector runs 10 classes × 1.

@@ -139,14 +139,10 @@ def _split_kernel(tid, images, labels, perm, W, bias, scale, shift, b, lrs, star
     N = images.shape[0]
     j0 = SPLIT if tid == 1 else 0
     j1 = N_PIXELS if tid == 1 else SPLIT
-    m = max(min(b, N, BLOCK), 1)
-    m16 = (m + 15) // 16 * 16  # the softmax's 16-lane vectors
-    X = _m._zeros64(m, N_PIXELS)  # this thread's columns of the block (64-byte aligned rows)
-    D = _m._zeros64(N_CLASSES, m16)
-    E = _m._zeros64(4, max(m16, 32))  # softmax scratch; row 3: the lane sums'
-    T = E[3:]
-    G = _m._zeros64(N_CLASSES, N_PIXELS)  # columns j0..j1-1 used
-    gb = np.zeros(N_CLASSES)
+    # the one-thread kernel's scratch (its P unused: the partial logits go to Zs); this thread
+    # uses its columns j0..j1-1 of X and G
+    X, _, D, E, G, gb = _cpu._scratch(min(b, N, BLOCK))
+    T = E[3:]  # the lane sums' scratch
     Wt = _m._zeros64(N_CLASSES, N_PIXELS)  # own columns updated here, written back at the end
     Wt[:] = W
     lb, lVb = bias.copy(), Vb.copy()  # both threads update b identically; thread 0 writes it
@@ -265,14 +261,6 @@ class Backoff:
             self.seconds = self.SECONDS
 
 
-def _zeros64(shape: tuple[int, ...]) -> np.ndarray:
-    """Zeroed float32 array whose data starts on a 64-byte boundary (see numba_math._zeros64)."""
-    n = int(np.prod(shape))
-    buf = np.zeros(n + 16, np.float32)
-    off = (-buf.ctypes.data) % 64 // 4
-    return buf[off:off + n].reshape(shape)
-
-
 _RUNNERS: weakref.WeakSet = weakref.WeakSet()
 
 
@@ -293,7 +281,8 @@ class SplitRunner:
     def __init__(self) -> None:
         _compile()
         _RUNNERS.add(self)
-        self.Zs = _zeros64((2, THREADS, N_CLASSES, BLOCK))  # 5 KB per slab
+        self.Zs = _m._zeros64(2 * THREADS * N_CLASSES, BLOCK).reshape(
+            2, THREADS, N_CLASSES, BLOCK)  # 5 KB per slab, 64-byte aligned  # fmt: skip
         self.sync = np.zeros((1 + THREADS) * LINE, np.int64)
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
