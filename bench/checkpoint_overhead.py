@@ -18,8 +18,8 @@ import tempfile
 import time
 
 import sgdlab
-from sgdlab import checkpoint
 from sgdlab.data import load, load_sample
+from sgdlab.training import checkpoint
 
 
 def main() -> None:
@@ -45,8 +45,14 @@ def main() -> None:
         return out
 
     loop_cls.save, checkpoint.save = timed_save, timed_write
-    run = sgdlab.train(epochs=args.epochs, data=ds, engine=args.engine, progress=False,
-                       checkpoint_dir=tempfile.mkdtemp(), checkpoint_every="epoch")  # fmt: skip
+    run = sgdlab.train(
+        epochs=args.epochs,
+        data=ds,
+        engine=args.engine,
+        progress=False,
+        checkpoint_dir=tempfile.mkdtemp(),
+        checkpoint_every="epoch",
+    )
     epoch = statistics.median(h["train_seconds"] for h in run.history)
     cost = statistics.median(main_thread)
     print(f"engine {run.config['engine']}, {args.epochs} epochs, data {ds.source}")

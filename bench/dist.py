@@ -37,11 +37,11 @@ ROOT = Path(__file__).resolve().parents[1]
 def worker(args) -> None:
     import torch
 
-    from sgdlab import dist
     from sgdlab.data import load, load_sample
-    from sgdlab.data_parallel import N_PARAMS
-    from sgdlab.machine import thread_info
-    from sgdlab.train import train
+    from sgdlab.measure.machine import thread_info
+    from sgdlab.training import dist
+    from sgdlab.training.data_parallel import N_PARAMS
+    from sgdlab.training.trainer import train
 
     out: dict = {"sgd": {}, "gd": None}
     with dist.session(timeout=300) as w:
@@ -51,14 +51,26 @@ def worker(args) -> None:
             runs = []
             for _ in range(args.repeats):
                 r = train(batch_size=b, **kw)
-                runs.append((r.history[0]["train_seconds"], r.distributed["allreduce_seconds"],
-                             r.distributed["allreduce_calls"], r.history[0]["steps"]))
+                runs.append(
+                    (
+                        r.history[0]["train_seconds"],
+                        r.distributed["allreduce_seconds"],
+                        r.distributed["allreduce_calls"],
+                        r.history[0]["steps"],
+                    )
+                )
             runs.sort()
             t, ar, calls, steps = runs[len(runs) // 2]
-            out["sgd"][str(b)] = {"epoch_s": t, "allreduce_s": ar, "allreduce_calls": calls,
-                             "steps": steps, "all_epoch_s": [x[0] for x in runs]}
-        gd = sorted(train(method="gd", **kw).history[0]["train_seconds"]
-                    for _ in range(args.repeats))  # fmt: skip
+            out["sgd"][str(b)] = {
+                "epoch_s": t,
+                "allreduce_s": ar,
+                "allreduce_calls": calls,
+                "steps": steps,
+                "all_epoch_s": [x[0] for x in runs],
+            }
+        gd = sorted(
+            train(method="gd", **kw).history[0]["train_seconds"] for _ in range(args.repeats)
+        )
         out["gd"] = {"iteration_s": gd[len(gd) // 2], "all_s": gd}
         buf, times = torch.zeros(N_PARAMS), []
         for i in range(2200 if w.size > 1 else 0):
@@ -79,12 +91,26 @@ def run_k(k: int, args) -> dict:
     threads = str(max(1, (os.cpu_count() or 1) // k))
     procs = []
     for r in range(k):
-        env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "RANK": str(r),
-               "LOCAL_RANK": str(r), "WORLD_SIZE": str(k), "MASTER_ADDR": "127.0.0.1",
-               "MASTER_PORT": str(port), "OMP_NUM_THREADS": threads,
-               "NUMBA_NUM_THREADS": threads}  # fmt: skip
-        cmd = [sys.executable, __file__, "--worker", "--batch-sizes",
-               ",".join(map(str, args.batch_sizes)), "--repeats", str(args.repeats)]
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT / "src"),
+            "RANK": str(r),
+            "LOCAL_RANK": str(r),
+            "WORLD_SIZE": str(k),
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": str(port),
+            "OMP_NUM_THREADS": threads,
+            "NUMBA_NUM_THREADS": threads,
+        }
+        cmd = [
+            sys.executable,
+            __file__,
+            "--worker",
+            "--batch-sizes",
+            ",".join(map(str, args.batch_sizes)),
+            "--repeats",
+            str(args.repeats),
+        ]
         cmd += ["--sample"] if args.sample else []
         procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True))
     outs = [p.communicate()[0] for p in procs]
@@ -103,8 +129,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--sample", action="store_true")
-    p.add_argument("--batch-sizes", type=lambda t: [int(x) for x in t.split(",")],
-                   default=[16, 1024, 8192])
+    p.add_argument(
+        "--batch-sizes", type=lambda t: [int(x) for x in t.split(",")], default=[16, 1024, 8192]
+    )
     p.add_argument("--ranks", type=lambda t: [int(x) for x in t.split(",")], default=[1, 2])
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--json", metavar="PATH")
@@ -112,8 +139,8 @@ def main() -> None:
     if args.worker:
         return worker(args)
     sys.path.insert(0, str(ROOT / "src"))
-    from sgdlab.machine import LoadMonitor
-    from sgdlab.provenance import cpu_model
+    from sgdlab.measure.machine import LoadMonitor
+    from sgdlab.measure.provenance import cpu_model
 
     mon, own0 = LoadMonitor().start(), _own_cpu()
     res = {k: run_k(k, args) for k in args.ranks}
@@ -121,27 +148,35 @@ def main() -> None:
     if load["other_cpu_seconds"] is not None:  # LoadMonitor counts our workers as "other"
         others = max(0.0, load["other_cpu_seconds"] - (_own_cpu() - own0))
         load["other_cpu_share"] = others / (load["wall_seconds"] * (os.cpu_count() or 1))
-    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores; other processes' CPU share during the "
-          f"run: {load['other_cpu_share']:.0%} (of all cores), 1-min load at start "
-          f"{load['loadavg_1min_at_start']:.1f}")  # fmt: skip
-    print("\n| workload | K | time (s) | all-reduces | all-reduce total (s) "
-          "| per all-reduce (µs) |")
+    print(
+        f"CPU: {cpu_model()}, {os.cpu_count()} cores; other processes' CPU share during the "
+        f"run: {load['other_cpu_share']:.0%} (of all cores), 1-min load at start "
+        f"{load['loadavg_1min_at_start']:.1f}"
+    )
+    print(
+        "\n| workload | K | time (s) | all-reduces | all-reduce total (s) | per all-reduce (µs) |"
+    )
     print("|---|---|---|---|---|---|")
     for b in args.batch_sizes:
         for k in args.ranks:
             r = res[k]["sgd"][str(b)]
             per = r["allreduce_s"] / r["allreduce_calls"] * 1e6 if r["allreduce_calls"] else 0
-            print(f"| SGD epoch b={b} ({r['steps']} steps) | {k} | {r['epoch_s']:.3f} | "
-                  f"{r['allreduce_calls']} | {r['allreduce_s']:.3f} | {per:.0f} |")
+            print(
+                f"| SGD epoch b={b} ({r['steps']} steps) | {k} | {r['epoch_s']:.3f} | "
+                f"{r['allreduce_calls']} | {r['allreduce_s']:.3f} | {per:.0f} |"
+            )
     for k in args.ranks:
         print(f"| full-GD iteration | {k} | {res[k]['gd']['iteration_s']:.4f} | {k > 1:d} | | |")
     for k in args.ranks:
         if k > 1:
-            print(f"\nbare all-reduce of 7,850 float32 at K={k}: "
-                  f"{res[k]['bare_allreduce_us']:.0f} µs (median of 2,000)")
+            print(
+                f"\nbare all-reduce of 7,850 float32 at K={k}: "
+                f"{res[k]['bare_allreduce_us']:.0f} µs (median of 2,000)"
+            )
     if args.json:
-        Path(args.json).write_text(json.dumps({"results": res, "load": load,
-                                               "cpu": cpu_model()}, indent=2))
+        Path(args.json).write_text(
+            json.dumps({"results": res, "load": load, "cpu": cpu_model()}, indent=2)
+        )
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ the optimizer options did not slow the plain kernel down.
 
 Prints the median (and min) wall time of ``engine.sgd_steps`` over a full epoch of the full
 training set (60,000 images; the sample if the full set is absent), in segments of 500 steps
-(:func:`sgdlab.train`'s first call; it then adapts its calls, :mod:`sgdlab.stretch`). Nothing
+(:func:`sgdlab.train`'s first call; it then adapts its calls,
+:mod:`sgdlab.training.stretch`). Nothing
 is evaluated.
 """
 
@@ -49,8 +50,10 @@ def main(argv: list[str] | None = None) -> int:
             eng.sgd_steps(model, perm, b, lr, s, stop)
         if r:
             times.append(time.perf_counter() - t0)
-    print(f"engine={eng.name} b={b} n={n} epoch median {statistics.median(times) * 1e3:.1f} ms "
-          f"min {min(times) * 1e3:.1f} ms over {len(times)} repeats")
+    print(
+        f"engine={eng.name} b={b} n={n} epoch median {statistics.median(times) * 1e3:.1f} ms "
+        f"min {min(times) * 1e3:.1f} ms over {len(times)} repeats"
+    )
     return 0
 
 

@@ -39,7 +39,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 MEAN, STD = 0.2860, 0.3530  # the tutorials' Normalize((0.2860,), (0.3530,))
-SEGMENT = 500  # steps per engine call (sgdlab.train then adapts its calls: sgdlab.stretch)
+SEGMENT = 500  # steps per engine call (sgdlab.train then adapts its calls: sgdlab.training.stretch)
 TARGET = 0.84
 
 
@@ -71,8 +71,18 @@ def tutorial_float(images: torch.Tensor) -> torch.Tensor:
 class Bench:
     """Shared state: data, device, repeats, and the timing/evaluation helpers."""
 
-    def __init__(self, ds, *, device: torch.device, repeats: int, lr: float, seed: int,
-                 max_epochs: int, logreg_iter: int, quiet: bool):  # fmt: skip
+    def __init__(
+        self,
+        ds,
+        *,
+        device: torch.device,
+        repeats: int,
+        lr: float,
+        seed: int,
+        max_epochs: int,
+        logreg_iter: int,
+        quiet: bool,
+    ):
         self.ds, self.dev, self.repeats, self.lr, self.seed = ds, device, repeats, lr, seed
         self.max_epochs, self.logreg_iter, self.quiet = max_epochs, logreg_iter, quiet
         self.n = len(ds.train_labels)
@@ -127,6 +137,7 @@ def row_a(b: Bench) -> dict[str, Any]:
         def mk(r):
             g = torch.Generator().manual_seed(b.seed + r)
             return (*_torch_model(b, r), DataLoader(data, batch_size=bs, shuffle=True, generator=g))
+
         return mk
 
     def epoch(state, limit=None):  # limit: batches (warm-up only)
@@ -149,9 +160,13 @@ def row_a(b: Bench) -> dict[str, Any]:
         opt.step()
 
     out = _torch_row(b, make, epoch, gd, gd_batch=1024)
-    return {"id": "A", "name": "tutorial: PIL Dataset + DataLoader(shuffle) + optim.SGD", **out,
-            "notes": "per-item PIL + ToTensor + Normalize; GD = gradient accumulated over a "
-            "DataLoader(batch_size=1024), one optimizer step"}
+    return {
+        "id": "A",
+        "name": "tutorial: PIL Dataset + DataLoader(shuffle) + optim.SGD",
+        **out,
+        "notes": "per-item PIL + ToTensor + Normalize; GD = gradient accumulated over a "
+        "DataLoader(batch_size=1024), one optimizer step",
+    }
 
 
 def row_b(b: Bench) -> dict[str, Any]:
@@ -162,6 +177,7 @@ def row_b(b: Bench) -> dict[str, Any]:
     def make(bs):
         def mk(r):
             return (*_torch_model(b, r), torch.Generator().manual_seed(b.seed + r), bs)
+
         return mk
 
     def epoch(state, limit=None):  # limit: batches (warm-up only)
@@ -181,8 +197,12 @@ def row_b(b: Bench) -> dict[str, Any]:
         opt.step()
 
     out = _torch_row(b, make, epoch, gd, gd_batch=b.n)
-    return {"id": "B", "name": "eager torch: preloaded tensor + randperm + optim.SGD", **out,
-            "notes": "the baseline of the ratios"}
+    return {
+        "id": "B",
+        "name": "eager torch: preloaded tensor + randperm + optim.SGD",
+        **out,
+        "notes": "the baseline of the ratios",
+    }
 
 
 def _torch_row(b: Bench, make, epoch, gd, *, gd_batch: int) -> dict[str, Any]:
@@ -190,8 +210,12 @@ def _torch_row(b: Bench, make, epoch, gd, *, gd_batch: int) -> dict[str, Any]:
     t16 = b.measure("epoch b=16", make(16), epoch, lambda st: b.accuracy(st[0]))
     t1024 = b.measure("epoch b=1024", make(1024), epoch)
     tgd = b.measure("full-GD iteration", make(gd_batch), gd)
-    return {"epoch_b16": t16, "epoch_b1024": t1024, "gd_iteration": tgd,
-            "test_accuracy": statistics.median(t16["accuracy"])}
+    return {
+        "epoch_b16": t16,
+        "epoch_b1024": t1024,
+        "gd_iteration": tgd,
+        "test_accuracy": statistics.median(t16["accuracy"]),
+    }
 
 
 def rows_c(b: Bench) -> list[dict[str, Any]]:
@@ -210,20 +234,32 @@ def rows_c(b: Bench) -> list[dict[str, Any]]:
     def mk(r):
         return SGDClassifier(loss="log_loss", random_state=b.seed + r)
 
-    t = b.measure("SGDClassifier epoch", mk, lambda c: c.partial_fit(x, y, classes=classes),
-                  lambda c: c.score(xt, yt))  # fmt: skip
-    sgd = {"id": "C", "name": "scikit-learn SGDClassifier(loss='log_loss'), 1 epoch",
-           "epoch_b1": t, "test_accuracy": statistics.median(t["accuracy"]),
-           "notes": "per-sample updates (b=1), one-vs-rest, 'optimal' lr schedule; float64 input"}
+    t = b.measure(
+        "SGDClassifier epoch",
+        mk,
+        lambda c: c.partial_fit(x, y, classes=classes),
+        lambda c: c.score(xt, yt),
+    )
+    sgd = {
+        "id": "C",
+        "name": "scikit-learn SGDClassifier(loss='log_loss'), 1 epoch",
+        "epoch_b1": t,
+        "test_accuracy": statistics.median(t["accuracy"]),
+        "notes": "per-sample updates (b=1), one-vs-rest, 'optimal' lr schedule; float64 input",
+    }
     lr = LogisticRegression(max_iter=b.logreg_iter)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         secs = b.timed(lambda: lr.fit(x, y))
     conv = "converged" if not caught else f"not converged in {b.logreg_iter} iterations"
     b.log(f"  LogisticRegression fit: {secs:.2f} s ({conv})")
-    ref = {"id": "C*", "name": "scikit-learn LogisticRegression (lbfgs): accuracy reference",
-           "fit_seconds": secs, "test_accuracy": float(lr.score(xt, yt)),
-           "notes": f"full fit, {int(np.max(lr.n_iter_))} lbfgs iterations, {conv}, C=1"}
+    ref = {
+        "id": "C*",
+        "name": "scikit-learn LogisticRegression (lbfgs): accuracy reference",
+        "fit_seconds": secs,
+        "test_accuracy": float(lr.score(xt, yt)),
+        "notes": f"full fit, {int(np.max(lr.n_iter_))} lbfgs iterations, {conv}, C=1",
+    }
     return [sgd, ref]
 
 
@@ -258,16 +294,25 @@ def rows_d(b: Bench) -> list[dict[str, Any]]:
             eng.sgd_steps(model, perm, bs, b.lr, 0, min(3, steps))
             eng.sgd_steps(model, perm, bs, b.lr, steps - 1, steps)
         eng.gd_step(mk(0)[0], b.lr)
-        t16 = b.measure("epoch b=16", mk, epoch,
-                        lambda st: evaluate(st[0], ds.test_images, ds.test_labels)[1])
+        t16 = b.measure(
+            "epoch b=16", mk, epoch, lambda st: evaluate(st[0], ds.test_images, ds.test_labels)[1]
+        )
         t1024 = b.measure("epoch b=1024", lambda r: mk(r, 1024), epoch)
-        tgd = b.measure("full-GD iteration", lambda r: mk(r)[0],
-                        lambda m, eng=eng: eng.gd_step(m, b.lr))  # fmt: skip
-        rows.append({"id": "D", "name": f"sgdlab engine={name}", "epoch_b16": t16,
-                     "epoch_b1024": t1024, "gd_iteration": tgd,
-                     "test_accuracy": statistics.median(t16["accuracy"]),
-                     "time_to_target": _time_to_target(b, eng, mk(0)),
-                     "notes": "per-pixel standardization, zero init"})  # fmt: skip
+        tgd = b.measure(
+            "full-GD iteration", lambda r: mk(r)[0], lambda m, eng=eng: eng.gd_step(m, b.lr)
+        )
+        rows.append(
+            {
+                "id": "D",
+                "name": f"sgdlab engine={name}",
+                "epoch_b16": t16,
+                "epoch_b1024": t1024,
+                "gd_iteration": tgd,
+                "test_accuracy": statistics.median(t16["accuracy"]),
+                "time_to_target": _time_to_target(b, eng, mk(0)),
+                "notes": "per-pixel standardization, zero init",
+            }
+        )
     return rows
 
 
@@ -297,15 +342,19 @@ def add_ratios(rows: list[dict[str, Any]]) -> None:
     """``ratio_to_B``: each timed column divided by row B's (1.0 for B itself)."""
     base = next((r for r in rows if r["id"] == "B"), {})
     for r in rows:
-        r["ratio_to_B"] = {k: r[k]["median"] / base[k]["median"] for k in
-                           ("epoch_b16", "epoch_b1024", "gd_iteration") if k in r and k in base}
+        r["ratio_to_B"] = {
+            k: r[k]["median"] / base[k]["median"]
+            for k in ("epoch_b16", "epoch_b1024", "gd_iteration")
+            if k in r and k in base
+        }
         if "epoch_b1" in r and "epoch_b16" in base:  # sklearn's only mode, against B at b=16
-            r["ratio_to_B"]["epoch_b1_vs_B_b16"] = r["epoch_b1"]["median"] / base["epoch_b16"][
-                "median"]
+            r["ratio_to_B"]["epoch_b1_vs_B_b16"] = (
+                r["epoch_b1"]["median"] / base["epoch_b16"]["median"]
+            )
 
 
 def _cell(r: dict[str, Any], key: str) -> str:
-    from sgdlab.bench import fmt_seconds
+    from sgdlab.measure.bench import fmt_seconds
 
     if key not in r:
         return "—"
@@ -315,12 +364,14 @@ def _cell(r: dict[str, Any], key: str) -> str:
 
 def markdown(doc: dict[str, Any]) -> str:
     """The table: seconds (median) and, in parentheses, the ratio to row B."""
-    from sgdlab.bench import fmt_seconds
+    from sgdlab.measure.bench import fmt_seconds
 
     env, cfg = doc["environment"], doc["config"]
-    out = [f"| row | implementation | epoch, b=16 | epoch, b=1024 | one full-GD iteration | "
-           f"test acc. (1 epoch) | time to {TARGET:.0%} (b=16) | notes |",
-           "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    out = [
+        f"| row | implementation | epoch, b=16 | epoch, b=1024 | one full-GD iteration | "
+        f"test acc. (1 epoch) | time to {TARGET:.0%} (b=16) | notes |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in doc["rows"]:
         b16 = _cell(r, "epoch_b16")
         if "epoch_b1" in r:
@@ -330,21 +381,35 @@ def markdown(doc: dict[str, Any]) -> str:
             b16 = f"fit: {fmt_seconds(r['fit_seconds'])}"
         acc = f"{r['test_accuracy']:.2%}" if "test_accuracy" in r else "—"
         tt = r.get("time_to_target")
-        ttt = "—" if tt is None else (f"{fmt_seconds(tt['seconds'])} ({tt['epochs']:.2f} ep.)"
-                                      if tt["reached"] else f"not in {tt['epochs']} ep.")
-        out.append(f"| {r['id']} | {r['name']} | {b16} | {_cell(r, 'epoch_b1024')} | "
-                   f"{_cell(r, 'gd_iteration')} | {acc} | {ttt} | {r.get('notes', '')} |")
+        ttt = (
+            "—"
+            if tt is None
+            else (
+                f"{fmt_seconds(tt['seconds'])} ({tt['epochs']:.2f} ep.)"
+                if tt["reached"]
+                else f"not in {tt['epochs']} ep."
+            )
+        )
+        out.append(
+            f"| {r['id']} | {r['name']} | {b16} | {_cell(r, 'epoch_b1024')} | "
+            f"{_cell(r, 'gd_iteration')} | {acc} | {ttt} | {r.get('notes', '')} |"
+        )
     data = doc["data"]
-    out += ["", f"Data: {data['source']} (N = {data['n_train']:,} train, {data['n_test']:,} test)"
-            f". Median of {cfg['repeats']} runs (time and test accuracy), training seconds only; "
-            "(×) = ratio to row B. "
-            f"lr {cfg['lr']}, device {cfg['device']}.",
-            f"Machine: {env['cpu_model']}, {env['cpu_count']} CPUs, torch {env['torch_version']}"
-            f" ({env['torch_threads']} threads). Command: `{doc['command']}`"]  # fmt: skip
+    out += [
+        "",
+        f"Data: {data['source']} (N = {data['n_train']:,} train, {data['n_test']:,} test)"
+        f". Median of {cfg['repeats']} runs (time and test accuracy), training seconds only; "
+        "(×) = ratio to row B. "
+        f"lr {cfg['lr']}, device {cfg['device']}.",
+        f"Machine: {env['cpu_model']}, {env['cpu_count']} CPUs, torch {env['torch_version']}"
+        f" ({env['torch_threads']} threads). Command: `{doc['command']}`",
+    ]
     share = env["machine_load"]["other_cpu_share"]
     if share is not None and share > 0.05:
-        out.append(f"WARNING: other processes used {share:.0%} of the CPUs during this run: "
-                   "the timings are contaminated; rerun on a quiet machine.")  # fmt: skip
+        out.append(
+            f"WARNING: other processes used {share:.0%} of the CPUs during this run: "
+            "the timings are contaminated; rerun on a quiet machine."
+        )
     return "\n".join(out)
 
 
@@ -364,13 +429,16 @@ def main(argv: list[str] | None = None) -> int:
     from sgdlab.config import resolve_device
     from sgdlab.data import load, load_sample
     from sgdlab.errors import SgdlabError
-    from sgdlab.machine import LoadMonitor, set_threads, thread_info
-    from sgdlab.provenance import cpu_model, environment
+    from sgdlab.measure.machine import LoadMonitor, set_threads, thread_info
+    from sgdlab.measure.provenance import cpu_model, environment
 
     try:
         repeats = args.repeats if args.repeats is not None else (1 if args.tiny else 3)
-        for what, v in (("--repeats", repeats), ("--threads", args.threads),
-                        ("--max-epochs", args.max_epochs)):  # fmt: skip
+        for what, v in (
+            ("--repeats", repeats),
+            ("--threads", args.threads),
+            ("--max-epochs", args.max_epochs),
+        ):
             if v is not None and v < 1:
                 p.error(f"{what} must be ≥ 1")
         if not math.isfinite(args.lr) or args.lr <= 0:
@@ -379,9 +447,16 @@ def main(argv: list[str] | None = None) -> int:
         dev = resolve_device(args.device)
         ds = load_sample() if args.tiny else load(args.data_dir, download=False)
         monitor = LoadMonitor().start()
-        b = Bench(ds, device=dev, repeats=repeats, lr=args.lr, seed=0,
-                  max_epochs=args.max_epochs or (2 if args.tiny else 10),
-                  logreg_iter=50 if args.tiny else 100, quiet=args.quiet)  # fmt: skip
+        b = Bench(
+            ds,
+            device=dev,
+            repeats=repeats,
+            lr=args.lr,
+            seed=0,
+            max_epochs=args.max_epochs or (2 if args.tiny else 10),
+            logreg_iter=50 if args.tiny else 100,
+            quiet=args.quiet,
+        )
         rows = []
         for label, fn in (("A tutorial loop", row_a), ("B eager torch", row_b)):
             b.log(label)
@@ -393,16 +468,35 @@ def main(argv: list[str] | None = None) -> int:
         print(f"peers: error: {e}", file=sys.stderr)
         return 2
     add_ratios(rows)
-    doc = {"schema": "sgdlab.peers/1",
-           "command": " ".join(["python bench/peers.py", *(argv if argv is not None
-                                                            else sys.argv[1:])]),
-           "config": {"tiny": args.tiny, "repeats": repeats, "lr": args.lr, "device": str(dev),
-                      "max_epochs": b.max_epochs, "target_accuracy": TARGET, "seed": 0},
-           "environment": {**environment(dev), **thread_info(), "cpu_model": cpu_model(),
-                           "machine_load": monitor.stop()},
-           "data": {"source": ds.source, "is_sample": ds.is_sample, "n_train": b.n,
-                    "n_test": len(ds.test_labels), "sha256": ds.sha256},
-           "rows": rows}  # fmt: skip
+    doc = {
+        "schema": "sgdlab.peers/1",
+        "command": " ".join(
+            ["python bench/peers.py", *(argv if argv is not None else sys.argv[1:])]
+        ),
+        "config": {
+            "tiny": args.tiny,
+            "repeats": repeats,
+            "lr": args.lr,
+            "device": str(dev),
+            "max_epochs": b.max_epochs,
+            "target_accuracy": TARGET,
+            "seed": 0,
+        },
+        "environment": {
+            **environment(dev),
+            **thread_info(),
+            "cpu_model": cpu_model(),
+            "machine_load": monitor.stop(),
+        },
+        "data": {
+            "source": ds.source,
+            "is_sample": ds.is_sample,
+            "n_train": b.n,
+            "n_test": len(ds.test_labels),
+            "sha256": ds.sha256,
+        },
+        "rows": rows,
+    }
     table = markdown(doc)
     print(table)
     if args.markdown:

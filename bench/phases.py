@@ -34,11 +34,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from sgdlab import engines
     from sgdlab.data import load
-    from sgdlab.engines import numba_cpu as c
-    from sgdlab.engines import numba_math as m
     from sgdlab.engines.base import check_state
+    from sgdlab.engines.fast import block as m
+    from sgdlab.engines.fast import engine as c
+    from sgdlab.measure.provenance import cpu_model
     from sgdlab.model import SoftmaxRegression
-    from sgdlab.provenance import cpu_model
 
     ds = load()
     eng = engines.get_engine("fast", ds.train_images, ds.train_labels, "cpu")
@@ -77,8 +77,12 @@ def main(argv: list[str] | None = None) -> int:
         return statistics.median(_timed(f) for _ in range(args.repeats))
 
     print(f"{cpu_model()}; b = {b}, N = {n}; medians of {args.repeats}")
-    names = ("prefetch of the next minibatch", "conversion + logits' share", "softmax, Δ, cost",
-             "Δᵀ·X with W's update")  # fmt: skip
+    names = (
+        "prefetch of the next minibatch",
+        "conversion + logits' share",
+        "softmax, Δ, cost",
+        "Δᵀ·X with W's update",
+    )
     for half, label in ((2, "both halves (one thread)"), (0, "half 0 (a split thread's)")):
         prev = 0.0
         print(f"  {label}:")
@@ -94,12 +98,19 @@ def main(argv: list[str] | None = None) -> int:
     steps = -(-n // b)
     res: dict[str, list[float]] = {}
     for _ in range(args.repeats):
-        for name in ("two threads, random rows", "two threads, rows in cache",
-                     "one thread, random rows", "one thread, rows in cache"):  # fmt: skip
+        for name in (
+            "two threads, random rows",
+            "two threads, rows in cache",
+            "one thread, random rows",
+            "one thread, rows in cache",
+        ):
             order = hot if name.endswith("cache") else torch.randperm(n, generator=g)
             a = eng._kernel_args(model, order, b, 1e-3, 0, steps, hyper, None)
-            fn = (lambda a=a: runner.run(*a)) if name.startswith("two") else (
-                lambda a=a: c._sgd_kernel(*a))  # fmt: skip
+            fn = (
+                (lambda a=a: runner.run(*a))
+                if name.startswith("two")
+                else (lambda a=a: c._sgd_kernel(*a))
+            )
             res.setdefault(name, []).append(_timed(fn))
     print("  whole epochs (one call):")
     for name, t in res.items():

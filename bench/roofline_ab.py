@@ -5,13 +5,15 @@ all-core roofline measured in the same run.
     PYTHONPATH=src python bench/roofline_ab.py [--batch-size 16] [--repeats 9] [--json out.json]
     PYTHONPATH=<other checkout>/src python bench/roofline_ab.py    # the same for a "before"
 
-One process measures, in this order: the machine's peak (``sgdlab.roofline.measure_peak``:
+One process measures, in this order: the machine's peak (``sgdlab.measure.roofline.measure_peak``:
 sgemm of ``torch.mm`` on all threads, copy bandwidth), then ``--repeats`` epochs at b in calls
-of the lengths ``sgdlab train`` picks (``epoch_train``: ``sgdlab.stretch``, about 50 ms a call;
+of the lengths ``sgdlab train`` picks (``epoch_train``: ``sgdlab.training.stretch``, about 50 ms
+a call;
 a checkout without it: calls of 500 steps, as its train ran them), in calls of 500 steps
 (``epoch_500``), in one call, and full-gradient iterations, each a median (and best) of wall
 times, torch on one thread where train does so; nothing is evaluated between epochs. Each
-figure is printed with its ratio to the roofline time of its work (``sgdlab.roofline``). For a
+figure is printed with its ratio to the roofline time of its work (``sgdlab.measure.roofline``).
+For a
 before/after, run it for both checkouts back to back (alternating) on a quiet machine: only
 ratios from one run are comparable (machines of one kind differ by up to 2× in time).
 """
@@ -34,15 +36,16 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from sgdlab import engines, machine, roofline
-    from sgdlab.bench import SEGMENT
+    from sgdlab import engines
     from sgdlab.data import load
-    from sgdlab.machine import LoadMonitor
+    from sgdlab.measure import machine, roofline
+    from sgdlab.measure.bench import SEGMENT
+    from sgdlab.measure.machine import LoadMonitor
+    from sgdlab.measure.provenance import cpu_model
     from sgdlab.model import SoftmaxRegression
-    from sgdlab.provenance import cpu_model
 
     try:
-        from sgdlab.stretch import Stretch
+        from sgdlab.training.stretch import Stretch
     except ImportError:  # an older checkout
         Stretch = None  # noqa: N806
 
@@ -65,8 +68,8 @@ def main(argv: list[str] | None = None) -> int:
 
     stretch = Stretch() if Stretch is not None else None
 
-    def epoch_train() -> float:  # call lengths as sgdlab.train picks them (sgdlab.stretch)
-        if stretch is None:  # a checkout before sgdlab.stretch: train ran calls of 500
+    def epoch_train() -> float:  # call lengths as sgdlab.train picks them (sgdlab.training.stretch)
+        if stretch is None:  # a checkout before sgdlab.training.stretch: train ran calls of 500
             return epoch(SEGMENT)
         perm = torch.randperm(n, generator=g)
         t0 = time.perf_counter()
@@ -78,13 +81,26 @@ def main(argv: list[str] | None = None) -> int:
         eng.full_gradient(m)
         return time.perf_counter() - t0
 
-    out = {"cpu": cpu_model(), "threads": torch.get_num_threads(), "batch_size": b, "n": n,
-           "peak": peak, "figures": {}}  # fmt: skip
-    work = {"epoch_train": roofline.epoch_work(n, b), "epoch_500": roofline.epoch_work(n, b),
-            "epoch_1call": roofline.epoch_work(n, b),
-            "gd": (roofline.gd_flops(n), roofline.gd_bytes(n))}  # fmt: skip
-    runs = {"epoch_train": epoch_train, "epoch_500": lambda: epoch(SEGMENT),
-            "epoch_1call": lambda: epoch(steps), "gd": gd}
+    out = {
+        "cpu": cpu_model(),
+        "threads": torch.get_num_threads(),
+        "batch_size": b,
+        "n": n,
+        "peak": peak,
+        "figures": {},
+    }
+    work = {
+        "epoch_train": roofline.epoch_work(n, b),
+        "epoch_500": roofline.epoch_work(n, b),
+        "epoch_1call": roofline.epoch_work(n, b),
+        "gd": (roofline.gd_flops(n), roofline.gd_bytes(n)),
+    }
+    runs = {
+        "epoch_train": epoch_train,
+        "epoch_500": lambda: epoch(SEGMENT),
+        "epoch_1call": lambda: epoch(steps),
+        "gd": gd,
+    }
     for name, run in runs.items():
         with quiet(eng) if quiet is not None else contextlib.nullcontext():
             run()  # warm-up
@@ -96,14 +112,18 @@ def main(argv: list[str] | None = None) -> int:
     split = getattr(eng, "_split", None)
     if split is not None:
         out["split_calls"], out["backoff_events"] = split[0].calls, split[1].events
-    print(f"{out['cpu']}, torch threads {out['threads']}; peak {peak['sgemm_gflops']:.1f} "
-          f"GFLOP/s (sgemm, all threads), copy {peak['bandwidth_gbs']:.1f} GB/s; other "
-          f"processes used {out['machine_load']['other_cpu_share'] or 0:.1%} of the CPUs")
+    print(
+        f"{out['cpu']}, torch threads {out['threads']}; peak {peak['sgemm_gflops']:.1f} "
+        f"GFLOP/s (sgemm, all threads), copy {peak['bandwidth_gbs']:.1f} GB/s; other "
+        f"processes used {out['machine_load']['other_cpu_share'] or 0:.1%} of the CPUs"
+    )
     for name, f in out["figures"].items():
         roof = f["vs_peak"]["roofline_seconds"]
-        print(f"{name:>12}: median {f['median'] * 1e3:7.2f} ms (best {f['best'] * 1e3:.2f}), "
-              f"roofline {roof * 1e3:.2f} ms, ×roof {f['median'] / roof:.2f} "
-              f"(best {f['best'] / roof:.2f})")
+        print(
+            f"{name:>12}: median {f['median'] * 1e3:7.2f} ms (best {f['best'] * 1e3:.2f}), "
+            f"roofline {roof * 1e3:.2f} ms, ×roof {f['median'] / roof:.2f} "
+            f"(best {f['best'] / roof:.2f})"
+        )
     if split is not None:
         print(f"two-thread calls: {out['split_calls']}, back-offs: {out['backoff_events']}")
     if args.json:

@@ -39,8 +39,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from sgdlab import engines
     from sgdlab.data import load, load_sample
-    from sgdlab.engines import numba_threads as nt
-    from sgdlab.machine import LoadMonitor
+    from sgdlab.engines.fast import threads as nt
+    from sgdlab.measure.machine import LoadMonitor
     from sgdlab.model import SoftmaxRegression
 
     if numba.get_num_threads() < 2:
@@ -69,26 +69,38 @@ def main(argv: list[str] | None = None) -> int:
             for split in (False, True):
                 t[split].append(epoch(b, seg, split))
         one, two = statistics.median(t[False]), statistics.median(t[True])
-        return {"batch_size": b, "steps_per_call": seg, "one_thread": t[False],
-                "two_threads": t[True], "speedup_median": one / two,
-                "speedup_best": min(t[False]) / min(t[True])}  # fmt: skip
+        return {
+            "batch_size": b,
+            "steps_per_call": seg,
+            "one_thread": t[False],
+            "two_threads": t[True],
+            "speedup_median": one / two,
+            "speedup_best": min(t[False]) / min(t[True]),
+        }
 
     rows_b = [point(int(b), 500) for b in args.batch_sizes.split(",")]
     rows_c = [point(16, int(k)) for k in args.calls.split(",")]
     load = mon.stop()
-    print(f"N = {eng.n:,}; other processes used {load['other_cpu_share']:.1%} of the CPUs; "
-          f"median of {args.repeats} epochs (best in brackets)")
+    print(
+        f"N = {eng.n:,}; other processes used {load['other_cpu_share']:.1%} of the CPUs; "
+        f"median of {args.repeats} epochs (best in brackets)"
+    )
     print(f"{'b':>5} {'steps/call':>10} {'1 thread':>16} {'2 threads':>16} {'speed-up':>14}")
     for r in rows_b + rows_c:
         one, two = r["one_thread"], r["two_threads"]
-        print(f"{r['batch_size']:>5} {r['steps_per_call']:>10} "
-              f"{statistics.median(one) * 1e3:>8.2f} ({min(one) * 1e3:.2f}) "
-              f"{statistics.median(two) * 1e3:>8.2f} ({min(two) * 1e3:.2f}) "
-              f"{r['speedup_median']:>6.2f} ({r['speedup_best']:.2f})")
+        print(
+            f"{r['batch_size']:>5} {r['steps_per_call']:>10} "
+            f"{statistics.median(one) * 1e3:>8.2f} ({min(one) * 1e3:.2f}) "
+            f"{statistics.median(two) * 1e3:>8.2f} ({min(two) * 1e3:.2f}) "
+            f"{r['speedup_median']:>6.2f} ({r['speedup_best']:.2f})"
+        )
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
-            json.dump({"n": eng.n, "by_batch_size": rows_b, "by_call_size": rows_c,
-                       "machine_load": load}, f, indent=1)  # fmt: skip
+            json.dump(
+                {"n": eng.n, "by_batch_size": rows_b, "by_call_size": rows_c, "machine_load": load},
+                f,
+                indent=1,
+            )
     return 0
 
 

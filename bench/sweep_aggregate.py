@@ -2,7 +2,7 @@
 """How much of the machine a sweep gets: P single-thread processes training at once.
 
 Sweeps fill the cores with one process per core (``sgdlab experiment``). This script measures
-what that achieves against the all-core peak of :mod:`sgdlab.roofline`, next to one process
+what that achieves against the all-core peak of :mod:`sgdlab.measure.roofline`, next to one process
 using every core for each step (the fast engine's two-thread steps):
 
 1. the peak (torch.mm sgemm on all threads, copy bandwidth), in this process;
@@ -76,8 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         return worker(args)
 
-    from sgdlab.machine import LoadMonitor
-    from sgdlab.roofline import epoch_work, measure_peak
+    from sgdlab.measure.machine import LoadMonitor
+    from sgdlab.measure.roofline import epoch_work, measure_peak
 
     mon = LoadMonitor().start()
     peak = measure_peak("cpu")
@@ -85,12 +85,20 @@ def main(argv: list[str] | None = None) -> int:
     n = job["n"]
     flops = epoch_work(n, args.batch_size)[0]
     one = job["run"]()
-    env = {**os.environ, "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
-           "MKL_NUM_THREADS": "1"}  # fmt: skip
-    cmd = [sys.executable, __file__, "--worker", "--epochs", str(args.epochs),
-           "--batch-size", str(args.batch_size)] + (["--sample"] if args.sample else [])
-    procs = [subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                              env=env) for _ in range(args.procs)]  # fmt: skip
+    env = {**os.environ, "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    cmd = [
+        sys.executable,
+        __file__,
+        "--worker",
+        "--epochs",
+        str(args.epochs),
+        "--batch-size",
+        str(args.batch_size),
+    ] + (["--sample"] if args.sample else [])
+    procs = [
+        subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        for _ in range(args.procs)
+    ]
     for pr in procs:
         assert pr.stdout.readline().strip() == "ready"
     for pr in procs:
@@ -103,22 +111,37 @@ def main(argv: list[str] | None = None) -> int:
     wall = max(r["end"] for r in res) - min(r["start"] for r in res)
     agg = args.procs * args.epochs * flops / wall / 1e9
     one_rate = flops / min(one) / 1e9
-    doc = {"peak": peak, "batch_size": args.batch_size, "epochs": args.epochs, "n": n,
-           "flops_per_epoch": flops, "one_process_epoch_seconds": one,
-           "one_process_gflops": one_rate, "procs": args.procs,
-           "proc_epoch_seconds": [r["epochs"] for r in res], "procs_wall_seconds": wall,
-           "procs_aggregate_gflops": agg, "machine_load": load,
-           "numba_threads_one_process": _numba_threads()}  # fmt: skip
+    doc = {
+        "peak": peak,
+        "batch_size": args.batch_size,
+        "epochs": args.epochs,
+        "n": n,
+        "flops_per_epoch": flops,
+        "one_process_epoch_seconds": one,
+        "one_process_gflops": one_rate,
+        "procs": args.procs,
+        "proc_epoch_seconds": [r["epochs"] for r in res],
+        "procs_wall_seconds": wall,
+        "procs_aggregate_gflops": agg,
+        "machine_load": load,
+        "numba_threads_one_process": _numba_threads(),
+    }
     pk = peak["sgemm_gflops"]
-    print(f"peak: sgemm {pk:.1f} GFLOP/s on {peak['threads']} threads "
-          f"({peak['sgemm_gflops_1thread']:.1f} on 1); N = {n:,}, b = {args.batch_size}, "
-          f"{args.epochs} epochs; other processes used {load['other_cpu_share']:.1%} of the CPUs")
-    print(f"one process, {doc['numba_threads_one_process']} numba threads: best epoch "
-          f"{min(one) * 1e3:.1f} ms = {one_rate:.1f} GFLOP/s = {one_rate / pk:.0%} of peak")
+    print(
+        f"peak: sgemm {pk:.1f} GFLOP/s on {peak['threads']} threads "
+        f"({peak['sgemm_gflops_1thread']:.1f} on 1); N = {n:,}, b = {args.batch_size}, "
+        f"{args.epochs} epochs; other processes used {load['other_cpu_share']:.1%} of the CPUs"
+    )
+    print(
+        f"one process, {doc['numba_threads_one_process']} numba threads: best epoch "
+        f"{min(one) * 1e3:.1f} ms = {one_rate:.1f} GFLOP/s = {one_rate / pk:.0%} of peak"
+    )
     per = [min(r["epochs"]) * 1e3 for r in res]
-    print(f"{args.procs} processes × 1 thread: best epochs "
-          f"{', '.join(f'{t:.1f}' for t in per)} ms; aggregate {agg:.1f} GFLOP/s = "
-          f"{agg / pk:.0%} of peak (all epochs over {wall:.2f} s of wall time)")
+    print(
+        f"{args.procs} processes × 1 thread: best epochs "
+        f"{', '.join(f'{t:.1f}' for t in per)} ms; aggregate {agg:.1f} GFLOP/s = "
+        f"{agg / pk:.0%} of peak (all epochs over {wall:.2f} s of wall time)"
+    )
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(doc, f, indent=1)

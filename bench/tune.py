@@ -33,10 +33,17 @@ GRID = {
     "average": [False, True],
     "weight_decay": [0.0, 1e-5, 1e-4, 1e-3],
 }
-CHAPTER = {"batch_size": 16, "epochs": 5, "lr": 0.005, "momentum": 0.0, "nesterov": False,
-           "schedule": "constant", "average": False, "weight_decay": 0.0}  # fmt: skip
-KEYS = ("batch_size", "epochs", "lr", "momentum", "nesterov", "schedule", "average",
-        "weight_decay")  # fmt: skip
+CHAPTER = {
+    "batch_size": 16,
+    "epochs": 5,
+    "lr": 0.005,
+    "momentum": 0.0,
+    "nesterov": False,
+    "schedule": "constant",
+    "average": False,
+    "weight_decay": 0.0,
+}
+KEYS = ("batch_size", "epochs", "lr", "momentum", "nesterov", "schedule", "average", "weight_decay")
 
 
 def draw(rng: random.Random) -> dict:
@@ -50,9 +57,11 @@ def draw(rng: random.Random) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog=__doc__.split("\n\n", 2)[2])  # fmt: skip
+    p = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 2)[2],
+    )
     p.add_argument("--trials", type=int, default=40, help="random configurations (40)")
     p.add_argument("--seed", type=int, default=0, help="seed of the draws and of training (0)")
     p.add_argument("--validation", type=int, default=10000, help="held-out images (10000)")
@@ -64,8 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from sgdlab.data import load, load_sample
-    from sgdlab.split import hold_out
-    from sgdlab.train import train
+    from sgdlab.data.split import hold_out
+    from sgdlab.training.trainer import train
 
     ds = load_sample() if args.sample else load(download=False)
     fit, (vx, vy), split = hold_out(ds, args.validation, seed=args.validation_seed)
@@ -77,32 +86,48 @@ def main(argv: list[str] | None = None) -> int:
         t = time.perf_counter()
         run = train(**c, seed=args.seed, engine=args.engine, data=tuning, progress=False)
         h = run.history[-1]
-        rows.append({**c, "val_accuracy": h["test_accuracy"], "val_cost": h["test_cost"],
-                     "train_cost": h["train_cost"],
-                     "train_seconds": sum(e["train_seconds"] for e in run.history),
-                     "wall_seconds": time.perf_counter() - t})  # fmt: skip
+        rows.append(
+            {
+                **c,
+                "val_accuracy": h["test_accuracy"],
+                "val_cost": h["test_cost"],
+                "train_cost": h["train_cost"],
+                "train_seconds": sum(e["train_seconds"] for e in run.history),
+                "wall_seconds": time.perf_counter() - t,
+            }
+        )
         print(f"[{i + 1}/{len(configs)}] val {h['test_accuracy']:.4f} {c}", file=sys.stderr)
     rows.sort(key=lambda r: (-r["val_accuracy"], r["val_cost"]))
-    print(f"validation: {split['size']} images, split seed {split['seed']}, "
-          f"sha256 {split['sha256']}; training on {fit.train_images.shape[0]}\n")
+    print(
+        f"validation: {split['size']} images, split seed {split['seed']}, "
+        f"sha256 {split['sha256']}; training on {fit.train_images.shape[0]}\n"
+    )
     print("| rank | val acc | val C | " + " | ".join(KEYS) + " | train s |")
     print("|---" * (len(KEYS) + 4) + "|")
     for k, r in enumerate(rows, 1):
-        print(f"| {k} | {r['val_accuracy']:.2%} | {r['val_cost']:.4f} | "
-              + " | ".join(str(r.get(key)) for key in KEYS) + f" | {r['train_seconds']:.2f} |")
+        print(
+            f"| {k} | {r['val_accuracy']:.2%} | {r['val_cost']:.4f} | "
+            + " | ".join(str(r.get(key)) for key in KEYS)
+            + f" | {r['train_seconds']:.2f} |"
+        )
     if args.out:
-        args.out.write_text(json.dumps({"split": split, "seed": args.seed, "grid": GRID,
-                                        "results": rows}, indent=1))  # fmt: skip
+        args.out.write_text(
+            json.dumps({"split": split, "seed": args.seed, "grid": GRID, "results": rows}, indent=1)
+        )
     if args.write:
         best = rows[0]
-        lines = [f"# Tuned by bench/tune.py --trials {args.trials} --seed {args.seed} on "
-                 f"{split['size']} validation images (split seed {split['seed']}): "
-                 f"val acc {best['val_accuracy']:.2%}. Never tuned on test."]  # fmt: skip
+        lines = [
+            f"# Tuned by bench/tune.py --trials {args.trials} --seed {args.seed} on "
+            f"{split['size']} validation images (split seed {split['seed']}): "
+            f"val acc {best['val_accuracy']:.2%}. Never tuned on test."
+        ]
         for key in (*KEYS, "t0"):
             if key in best:
                 v = best[key]
-                lines.append(f"{key.replace('_', '-')} = "
-                             + (json.dumps(v) if not isinstance(v, bool) else str(v).lower()))
+                lines.append(
+                    f"{key.replace('_', '-')} = "
+                    + (json.dumps(v) if not isinstance(v, bool) else str(v).lower())
+                )
         args.write.write_text("\n".join(lines) + "\n")
         print(f"\nwrote {args.write}")
     return 0

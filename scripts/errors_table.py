@@ -38,8 +38,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "errors.md"
 N_TRAIN, N_TEST = 64, 32
-STEMS = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-         "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")  # fmt: skip
+STEMS = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
 IMAGES, LABELS = STEMS[0], STEMS[1]
 
 
@@ -65,13 +69,18 @@ def tiny_arrays() -> dict[str, np.ndarray]:
 
 def files_table(raw: dict[str, bytes]) -> dict:
     """A ``sgdlab.data.FILES`` look-alike: checksums and shapes of the IDX contents ``raw``."""
+
     def shape(b: bytes) -> tuple[int, ...]:
         return struct.unpack(f">{b[3]}I", b[4 : 4 + 4 * b[3]])
 
     kinds = {"train": (STEMS[0], STEMS[1]), "test": (STEMS[2], STEMS[3])}
-    return {split: {kind: (stem, hashlib.sha256(raw[stem]).hexdigest(), shape(raw[stem]))
-                    for kind, stem in zip(("images", "labels"), stems, strict=True)}
-            for split, stems in kinds.items()}  # fmt: skip
+    return {
+        split: {
+            kind: (stem, hashlib.sha256(raw[stem]).hexdigest(), shape(raw[stem]))
+            for kind, stem in zip(("images", "labels"), stems, strict=True)
+        }
+        for split, stems in kinds.items()
+    }
 
 
 def write_gz(path: Path, content: bytes) -> None:
@@ -120,24 +129,38 @@ def _img_header(n: int) -> bytes:
 BAD_FILES: list[tuple[str, Callable[[Path], None]]] = [
     ("`train-images-idx3-ubyte.gz` missing (the other three present)", _remove(IMAGES)),
     ("empty `.gz` file (0 bytes)", _bytes_as(IMAGES, b"")),
-    ("truncated `.gz` (first half of the file)",
-     _bytes_as(IMAGES, _good_gz(IMAGES)[: len(_good_gz(IMAGES)) // 2])),
+    (
+        "truncated `.gz` (first half of the file)",
+        _bytes_as(IMAGES, _good_gz(IMAGES)[: len(_good_gz(IMAGES)) // 2]),
+    ),
     ("garbled `.gz` (40 bytes flipped inside the deflate stream)", _garble(IMAGES)),
     ("an HTML error page saved as the `.gz`", _bytes_as(IMAGES, _HTML)),
     ("wrong magic (first two bytes `01 00`)", _gz_of(IMAGES, idx_bytes(_IMG, magic=0x0100))),
-    ("wrong dtype code (`0x0D` float32 instead of `0x08` uint8)",
-     _gz_of(IMAGES, idx_bytes(_IMG, code=0x0D))),
-    ("dims disagree with the file size: header says 65 images, file holds 64",
-     _gz_of(IMAGES, _img_header(N_TRAIN + 1) + _IMG.tobytes())),
-    ("dims disagree with the file size: header says 63 images, file holds 64",
-     _gz_of(IMAGES, _img_header(N_TRAIN - 1) + _IMG.tobytes())),
-    ("header claims 10⁹ images (784 GB) in a 50 kB file",
-     _gz_of(IMAGES, _img_header(10**9) + _IMG.tobytes())),
+    (
+        "wrong dtype code (`0x0D` float32 instead of `0x08` uint8)",
+        _gz_of(IMAGES, idx_bytes(_IMG, code=0x0D)),
+    ),
+    (
+        "dims disagree with the file size: header says 65 images, file holds 64",
+        _gz_of(IMAGES, _img_header(N_TRAIN + 1) + _IMG.tobytes()),
+    ),
+    (
+        "dims disagree with the file size: header says 63 images, file holds 64",
+        _gz_of(IMAGES, _img_header(N_TRAIN - 1) + _IMG.tobytes()),
+    ),
+    (
+        "header claims 10⁹ images (784 GB) in a 50 kB file",
+        _gz_of(IMAGES, _img_header(10**9) + _IMG.tobytes()),
+    ),
     ("labels outside 0–9 (a label 12)", _gz_of(LABELS, idx_bytes(np.where(_LAB == 2, 12, _LAB)))),
     ("image/label count mismatch (64 images, 63 labels)", _gz_of(LABELS, idx_bytes(_LAB[:-1]))),
-    ("wrong checksum (valid IDX, right shape, one pixel changed)",
-     _gz_of(IMAGES, idx_bytes(np.where(np.arange(_IMG.size).reshape(_IMG.shape) == 0,
-                                       _IMG ^ 1, _IMG)))),  # fmt: skip
+    (
+        "wrong checksum (valid IDX, right shape, one pixel changed)",
+        _gz_of(
+            IMAGES,
+            idx_bytes(np.where(np.arange(_IMG.size).reshape(_IMG.shape) == 0, _IMG ^ 1, _IMG)),
+        ),
+    ),
 ]
 
 
@@ -172,8 +195,11 @@ DATA_CMD = ("train", "--data-dir", "{data}", "-q", "--epochs", "1")
 SAMPLE = ("--sample", "-q")
 
 _FILE_EXPECT = {
-    0: ("Fashion-MNIST not found", "could not download train-images-idx3-ubyte.gz",
-        "connection refused"),
+    0: (
+        "Fashion-MNIST not found",
+        "could not download train-images-idx3-ubyte.gz",
+        "connection refused",
+    ),
     1: ("train-images-idx3-ubyte.gz", "file is empty"),
     2: ("train-images-idx3-ubyte.gz", "corrupt or truncated gzip"),
     3: ("train-images-idx3-ubyte.gz", "corrupt or truncated gzip"),
@@ -189,151 +215,347 @@ _FILE_EXPECT = {
 }
 
 CASES: list[Case] = [
-    *(Case("Data files", what, DATA_CMD, _FILE_EXPECT[i], setup, multiline=i == 0)
-      for i, (what, setup) in enumerate(BAD_FILES)),  # fmt: skip
-    Case("Data files", "labels outside 0–9, checksum table vouching for the file", DATA_CMD,
-         ("label 12 outside 0–9",), BAD_FILES[10][1], vouch=True),
-    Case("Data files", "image/label count mismatch, checksum table vouching for the file",
-         DATA_CMD, ("64 images but 63 labels",), BAD_FILES[11][1], vouch=True),
+    *(
+        Case("Data files", what, DATA_CMD, _FILE_EXPECT[i], setup, multiline=i == 0)
+        for i, (what, setup) in enumerate(BAD_FILES)
+    ),
+    Case(
+        "Data files",
+        "labels outside 0–9, checksum table vouching for the file",
+        DATA_CMD,
+        ("label 12 outside 0–9",),
+        BAD_FILES[10][1],
+        vouch=True,
+    ),
+    Case(
+        "Data files",
+        "image/label count mismatch, checksum table vouching for the file",
+        DATA_CMD,
+        ("64 images but 63 labels",),
+        BAD_FILES[11][1],
+        vouch=True,
+    ),
     # ---------------------------------------------------------------- where the data is
-    Case("Data location", "`--data-dir` that does not exist",
-         ("train", "--data-dir", "{tmp}/missing", "-q"), ("data directory", "does not exist")),
-    Case("Data location", "`--data-dir` that is a file", ("train", "--data-dir", "{file}", "-q"),
-         ("data directory", "not a directory")),
-    Case("Data location", "`SGDLAB_DATA` that does not exist, with `--require-full`",
-         ("train", "--require-full", "-q"), ("data directory", "does not exist"),
-         env={"SGDLAB_DATA": "{tmp}/missing"}),
-    Case("Data location", "`SGDLAB_DATA` that does not exist (no sample fallback)",
-         ("train", "-q"), ("data directory", "does not exist"),
-         env={"SGDLAB_DATA": "{tmp}/missing"}),
-    Case("Data location", "no data anywhere, no network, `--require-full`",
-         ("train", "--require-full", "-q"),
-         ("Fashion-MNIST not found", "dataset-fashion-mnist", "connection refused"),
-         setup=lambda d: [p.unlink() for p in d.iterdir()], multiline=True),
+    Case(
+        "Data location",
+        "`--data-dir` that does not exist",
+        ("train", "--data-dir", "{tmp}/missing", "-q"),
+        ("data directory", "does not exist"),
+    ),
+    Case(
+        "Data location",
+        "`--data-dir` that is a file",
+        ("train", "--data-dir", "{file}", "-q"),
+        ("data directory", "not a directory"),
+    ),
+    Case(
+        "Data location",
+        "`SGDLAB_DATA` that does not exist, with `--require-full`",
+        ("train", "--require-full", "-q"),
+        ("data directory", "does not exist"),
+        env={"SGDLAB_DATA": "{tmp}/missing"},
+    ),
+    Case(
+        "Data location",
+        "`SGDLAB_DATA` that does not exist (no sample fallback)",
+        ("train", "-q"),
+        ("data directory", "does not exist"),
+        env={"SGDLAB_DATA": "{tmp}/missing"},
+    ),
+    Case(
+        "Data location",
+        "no data anywhere, no network, `--require-full`",
+        ("train", "--require-full", "-q"),
+        ("Fashion-MNIST not found", "dataset-fashion-mnist", "connection refused"),
+        setup=lambda d: [p.unlink() for p in d.iterdir()],
+        multiline=True,
+    ),
     # ---------------------------------------------------------------- option values
-    *(Case("Option values", f"`--batch-size {v}`", ("train", *SAMPLE, "--batch-size", v),
-           ("--batch-size", w))
-      for v, w in [("0", "must be ≥ 1"), ("-1", "must be ≥ 1"), ("1.5", "positive integer"),
-                   ("nan", "positive integer"), ("inf", "positive integer"),
-                   ("abc", "positive integer"), ("", "positive integer")]),  # fmt: skip
-    Case("Option values", "`--batch-size` larger than N (1001 > 1,000 samples)",
-         ("train", *SAMPLE, "--batch-size", "1001"), ("batch size", "1..1000", "1001")),
-    Case("Option values", "`minibatch --batch-size` larger than N",
-         ("minibatch", *SAMPLE, "--batch-size", "1001"), ("batch size", "1..1000")),
-    Case("Option values", "`step --batch-size` larger than N",
-         ("step", *SAMPLE, "--batch-size", "1001"), ("batch size", "1..1000")),
-    *(Case("Option values", f"`--epochs {v}`", ("train", *SAMPLE, "--epochs", v),
-           ("--epochs", w))
-      for v, w in [("0", "must be ≥ 1"), ("-1", "must be ≥ 1"), ("1.5", "positive integer"),
-                   ("nan", "positive integer"), ("inf", "positive integer"),
-                   ("abc", "positive integer")]),  # fmt: skip
-    *(Case("Option values", f"`--lr {v}`", ("train", *SAMPLE, "--lr", v), ("--lr", w))
-      for v, w in [("0", "finite and > 0"), ("-1", "finite and > 0"),
-                   ("nan", "finite and > 0"), ("inf", "finite and > 0"),
-                   ("1e-400", "finite and > 0"), ("abc", "expected a number")]),  # fmt: skip
-    Case("Option values", "`--lr -inf` (argparse reads `-inf` as an option name)",
-         ("train", *SAMPLE, "--lr", "-inf"), ("--lr", "expected one argument")),
-    Case("Option values", "`--lr=-inf`", ("train", *SAMPLE, "--lr=-inf"),
-         ("--lr", "finite and > 0")),
-    Case("Option values", "`step --lr nan`", ("step", *SAMPLE, "--lr", "nan"),
-         ("--lr", "finite and > 0")),
-    Case("Option values", "`--lr 1e300` (beyond float32)",
-         ("train", *SAMPLE, "--lr", "1e300", "--epochs", "1"), ("--lr", "float32")),
-    Case("Option values", "`--lr 1e36` (training diverges: non-finite cost)",
-         ("train", *SAMPLE, "--lr", "1e36", "--epochs", "1", "--engine", "reference"),
-         ("diverged", "non-finite", "at step", "smaller learning rate")),
-    *(Case("Option values", f"`--seed {v}`", ("train", *SAMPLE, "--seed", v), ("--seed", w))
-      for v, w in [("-1", "0..2**63-1"), ("1.5", "integer ≥ 0"), ("nan", "integer ≥ 0"),
-                   ("inf", "integer ≥ 0"), ("abc", "integer ≥ 0")]),  # fmt: skip
-    Case("Option values", "`--seed 18446744073709551616` (2⁶⁴, too big for the generator)",
-         ("train", *SAMPLE, "--epochs", "1", "--seed", "18446744073709551616"),
-         ("--seed", "0..2**63-1")),
+    *(
+        Case(
+            "Option values",
+            f"`--batch-size {v}`",
+            ("train", *SAMPLE, "--batch-size", v),
+            ("--batch-size", w),
+        )
+        for v, w in [
+            ("0", "must be ≥ 1"),
+            ("-1", "must be ≥ 1"),
+            ("1.5", "positive integer"),
+            ("nan", "positive integer"),
+            ("inf", "positive integer"),
+            ("abc", "positive integer"),
+            ("", "positive integer"),
+        ]
+    ),
+    Case(
+        "Option values",
+        "`--batch-size` larger than N (1001 > 1,000 samples)",
+        ("train", *SAMPLE, "--batch-size", "1001"),
+        ("batch size", "1..1000", "1001"),
+    ),
+    Case(
+        "Option values",
+        "`minibatch --batch-size` larger than N",
+        ("minibatch", *SAMPLE, "--batch-size", "1001"),
+        ("batch size", "1..1000"),
+    ),
+    Case(
+        "Option values",
+        "`step --batch-size` larger than N",
+        ("step", *SAMPLE, "--batch-size", "1001"),
+        ("batch size", "1..1000"),
+    ),
+    *(
+        Case("Option values", f"`--epochs {v}`", ("train", *SAMPLE, "--epochs", v), ("--epochs", w))
+        for v, w in [
+            ("0", "must be ≥ 1"),
+            ("-1", "must be ≥ 1"),
+            ("1.5", "positive integer"),
+            ("nan", "positive integer"),
+            ("inf", "positive integer"),
+            ("abc", "positive integer"),
+        ]
+    ),
+    *(
+        Case("Option values", f"`--lr {v}`", ("train", *SAMPLE, "--lr", v), ("--lr", w))
+        for v, w in [
+            ("0", "finite and > 0"),
+            ("-1", "finite and > 0"),
+            ("nan", "finite and > 0"),
+            ("inf", "finite and > 0"),
+            ("1e-400", "finite and > 0"),
+            ("abc", "expected a number"),
+        ]
+    ),
+    Case(
+        "Option values",
+        "`--lr -inf` (argparse reads `-inf` as an option name)",
+        ("train", *SAMPLE, "--lr", "-inf"),
+        ("--lr", "expected one argument"),
+    ),
+    Case(
+        "Option values", "`--lr=-inf`", ("train", *SAMPLE, "--lr=-inf"), ("--lr", "finite and > 0")
+    ),
+    Case(
+        "Option values",
+        "`step --lr nan`",
+        ("step", *SAMPLE, "--lr", "nan"),
+        ("--lr", "finite and > 0"),
+    ),
+    Case(
+        "Option values",
+        "`--lr 1e300` (beyond float32)",
+        ("train", *SAMPLE, "--lr", "1e300", "--epochs", "1"),
+        ("--lr", "float32"),
+    ),
+    Case(
+        "Option values",
+        "`--lr 1e36` (training diverges: non-finite cost)",
+        ("train", *SAMPLE, "--lr", "1e36", "--epochs", "1", "--engine", "reference"),
+        ("diverged", "non-finite", "at step", "smaller learning rate"),
+    ),
+    *(
+        Case("Option values", f"`--seed {v}`", ("train", *SAMPLE, "--seed", v), ("--seed", w))
+        for v, w in [
+            ("-1", "0..2**63-1"),
+            ("1.5", "integer ≥ 0"),
+            ("nan", "integer ≥ 0"),
+            ("inf", "integer ≥ 0"),
+            ("abc", "integer ≥ 0"),
+        ]
+    ),
+    Case(
+        "Option values",
+        "`--seed 18446744073709551616` (2⁶⁴, too big for the generator)",
+        ("train", *SAMPLE, "--epochs", "1", "--seed", "18446744073709551616"),
+        ("--seed", "0..2**63-1"),
+    ),
     # ---------------------------------------------------------------- options, engines
-    Case("Options", "unknown option", ("train", *SAMPLE, "--bogus"),
-         ("unrecognized arguments", "--bogus")),
+    Case(
+        "Options",
+        "unknown option",
+        ("train", *SAMPLE, "--bogus"),
+        ("unrecognized arguments", "--bogus"),
+    ),
     Case("Options", "unknown command", ("bogus",), ("invalid choice", "bogus")),
-    Case("Options", "option without its value", ("train", *SAMPLE, "--epochs"),
-         ("--epochs", "expected one argument")),
-    Case("Options", "unknown `--method`", ("train", *SAMPLE, "--method", "adam"),
-         ("--method", "invalid choice")),
-    Case("Options", "unknown `--init`", ("train", *SAMPLE, "--init", "ones"),
-         ("--init", "invalid choice")),
-    Case("Options", "unknown engine", ("train", *SAMPLE, "--engine", "warp"),
-         ("unknown engine", "warp")),
-    Case("Options", "unknown device", ("train", *SAMPLE, "--device", "tpu"),
-         ("unknown device", "tpu")),
-    Case("Options", "`step` with an unknown device", ("step", *SAMPLE, "--device", "tpu"),
-         ("unknown device", "tpu")),
-    Case("Options", "a torch device sgdlab cannot train on (`--device meta`)",
-         ("train", *SAMPLE, "--epochs", "1", "--device", "meta"), ("unknown device", "meta")),
+    Case(
+        "Options",
+        "option without its value",
+        ("train", *SAMPLE, "--epochs"),
+        ("--epochs", "expected one argument"),
+    ),
+    Case(
+        "Options",
+        "unknown `--method`",
+        ("train", *SAMPLE, "--method", "adam"),
+        ("--method", "invalid choice"),
+    ),
+    Case(
+        "Options",
+        "unknown `--init`",
+        ("train", *SAMPLE, "--init", "ones"),
+        ("--init", "invalid choice"),
+    ),
+    Case(
+        "Options",
+        "unknown engine",
+        ("train", *SAMPLE, "--engine", "warp"),
+        ("unknown engine", "warp"),
+    ),
+    Case(
+        "Options",
+        "unknown device",
+        ("train", *SAMPLE, "--device", "tpu"),
+        ("unknown device", "tpu"),
+    ),
+    Case(
+        "Options",
+        "`step` with an unknown device",
+        ("step", *SAMPLE, "--device", "tpu"),
+        ("unknown device", "tpu"),
+    ),
+    Case(
+        "Options",
+        "a torch device sgdlab cannot train on (`--device meta`)",
+        ("train", *SAMPLE, "--epochs", "1", "--device", "meta"),
+        ("unknown device", "meta"),
+    ),
     # ---------------------------------------------------------------- the update, schedules
-    *(Case("Option values", f"`{' '.join(a)}`", ("train", *SAMPLE, *a), w)
-      for a, w in [(("--momentum=-0.1",), ("--momentum", "finite and ≥ 0")),
-                   (("--momentum", "1"), ("--momentum", "[0, 1)")),
-                   (("--weight-decay=-1e-4",), ("--weight-decay", "finite and ≥ 0")),
-                   (("--weight-decay", "nan"), ("--weight-decay", "finite and ≥ 0")),
-                   (("--nesterov",), ("nesterov", "momentum > 0")),
-                   (("--schedule", "warmup"), ("--schedule", "invalid choice")),
-                   (("--schedule", "step", "--gamma", "0"), ("--gamma", "finite and > 0")),
-                   (("--schedule", "step", "--step-epochs", "0"), ("--step-epochs", "≥ 1")),
-                   (("--schedule", "inverse", "--t0=-5"), ("--t0", "finite and > 0")),
-                   (("--validation", "1000"), ("validation size", "0..999")),
-                   (("--validation=-1",), ("--validation", "0..2**63-1")),
-                   (("--validation", "900", "--batch-size", "200"),
-                    ("batch size", "1..100"))]),  # fmt: skip
+    *(
+        Case("Option values", f"`{' '.join(a)}`", ("train", *SAMPLE, *a), w)
+        for a, w in [
+            (("--momentum=-0.1",), ("--momentum", "finite and ≥ 0")),
+            (("--momentum", "1"), ("--momentum", "[0, 1)")),
+            (("--weight-decay=-1e-4",), ("--weight-decay", "finite and ≥ 0")),
+            (("--weight-decay", "nan"), ("--weight-decay", "finite and ≥ 0")),
+            (("--nesterov",), ("nesterov", "momentum > 0")),
+            (("--schedule", "warmup"), ("--schedule", "invalid choice")),
+            (("--schedule", "step", "--gamma", "0"), ("--gamma", "finite and > 0")),
+            (("--schedule", "step", "--step-epochs", "0"), ("--step-epochs", "≥ 1")),
+            (("--schedule", "inverse", "--t0=-5"), ("--t0", "finite and > 0")),
+            (("--validation", "1000"), ("validation size", "0..999")),
+            (("--validation=-1",), ("--validation", "0..2**63-1")),
+            (("--validation", "900", "--batch-size", "200"), ("batch size", "1..100")),
+        ]
+    ),
     # ---------------------------------------------------------------- --config FILE.toml
-    *(Case("Options", f"`--config` {what}: `{text.strip()}`",
-           ("train", *SAMPLE, "--config", "{data}/c.toml"),
-           w, setup=lambda d, text=text: (d / "c.toml").write_text(text))
-      for what, text, w in [
-          ("with an unknown key", "bogus = 1\n", ("--config", "unknown key 'bogus'")),
-          ("with a bad value", "momentum = -1\n", ("key 'momentum'", "≥ 0")),
-          ("with a value of the wrong type", 'batch-size = "big"\n',
-           ("key 'batch-size'", "positive integer")),
-          ("with a boolean option given a number", "average = 1\n",
-           ("key 'average'", "true or false")),
-          ("with a choice it does not know", 'schedule = "warmup"\n',
-           ("key 'schedule'", "invalid choice")),
-          ("that is not TOML", "batch-size = = 3\n", ("--config", "not valid TOML"))]),
-    Case("Options", "`--config` that does not exist",
-         ("train", *SAMPLE, "--config", "{tmp}/missing.toml"), ("--config", "cannot read")),
+    *(
+        Case(
+            "Options",
+            f"`--config` {what}: `{text.strip()}`",
+            ("train", *SAMPLE, "--config", "{data}/c.toml"),
+            w,
+            setup=lambda d, text=text: (d / "c.toml").write_text(text),
+        )
+        for what, text, w in [
+            ("with an unknown key", "bogus = 1\n", ("--config", "unknown key 'bogus'")),
+            ("with a bad value", "momentum = -1\n", ("key 'momentum'", "≥ 0")),
+            (
+                "with a value of the wrong type",
+                'batch-size = "big"\n',
+                ("key 'batch-size'", "positive integer"),
+            ),
+            (
+                "with a boolean option given a number",
+                "average = 1\n",
+                ("key 'average'", "true or false"),
+            ),
+            (
+                "with a choice it does not know",
+                'schedule = "warmup"\n',
+                ("key 'schedule'", "invalid choice"),
+            ),
+            ("that is not TOML", "batch-size = = 3\n", ("--config", "not valid TOML")),
+        ]
+    ),
+    Case(
+        "Options",
+        "`--config` that does not exist",
+        ("train", *SAMPLE, "--config", "{tmp}/missing.toml"),
+        ("--config", "cannot read"),
+    ),
     # ---------------------------------------------------------------- output paths
-    Case("Output files", "`--save-weights` with an unknown extension",
-         ("train", *SAMPLE, "--save-weights", "{tmp}/w.txt"), ("--save-weights", ".pt")),
-    Case("Output files", "`--save-weights` into a directory that does not exist (.pt)",
-         ("train", *SAMPLE, "--epochs", "1", "--save-weights", "{tmp}/missing/w.pt"),
-         ("--save-weights", "missing", "does not exist")),
-    Case("Output files", "`--save-weights` into a directory that does not exist (.safetensors)",
-         ("train", *SAMPLE, "--epochs", "1", "--save-weights", "{tmp}/missing/w.safetensors"),
-         ("--save-weights", "missing", "does not exist")),
-    Case("Output files", "`--save-weights` under a path that is a file",
-         ("train", *SAMPLE, "--epochs", "1", "--save-weights", "{file}/w.pt"),
-         ("--save-weights", "does not exist")),
-    Case("Output files", "`--save-weights` naming an existing directory",
-         ("train", *SAMPLE, "--epochs", "1", "--save-weights", "{tmp}/adir.pt"),
-         ("cannot write", "adir.pt", "Is a directory")),
-    Case("Output files", "`minibatch --save` into a directory that does not exist",
-         ("minibatch", *SAMPLE, "--save", "{tmp}/missing/x.png"),
-         ("--save", "missing", "does not exist")),
-    Case("Output files", "`minibatch --save` under a path that is a file",
-         ("minibatch", *SAMPLE, "--save", "{file}/x.png"), ("--save", "does not exist")),
-    Case("Output files", "`train --plot` with an unknown extension",
-         ("train", *SAMPLE, "--plot", "{tmp}/c.txt"), ("--plot", ".png")),
-    Case("Output files", "`train --plot` into a directory that does not exist",
-         ("train", *SAMPLE, "--plot", "{tmp}/missing/c.png"), ("--plot", "does not exist")),
-    Case("Output files", "`minibatch --save` with an image format matplotlib does not know",
-         ("minibatch", *SAMPLE, "--save", "{tmp}/x.xyz"), ("--save", "x.xyz", ".png")),
+    Case(
+        "Output files",
+        "`--save-weights` with an unknown extension",
+        ("train", *SAMPLE, "--save-weights", "{tmp}/w.txt"),
+        ("--save-weights", ".pt"),
+    ),
+    Case(
+        "Output files",
+        "`--save-weights` into a directory that does not exist (.pt)",
+        ("train", *SAMPLE, "--epochs", "1", "--save-weights", "{tmp}/missing/w.pt"),
+        ("--save-weights", "missing", "does not exist"),
+    ),
+    Case(
+        "Output files",
+        "`--save-weights` into a directory that does not exist (.safetensors)",
+        ("train", *SAMPLE, "--epochs", "1", "--save-weights", "{tmp}/missing/w.safetensors"),
+        ("--save-weights", "missing", "does not exist"),
+    ),
+    Case(
+        "Output files",
+        "`--save-weights` under a path that is a file",
+        ("train", *SAMPLE, "--epochs", "1", "--save-weights", "{file}/w.pt"),
+        ("--save-weights", "does not exist"),
+    ),
+    Case(
+        "Output files",
+        "`--save-weights` naming an existing directory",
+        ("train", *SAMPLE, "--epochs", "1", "--save-weights", "{tmp}/adir.pt"),
+        ("cannot write", "adir.pt", "Is a directory"),
+    ),
+    Case(
+        "Output files",
+        "`minibatch --save` into a directory that does not exist",
+        ("minibatch", *SAMPLE, "--save", "{tmp}/missing/x.png"),
+        ("--save", "missing", "does not exist"),
+    ),
+    Case(
+        "Output files",
+        "`minibatch --save` under a path that is a file",
+        ("minibatch", *SAMPLE, "--save", "{file}/x.png"),
+        ("--save", "does not exist"),
+    ),
+    Case(
+        "Output files",
+        "`train --plot` with an unknown extension",
+        ("train", *SAMPLE, "--plot", "{tmp}/c.txt"),
+        ("--plot", ".png"),
+    ),
+    Case(
+        "Output files",
+        "`train --plot` into a directory that does not exist",
+        ("train", *SAMPLE, "--plot", "{tmp}/missing/c.png"),
+        ("--plot", "does not exist"),
+    ),
+    Case(
+        "Output files",
+        "`minibatch --save` with an image format matplotlib does not know",
+        ("minibatch", *SAMPLE, "--save", "{tmp}/x.xyz"),
+        ("--save", "x.xyz", ".png"),
+    ),
 ]
+
 
 #: Checkpoint errors (unwritable checkpoint dir, corrupt or foreign checkpoint, ...): add here.
 def _bad_checkpoints(d: Path, *, keep_good: bool = False) -> None:
     """A checkpoint dir ``d/ck``: a truncated newest checkpoint (and a good older one)."""
-    from sgdlab import checkpoint, train
+    from sgdlab import train
     from sgdlab.data import load_sample
+    from sgdlab.training import checkpoint
 
     ck = d / "ck"
-    train(epochs=1, data=load_sample(), engine="reference", progress=False, checkpoint_dir=ck,
-          checkpoint_every=30, keep=2)  # fmt: skip
+    train(
+        epochs=1,
+        data=load_sample(),
+        engine="reference",
+        progress=False,
+        checkpoint_dir=ck,
+        checkpoint_every=30,
+        keep=2,
+    )
     old, new = checkpoint.list_checkpoints(ck)
     new.write_bytes(new.read_bytes()[:1000])
     if not keep_good:
@@ -345,46 +567,80 @@ def _finished_run(d: Path) -> None:
     from sgdlab import train
     from sgdlab.data import load_sample
 
-    train(epochs=2, data=load_sample(), engine="reference", progress=False,
-          checkpoint_dir=d / "ck")  # fmt: skip
+    train(epochs=2, data=load_sample(), engine="reference", progress=False, checkpoint_dir=d / "ck")
 
 
 CHECKPOINT_CASES: list[Case] = [
-    Case("Checkpoints", "`--checkpoint-dir` under a path that is a file",
-         ("train", *SAMPLE, "--epochs", "1", "--checkpoint-dir", "{file}/ck"),
-         ("cannot create checkpoint directory",)),
-    Case("Checkpoints", "`--checkpoint-every 0`",
-         ("train", *SAMPLE, "--checkpoint-dir", "{tmp}/ck", "--checkpoint-every", "0"),
-         ("--checkpoint-every", "must be ≥ 1")),
-    Case("Checkpoints", "`--resume` where every checkpoint is damaged",
-         ("train", *SAMPLE, "--resume", "{data}/ck"), ("no valid checkpoint", "all 2 damaged"),
-         setup=_bad_checkpoints),
-    Case("Checkpoints", "`--resume` under another engine than the checkpoint's",
-         ("train", *SAMPLE, "--resume", "{data}/ck", "--engine", "torch"),
-         ("--engine 'torch' (the checkpoint has 'reference')", "Drop these options"),
-         setup=lambda d: _bad_checkpoints(d, keep_good=True)),
-    Case("Checkpoints", "a new run into a directory holding another run's checkpoints",
-         ("train", *SAMPLE, "--epochs", "1", "--checkpoint-dir", "{data}/ck"),
-         ("already holds the checkpoints of a run", "seed 0, step 126", "--resume",
-          "empty directory"), setup=_finished_run),
-    Case("Checkpoints", "`--resume` with options that differ from the checkpoint's",
-         ("train", *SAMPLE, "--resume", "{data}/ck", "--lr", "0.5", "--batch-size", "8"),
-         ("--lr 0.5 (the checkpoint has 0.005)", "--batch-size 8 (the checkpoint has 16)"),
-         setup=_finished_run),
-    Case("Checkpoints", "`--resume --epochs` fewer than the epochs already done",
-         ("train", *SAMPLE, "--resume", "{data}/ck", "--epochs", "1"),
-         ("--epochs 1", "already done", "cannot be shortened"), setup=_finished_run),
-    Case("Checkpoints", "`--resume` naming a file", ("train", *SAMPLE, "--resume", "{file}"),
-         ("cannot create checkpoint directory",)),
-    Case("Checkpoints", "`--resume` and `--checkpoint-dir` naming different directories",
-         ("train", *SAMPLE, "--resume", "{data}/ck", "--checkpoint-dir", "{tmp}/other"),
-         ("different directories",), setup=_finished_run),
+    Case(
+        "Checkpoints",
+        "`--checkpoint-dir` under a path that is a file",
+        ("train", *SAMPLE, "--epochs", "1", "--checkpoint-dir", "{file}/ck"),
+        ("cannot create checkpoint directory",),
+    ),
+    Case(
+        "Checkpoints",
+        "`--checkpoint-every 0`",
+        ("train", *SAMPLE, "--checkpoint-dir", "{tmp}/ck", "--checkpoint-every", "0"),
+        ("--checkpoint-every", "must be ≥ 1"),
+    ),
+    Case(
+        "Checkpoints",
+        "`--resume` where every checkpoint is damaged",
+        ("train", *SAMPLE, "--resume", "{data}/ck"),
+        ("no valid checkpoint", "all 2 damaged"),
+        setup=_bad_checkpoints,
+    ),
+    Case(
+        "Checkpoints",
+        "`--resume` under another engine than the checkpoint's",
+        ("train", *SAMPLE, "--resume", "{data}/ck", "--engine", "torch"),
+        ("--engine 'torch' (the checkpoint has 'reference')", "Drop these options"),
+        setup=lambda d: _bad_checkpoints(d, keep_good=True),
+    ),
+    Case(
+        "Checkpoints",
+        "a new run into a directory holding another run's checkpoints",
+        ("train", *SAMPLE, "--epochs", "1", "--checkpoint-dir", "{data}/ck"),
+        (
+            "already holds the checkpoints of a run",
+            "seed 0, step 126",
+            "--resume",
+            "empty directory",
+        ),
+        setup=_finished_run,
+    ),
+    Case(
+        "Checkpoints",
+        "`--resume` with options that differ from the checkpoint's",
+        ("train", *SAMPLE, "--resume", "{data}/ck", "--lr", "0.5", "--batch-size", "8"),
+        ("--lr 0.5 (the checkpoint has 0.005)", "--batch-size 8 (the checkpoint has 16)"),
+        setup=_finished_run,
+    ),
+    Case(
+        "Checkpoints",
+        "`--resume --epochs` fewer than the epochs already done",
+        ("train", *SAMPLE, "--resume", "{data}/ck", "--epochs", "1"),
+        ("--epochs 1", "already done", "cannot be shortened"),
+        setup=_finished_run,
+    ),
+    Case(
+        "Checkpoints",
+        "`--resume` naming a file",
+        ("train", *SAMPLE, "--resume", "{file}"),
+        ("cannot create checkpoint directory",),
+    ),
+    Case(
+        "Checkpoints",
+        "`--resume` and `--checkpoint-dir` naming different directories",
+        ("train", *SAMPLE, "--resume", "{data}/ck", "--checkpoint-dir", "{tmp}/other"),
+        ("different directories",),
+        setup=_finished_run,
+    ),
 ]
 
 assert len({c.id for c in CASES + CHECKPOINT_CASES}) == len(CASES + CHECKPOINT_CASES), "ids"
 
-GROUPS = ("Data files", "Data location", "Option values", "Options", "Output files",
-          "Checkpoints")  # fmt: skip
+GROUPS = ("Data files", "Data location", "Option values", "Options", "Output files", "Checkpoints")
 
 
 # ----------------------------------------------------------------------------------- runner
@@ -405,8 +661,12 @@ def closed_port() -> int:
 
 
 def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
-    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) if p.is_file()
-            else (-1, 0) for p in root.rglob("*")}  # fmt: skip
+    return {
+        str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+        if p.is_file()
+        else (-1, 0)
+        for p in root.rglob("*")
+    }
 
 
 def _fill(s: str, places: dict[str, Path]) -> str:
@@ -415,8 +675,8 @@ def _fill(s: str, places: dict[str, Path]) -> str:
 
 def run_case(case: Case, scratch: Path) -> Outcome:
     """Run ``case`` in the empty directory ``scratch``; return what the user saw."""
-    from sgdlab import data
-    from sgdlab.cli import main
+    from sgdlab.cli.main import main
+    from sgdlab.data import fashion as data
 
     places = {"data": scratch / "data", "tmp": scratch, "file": scratch / "afile"}
     for d in ("data", "cache", "system", "adir.pt"):
@@ -430,12 +690,16 @@ def run_case(case: Case, scratch: Path) -> Outcome:
     if case.setup:
         case.setup(places["data"])
     if case.vouch:
-        from sgdlab.idx import read_bytes
+        from sgdlab.data.idx import read_bytes
 
         table = files_table({s: read_bytes(places["data"] / f"{s}.gz") for s in STEMS})
     mirror = f"https://127.0.0.1:{closed_port()}/"
-    env = {"SGDLAB_CACHE_DIR": str(scratch / "cache"), "SGDLAB_MIRRORS": mirror,
-           "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}  # fmt: skip
+    env = {
+        "SGDLAB_CACHE_DIR": str(scratch / "cache"),
+        "SGDLAB_MIRRORS": mirror,
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+    }
     env.update({k: _fill(v, places) for k, v in case.env.items()})
     argv = [_fill(a, places) for a in case.argv]
     before = _snapshot(scratch)
@@ -460,12 +724,14 @@ def run_case(case: Case, scratch: Path) -> Outcome:
             traceback = True
             print(f"Traceback (most recent call last): … {type(e).__name__}: {e}", file=err)
             code = 1
-    shown = [f"{w.category.__name__}: {w.message} ({Path(w.filename).name}:{w.lineno})"
-             for w in caught]  # fmt: skip
+    shown = [
+        f"{w.category.__name__}: {w.message} ({Path(w.filename).name}:{w.lineno})" for w in caught
+    ]
     stderr = "".join(f"{line}\n" for line in dict.fromkeys(shown)) + err.getvalue()
     after = _snapshot(scratch)
-    changed = tuple(sorted(k for k in before.keys() | after.keys()
-                           if before.get(k) != after.get(k)))  # fmt: skip
+    changed = tuple(
+        sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    )
     return Outcome(code, normalize(stderr, scratch, mirror), changed, traceback)
 
 
@@ -473,8 +739,7 @@ def _python_default_warning_filters() -> None:
     """The filters a plain ``python`` starts with (pytest installs its own)."""
     warnings.resetwarnings()
     warnings.simplefilter("default")
-    for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning,
-                     ResourceWarning):  # fmt: skip
+    for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
         warnings.simplefilter("ignore", category)
 
 
@@ -505,8 +770,12 @@ def _cell(text: str) -> str:
 def command(case: Case) -> str:
     env = "".join(f"{k}={v} " for k, v in case.env.items())
     args = " ".join(a if a and " " not in a else f"'{a}'" for a in case.argv)
-    return (env + "sgdlab " + args).replace("{data}", "DATA").replace("{tmp}", "TMP") \
-        .replace("{file}", "TMP/afile")  # fmt: skip
+    return (
+        (env + "sgdlab " + args)
+        .replace("{data}", "DATA")
+        .replace("{tmp}", "TMP")
+        .replace("{file}", "TMP/afile")
+    )
 
 
 def render_row(case: Case, out: Outcome) -> str:
@@ -549,21 +818,27 @@ def render(outcomes: dict[str, Outcome], reader: list[tuple[str, str]]) -> str:
         parts.append("Rows marked **(not yet fixed)** do not meet the contract yet:\n")
         parts += [f"- {c.what}: {c.bug}." for c in bugs]
         parts.append("")
-    head = ("| Bad input | Command | What the user sees (stderr) | Exit | Left behind |\n"
-            "|---|---|---|---|---|")  # fmt: skip
+    head = (
+        "| Bad input | Command | What the user sees (stderr) | Exit | Left behind |\n"
+        "|---|---|---|---|---|"
+    )
     for group in GROUPS:
         cases = [c for c in CASES + CHECKPOINT_CASES if c.group == group]
         parts.append(f"## {group}\n")
         if not cases:
-            parts.append("No rows yet: checkpoint errors (unwritable checkpoint directory, "
-                         "corrupt or incompatible checkpoint) are being added.\n")  # fmt: skip
+            parts.append(
+                "No rows yet: checkpoint errors (unwritable checkpoint directory, "
+                "corrupt or incompatible checkpoint) are being added.\n"
+            )
             continue
         parts.append(head)
         parts += [render_row(c, outcomes[c.id]) for c in cases]
         parts.append("")
-    parts.append("## The IDX reader on the same files (library: `sgdlab.idx.read_idx`)\n")
-    parts.append("What `read_idx(path)` raises (`DataFormatError`) for the damaged file of each "
-                 "row above, without any checksum.\n")  # fmt: skip
+    parts.append("## The IDX reader on the same files (library: `sgdlab.data.idx.read_idx`)\n")
+    parts.append(
+        "What `read_idx(path)` raises (`DataFormatError`) for the damaged file of each "
+        "row above, without any checksum.\n"
+    )
     parts.append("| Bad file | `DataFormatError` message |\n|---|---|")
     parts += [f"| {what} | `{_cell(msg)}` |" for what, msg in reader]
     return "\n".join(parts) + "\n"
@@ -571,8 +846,8 @@ def render(outcomes: dict[str, Outcome], reader: list[tuple[str, str]]) -> str:
 
 def reader_messages() -> list[tuple[str, str]]:
     """``read_idx``'s message for each damaged file of :data:`BAD_FILES` (except missing)."""
+    from sgdlab.data.idx import read_idx
     from sgdlab.errors import DataFormatError
-    from sgdlab.idx import read_idx
 
     rows = []
     for what, setup in BAD_FILES:

@@ -15,7 +15,9 @@ from pathlib import Path
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "sgd-walkthrough.ipynb"
 
 CELLS: list[tuple[str, str]] = [
-    ("md", """# Minibatch SGD on Fashion-MNIST: the chapter's exercises, step by step
+    (
+        "md",
+        """# Minibatch SGD on Fashion-MNIST: the chapter's exercises, step by step
 
 This notebook answers the exercises of the chapter *The training algorithm: stochastic gradient
 descent* (מורד הגרדיאנט המקרי) with sgdlab's public API. The model is the previous chapter's
@@ -23,9 +25,12 @@ descent* (מורד הגרדיאנט המקרי) with sgdlab's public API. The mo
 10) and the cost `C = 1/N·Σ H`, `H = −Σ_n y_tn·log y_n`.
 
 It runs top to bottom on the bundled 1,000 + 1,000-image sample in well under a minute. To run
-it on the full data set (60,000 training images; a few minutes), set `FULL_DATA = True` below."""),
+it on the full data set (60,000 training images; a few minutes), set `FULL_DATA = True` below.""",
+    ),
     ("code", """FULL_DATA = False  # True: the full Fashion-MNIST set; False: the sample"""),
-    ("code", """import tempfile
+    (
+        "code",
+        """import tempfile
 from pathlib import Path
 
 import torch
@@ -43,13 +48,19 @@ FIGURES = Path(tempfile.mkdtemp(prefix="sgdlab-notebook-"))
 
 def show(draw, *args):
     \"\"\"Draw a figure with one of sgdlab.plots' functions and display it here.\"\"\"
-    display(Image(filename=str(draw(*args, FIGURES / f"{draw.__name__}.png"))))"""),
-    ("md", """## Exercise 1: load a minibatch of 16 training samples
+    display(Image(filename=str(draw(*args, FIGURES / f"{draw.__name__}.png"))))""",
+    ),
+    (
+        "md",
+        """## Exercise 1: load a minibatch of 16 training samples
 
 `MinibatchSampler` cuts a random permutation of the training set into minibatches: sampling
-*without replacement* (ללא החזרה), a fresh partition every epoch. Its first minibatch:"""),
-    ("code", """from sgdlab import CLASS_NAMES, MinibatchSampler
-from sgdlab.data import to_float
+*without replacement* (ללא החזרה), a fresh partition every epoch. Its first minibatch:""",
+    ),
+    (
+        "code",
+        """from sgdlab import CLASS_NAMES, MinibatchSampler
+from sgdlab.data.fashion import to_float
 from sgdlab.plots import image_grid
 
 gen = torch.Generator().manual_seed(0)
@@ -59,12 +70,18 @@ x = to_float(images)  # standardized per pixel, float32 (16, 784)
 print("images", tuple(images.shape), images.dtype, "-> model input", tuple(x.shape), x.dtype)
 print("labels", labels.tolist())
 print([CLASS_NAMES[c] for c in labels.tolist()])
-show(image_grid, images, labels)"""),
-    ("md", """## Exercise 2: one SGD iteration with `backward()`
+show(image_grid, images, labels)""",
+    ),
+    (
+        "md",
+        """## Exercise 2: one SGD iteration with `backward()`
 
 Literally as the chapter asks: compute C on the minibatch, call `backward()`, read the gradient
-from `z.weight.grad` and `z.bias.grad`, and step `(W, b) ← (W, b) − α·∇C_minibatch`."""),
-    ("code", """from sgdlab import SoftmaxRegression, cost
+from `z.weight.grad` and `z.bias.grad`, and step `(W, b) ← (W, b) − α·∇C_minibatch`.""",
+    ),
+    (
+        "code",
+        """from sgdlab import SoftmaxRegression, cost
 
 lr = 0.005
 model = SoftmaxRegression()  # zero weights: every class has probability 1/10, C = log 10
@@ -76,12 +93,18 @@ print("z.bias.grad  ", tuple(model.z.bias.grad.shape), "norm", model.z.bias.grad
 with torch.no_grad():
     model.z.weight -= lr * model.z.weight.grad
     model.z.bias -= lr * model.z.bias.grad
-    print("C on the minibatch after: ", round(cost(model, x, labels).item(), 4))"""),
-    ("md", """## Exercise 3: one iteration of (full) gradient descent
+    print("C on the minibatch after: ", round(cost(model, x, labels).item(), 4))""",
+    ),
+    (
+        "md",
+        """## Exercise 3: one iteration of (full) gradient descent
 
 `gd_step` accumulates the exact gradient over all N training samples (in chunks) and takes one
-step. `compare_steps` runs exercises 2 and 3 from the same start and records both gradients."""),
-    ("code", """from sgdlab import gd_step
+step. `compare_steps` runs exercises 2 and 3 from the same start and records both gradients.""",
+    ),
+    (
+        "code",
+        """from sgdlab import gd_step
 from sgdlab.model import evaluate
 from sgdlab.plots import gradient_images
 from sgdlab.steps import compare_steps
@@ -97,14 +120,20 @@ for name in ("sgd", "gd"):
     print(f"{name}: {r['samples']:>6,} samples, |dC/dW| = {r['grad_norm_weight']:.3f}, "
           f"C on the whole set after the step = {r['full_cost_after']:.4f}")
 show(gradient_images, {"SGD, b = 16": res["sgd"]["grad_weight"],
-                       f"GD, N = {N:,}": res["gd"]["grad_weight"]})"""),
-    ("md", """## Exercise 4: compare the run times of one iteration
+                       f"GD, N = {N:,}": res["gd"]["grad_weight"]})""",
+    ),
+    (
+        "md",
+        """## Exercise 4: compare the run times of one iteration
 
-`sgdlab.bench.benchmark` times SGD iterations at several batch sizes and full-GD iterations,
+`sgdlab.measure.bench.benchmark` times SGD iterations at several batch sizes and full-GD iterations,
 after a warm-up, as the median of many timed blocks (the `reference` engine is autograd as in
 exercise 2; `fast` is sgdlab's compiled engine). GD/SGD is far below N/b for small b: each step
-pays a fixed overhead besides its per-sample work."""),
-    ("code", """from sgdlab.bench import benchmark
+pays a fixed overhead besides its per-sample work.""",
+    ),
+    (
+        "code",
+        """from sgdlab.measure.bench import benchmark
 from sgdlab.plots import bench_figure
 
 timing = benchmark(ds, engine="reference,fast", batch_sizes=(1, 16, 256, 1024),
@@ -116,13 +145,19 @@ for e in timing["results"]:
         print(f"  SGD b={r['batch_size']:>5}: {r['per_iteration']['median'] * 1e6:9.1f} µs "
               f"per iteration; GD/SGD = {r['ratio_gd_over_sgd_measured']:8.1f}, "
               f"N/b = {r['ratio_flops']:8.0f}")
-show(bench_figure, timing)"""),
-    ("md", """## Exercise 5a: the likelihood L = exp(−N·C) and its gradient
+show(bench_figure, timing)""",
+    ),
+    (
+        "md",
+        """## Exercise 5a: the likelihood L = exp(−N·C) and its gradient
 
 `∂L/∂w_pq = −N·L·∂C/∂w_pq = −L·Σ_data (y_p − y_tp)·x_q`: the same direction as −∇C, scaled by
 N·L, and L is a product of N probabilities: it is exactly 0 in floating point after a few
-hundred samples. We look at the model after one epoch of SGD."""),
-    ("code", """from sgdlab.likelihood import (
+hundred samples. We look at the model after one epoch of SGD.""",
+    ),
+    (
+        "code",
+        """from sgdlab.analysis.likelihood import (
     ascent_vs_descent,
     gradient_figures,
     likelihood_figures,
@@ -144,13 +179,19 @@ print("autograd dL/dW in float64: zeros", grad["autograd"]["float64_exp"]["zeros
 steps = ascent_vs_descent(trained, ps, lr=lr)
 print("ascent on L moved:", steps["ascent_L"]["moved"], "| descent on C:",
       f"{steps['descent_C']['cost_before']:.4f} -> {steps['descent_C']['cost_after']:.4f}")
-show(likelihood_figure, ps.h)"""),
-    ("md", """## Exercise 5b: estimating ∇C and ∇L from a minibatch
+show(likelihood_figure, ps.h)""",
+    ),
+    (
+        "md",
+        """## Exercise 5b: estimating ∇C and ∇L from a minibatch
 
 The minibatch gradient `g_B = 1/b·Σ_B ∇H` is an unbiased estimate of ∇C whose relative error
 falls like 1/√b. An estimate of ∇L must guess `e^{−N·C}` from the minibatch's cost C_B, and an
-error δ becomes a factor `e^{−N·δ}`: off by orders of magnitude. Measured by Monte Carlo:"""),
-    ("code", """from sgdlab.estimators import DEFAULT_BATCH_SIZES, monte_carlo
+error δ becomes a factor `e^{−N·δ}`: off by orders of magnitude. Measured by Monte Carlo:""",
+    ),
+    (
+        "code",
+        """from sgdlab.analysis.estimators import DEFAULT_BATCH_SIZES, monte_carlo
 from sgdlab.plots import estimators_figure
 
 mc = monte_carlo(ps, batch_sizes=[b for b in DEFAULT_BATCH_SIZES if b < N],
@@ -160,19 +201,25 @@ for r in mc["rows"][::3]:
     print(f"b={r['batch_size']:>5}: grad C rel. error {r['cost_grad']['rms_rel_error']:.3f} "
           f"(formula {r['cost_grad']['formula_rms_rel_error']:.3f}); grad L estimate off by "
           f"10^{r['likelihood_grad']['plugin']['log10_rms_rel_error']:.0f}")
-show(estimators_figure, mc)"""),
-    ("md", """## The convergence experiment: does a smaller minibatch converge faster?
+show(estimators_figure, mc)""",
+    ),
+    (
+        "md",
+        """## The convergence experiment: does a smaller minibatch converge faster?
 
 The chapter claims that smaller minibatches, with more steps per epoch for the same compute,
 usually converge faster. `sgdlab.experiments.run_sweep` trains every batch size (b = 1, 16, 128,
 1024 and full GD) over a grid of step sizes and several seeds, measuring the exact C and the
 validation accuracy many times per epoch, and compares each b at its best step size. Finished
 runs are cached, so running this cell again does not retrain (`sgdlab experiment` shares the
-cache). The quick preset (used on the sample) is a smaller grid."""),
-    ("code", """from IPython.display import Markdown
+cache). The quick preset (used on the sample) is a smaller grid.""",
+    ),
+    (
+        "code",
+        """from IPython.display import Markdown
 
-from sgdlab.experiment_plots import plot_curves
 from sgdlab.experiments import SweepSpec, run_sweep
+from sgdlab.experiments.plots import plot_curves
 
 spec = SweepSpec.full() if FULL_DATA else SweepSpec.quick()
 sweep = run_sweep(spec, data=ds, workers=None if FULL_DATA else 1, progress=FULL_DATA)
@@ -183,11 +230,15 @@ for row in sweep.table():
               f"{row['final']['train_cost']['mean']:.4f}, "
               f"{row['seconds_per_epoch']['mean']:.3g} s per epoch")
 show(plot_curves, sweep)
-display(Markdown(sweep.verdict()))"""),
-    ("md", """## Everything on one page
+display(Markdown(sweep.verdict()))""",
+    ),
+    (
+        "md",
+        """## Everything on one page
 
-`sgdlab report` (or `sgdlab.report.write_report`) computes all of the above and writes one
-self-contained HTML page, in English or in Hebrew (`--lang he`)."""),
+`sgdlab report` (or `sgdlab.report.build.write_report`) computes all of the above and writes one
+self-contained HTML page, in English or in Hebrew (`--lang he`).""",
+    ),
 ]
 
 
@@ -196,9 +247,10 @@ def build():
     import nbformat
 
     nb = nbformat.v4.new_notebook()
-    nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                  "language": "python"},
-                   "language_info": {"name": "python"}}  # fmt: skip
+    nb.metadata = {
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+        "language_info": {"name": "python"},
+    }
     for i, (kind, src) in enumerate(CELLS):
         cell = (nbformat.v4.new_markdown_cell if kind == "md" else nbformat.v4.new_code_cell)(src)
         cell.id = f"cell-{i:02d}"  # stable ids: the file only changes when a cell does

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sgdlab import data
-from sgdlab.idx import sha256
+from sgdlab.data import fashion as data
+from sgdlab.data.idx import sha256
 
 PKG = Path(__file__).resolve().parents[1] / "src" / "sgdlab"
 
@@ -40,9 +40,11 @@ def main() -> None:
     manifest = {"seed": 20261124, "per_class": 100, "sha256": {}, "indices": {}}
     for split in data.SPLITS:
         images, labels = (t.numpy() for t in ds.split(split))
-        idx = np.sort(np.concatenate(
-            [rng.choice(np.flatnonzero(labels == c), 100, replace=False) for c in range(10)]
-        ))
+        idx = np.sort(
+            np.concatenate(
+                [rng.choice(np.flatnonzero(labels == c), 100, replace=False) for c in range(10)]
+            )
+        )
         manifest["indices"][split] = idx.tolist()
         for kind, arr in (("images", images[idx]), ("labels", labels[idx])):
             stem = data.FILES[split][kind][0]

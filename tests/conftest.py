@@ -36,12 +36,11 @@ def pytest_terminal_summary(terminalreporter):
 @pytest.fixture(scope="session")
 def quick_reports(tmp_path_factory, sample):
     """``sgdlab report --quick`` in both languages, one fresh cache: {lang: (path, Report)}."""
-    from sgdlab.report import write_report
+    from sgdlab.report.build import write_report
 
     d = tmp_path_factory.mktemp("report")
     out = {}
     for lang in ("en", "he"):
         path = d / f"report.{lang}.html"
-        out[lang] = (path, write_report(path, sample, quick=True, lang=lang,
-                                        cache_dir=d / "cache"))  # fmt: skip
+        out[lang] = (path, write_report(path, sample, quick=True, lang=lang, cache_dir=d / "cache"))
     return out

@@ -8,7 +8,9 @@ import pytest
 import torch
 
 from sgdlab import engines
-from sgdlab.bench import (
+from sgdlab.cli.main import main
+from sgdlab.errors import ConfigError
+from sgdlab.measure.bench import (
     DEFAULT_BATCH_SIZES,
     SCHEMA,
     benchmark,
@@ -16,9 +18,7 @@ from sgdlab.bench import (
     regime,
     select_engines,
 )
-from sgdlab.cli import main
-from sgdlab.errors import ConfigError
-from sgdlab.roofline import epoch_work, gd_bytes, gd_flops, step_bytes, step_flops
+from sgdlab.measure.roofline import epoch_work, gd_bytes, gd_flops, step_bytes, step_flops
 
 CPU = torch.device("cpu")
 
@@ -31,8 +31,15 @@ def quick(sample):
 def check_schema(doc, n, sizes):
     assert doc["schema"] == SCHEMA and doc["n_train"] == n
     env = doc["environment"]
-    for key in ("torch_version", "torch_threads", "device_name", "cpu_model", "numba_threads",
-                "cpu_count", "git_commit"):  # fmt: skip
+    for key in (
+        "torch_version",
+        "torch_threads",
+        "device_name",
+        "cpu_model",
+        "numba_threads",
+        "cpu_count",
+        "git_commit",
+    ):
         assert key in env
     assert doc["config"]["batch_sizes"] == list(sizes)
     assert [r["engine"] for r in doc["results"]] == doc["config"]["engines"] != []
@@ -51,16 +58,22 @@ def check_schema(doc, n, sizes):
             assert r["effective_batch_size"] == be and r["steps_per_epoch"] == math.ceil(n / be)
             assert it["q1"] <= it["median"] <= it["q3"] and it["iqr"] >= 0
             assert len(it["raw"]) == it["repeats"] and it["block_steps"] >= 1
-            for key in ("ratio_gd_over_sgd_measured", "ratio_flops", "per_sample_seconds",
-                        "epoch_estimate_seconds", "measured_over_flops"):  # fmt: skip
+            for key in (
+                "ratio_gd_over_sgd_measured",
+                "ratio_flops",
+                "per_sample_seconds",
+                "epoch_estimate_seconds",
+                "measured_over_flops",
+            ):
                 assert math.isfinite(r[key]) and r[key] > 0, key
             assert r["ratio_flops"] == pytest.approx(n / be)
             assert r["epoch_estimate_seconds"] == pytest.approx(r["steps_per_epoch"] * it["median"])
             check_vs_peak(r["vs_peak"], it["median"], step_flops(be), step_bytes(be), peak)
             if r["epoch_measured"] is not None:
                 assert r["epoch_measured"]["median"] > 0
-                check_vs_peak(r["epoch_vs_peak"], r["epoch_measured"]["median"],
-                              *epoch_work(n, be), peak)  # fmt: skip
+                check_vs_peak(
+                    r["epoch_vs_peak"], r["epoch_measured"]["median"], *epoch_work(n, be), peak
+                )
             else:
                 assert r["epoch_vs_peak"] is None
             assert r["regime"]
@@ -85,7 +98,7 @@ def test_library_quick_every_available_engine(quick, sample):
 
 
 def test_plot_and_table_from_library_result(quick, tmp_path):
-    from sgdlab.commands.bench import format_table, plot
+    from sgdlab.cli.bench import format_table, plot
 
     png = plot(quick, tmp_path / "bench.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -97,8 +110,19 @@ def test_plot_and_table_from_library_result(quick, tmp_path):
 
 def test_cli_json_and_plot(capsys, tmp_path, sample):
     png = tmp_path / "b.png"
-    code = main(["bench", "--sample", "--quick", "--json", "-q", "--engine", "reference",
-                 "--plot", str(png)])  # fmt: skip
+    code = main(
+        [
+            "bench",
+            "--sample",
+            "--quick",
+            "--json",
+            "-q",
+            "--engine",
+            "reference",
+            "--plot",
+            str(png),
+        ]
+    )
     out, _ = capsys.readouterr()
     doc = json.loads(out)
     assert code == 0 and doc["config"]["engines"] == ["reference"]
@@ -109,18 +133,40 @@ def test_cli_json_and_plot(capsys, tmp_path, sample):
 
 def test_cli_table_batch_sizes_threads(capsys):
     before = torch.get_num_threads()
-    code = main(["bench", "--sample", "--quick", "-q", "--engine", "reference",
-                 "--batch-sizes", "8,32", "--repeats", "3", "--threads", "1"])  # fmt: skip
+    code = main(
+        [
+            "bench",
+            "--sample",
+            "--quick",
+            "-q",
+            "--engine",
+            "reference",
+            "--batch-sizes",
+            "8,32",
+            "--repeats",
+            "3",
+            "--threads",
+            "1",
+        ]
+    )
     out, _ = capsys.readouterr()
     assert code == 0 and "engine reference" in out and "threads: torch 1" in out
     assert [ln.split()[1] for ln in out.splitlines() if ln.startswith("SGD ")] == ["8", "32"]
     assert torch.get_num_threads() == before  # restored
 
 
-@pytest.mark.parametrize("argv", [
-    ["--engine", "nope"], ["--batch-sizes", "0"], ["--batch-sizes", "a,b"],
-    ["--plot", "out.txt"], ["--threads", "0"], ["--lr", "nan"], ["--device", "tpu"],
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--engine", "nope"],
+        ["--batch-sizes", "0"],
+        ["--batch-sizes", "a,b"],
+        ["--plot", "out.txt"],
+        ["--threads", "0"],
+        ["--lr", "nan"],
+        ["--device", "tpu"],
+    ],
+)
 def test_cli_errors_are_one_line_exit_2(capsys, argv):
     try:
         code = main(["bench", "--sample", "--quick", "-q", *argv])
@@ -130,10 +176,20 @@ def test_cli_errors_are_one_line_exit_2(capsys, argv):
     assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"batch_sizes": [0]}, {"batch_sizes": []}, {"batch_sizes": [2.5]}, {"repeats": 0},
-    {"lr": float("nan")}, {"lr": -1.0}, {"threads": 0}, {"engine": "nope"}, {"seed": -1},
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"batch_sizes": [0]},
+        {"batch_sizes": []},
+        {"batch_sizes": [2.5]},
+        {"repeats": 0},
+        {"lr": float("nan")},
+        {"lr": -1.0},
+        {"threads": 0},
+        {"engine": "nope"},
+        {"seed": -1},
+    ],
+)
 def test_library_validation(sample, kwargs):
     with pytest.raises(ConfigError):
         benchmark(sample, quick=True, **kwargs)
@@ -156,8 +212,10 @@ def test_broken_engine_is_skipped_and_named(sample, monkeypatch):
 
 def test_overhead_fit_and_regime():
     t0, c = 80e-6, 1e-6
-    rows = [{"effective_batch_size": b, "per_iteration": {"median": t0 + c * b}}
-            for b in (1, 16, 256, 4096)]  # fmt: skip
+    rows = [
+        {"effective_batch_size": b, "per_iteration": {"median": t0 + c * b}}
+        for b in (1, 16, 256, 4096)
+    ]
     fit = overhead_fit(rows)
     assert fit["overhead_seconds"] == pytest.approx(t0, rel=1e-6)
     assert fit["seconds_per_sample"] == pytest.approx(c, rel=1e-6)
@@ -170,7 +228,7 @@ def test_overhead_fit_and_regime():
 
 
 def test_load_monitor_reports_other_processes():
-    from sgdlab.machine import LoadMonitor
+    from sgdlab.measure.machine import LoadMonitor
 
     m = LoadMonitor().start()
     sum(range(10_000))

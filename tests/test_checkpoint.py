@@ -8,22 +8,33 @@ import random
 import pytest
 import torch
 
-from sgdlab import checkpoint, train
+from sgdlab import train
 from sgdlab.errors import CheckpointError, ConfigError
+from sgdlab.training import checkpoint
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory, sample):
     d = tmp_path_factory.mktemp("ckpt")
-    train(epochs=2, data=sample, engine="reference", progress=False, checkpoint_dir=d,
-          checkpoint_every=20, keep=3)  # fmt: skip
+    train(
+        epochs=2,
+        data=sample,
+        engine="reference",
+        progress=False,
+        checkpoint_dir=d,
+        checkpoint_every=20,
+        keep=3,
+    )
     return d
 
 
 def test_keeps_newest_k_and_they_load(run_dir):
     files = checkpoint.list_checkpoints(run_dir)
-    assert [f.name for f in files] == ["ckpt-0000000100.sgdlab", "ckpt-0000000120.sgdlab",
-                                       "ckpt-0000000126.sgdlab"]  # fmt: skip
+    assert [f.name for f in files] == [
+        "ckpt-0000000100.sgdlab",
+        "ckpt-0000000120.sgdlab",
+        "ckpt-0000000126.sgdlab",
+    ]
     s = checkpoint.load(files[-1])
     assert s["step"] == 126 and s["epoch"] == 2 and len(s["history"]) == 2
     assert s["provenance"]["seed"] == 0 and s["provenance"]["engine"] == "reference"
@@ -74,12 +85,20 @@ def test_checkpoint_crafted_to_run_code_is_refused(tmp_path, monkeypatch):
 
 
 def test_shapes_and_finiteness_are_validated(tmp_path):
-    good = {"weight": torch.zeros(10, 784), "bias": torch.zeros(10), "epoch": 0, "step": 1,
-            "sampler": {}, "config": {}, "history": []}  # fmt: skip
-    for bad, words in [({"weight": torch.zeros(10, 783)}, "10x784"),
-                       ({"bias": torch.zeros(9)}, "bias"),
-                       ({"weight": torch.full((10, 784), float("nan"))}, "not finite"),
-                       ]:  # fmt: skip
+    good = {
+        "weight": torch.zeros(10, 784),
+        "bias": torch.zeros(10),
+        "epoch": 0,
+        "step": 1,
+        "sampler": {},
+        "config": {},
+        "history": [],
+    }
+    for bad, words in [
+        ({"weight": torch.zeros(10, 783)}, "10x784"),
+        ({"bias": torch.zeros(9)}, "bias"),
+        ({"weight": torch.full((10, 784), float("nan"))}, "not finite"),
+    ]:
         path = checkpoint.save({**good, **bad}, tmp_path, step=1)
         with pytest.raises(CheckpointError, match=words):
             checkpoint.load(path)
@@ -124,8 +143,15 @@ def test_divergence_keeps_only_good_checkpoints(sample, tmp_path):
     from sgdlab.errors import DivergenceError
 
     with pytest.raises(DivergenceError, match=r"at step \d+") as e:
-        train(data=sample, progress=False, lr=1e36, engine="reference", checkpoint_dir=tmp_path,
-              checkpoint_every=1, keep=100)  # fmt: skip
+        train(
+            data=sample,
+            progress=False,
+            lr=1e36,
+            engine="reference",
+            checkpoint_dir=tmp_path,
+            checkpoint_every=1,
+            keep=100,
+        )
     bad_step = int(re.search(r"at step (\d+)", str(e.value)).group(1))
     files = checkpoint.list_checkpoints(tmp_path)
     assert files, "expected checkpoints before the divergence"

@@ -7,7 +7,7 @@ import sys
 import pytest
 import torch
 
-from sgdlab.cli import main
+from sgdlab.cli.main import main
 
 
 def run_cli(capsys, *argv):
@@ -42,8 +42,19 @@ def test_step_json_reports_both_iterations(capsys):
 @pytest.mark.parametrize("ext", [".pt", ".safetensors"])
 def test_train_json_and_saved_weights(capsys, tmp_path, ext):
     path = tmp_path / f"w{ext}"
-    code, out, _ = run_cli(capsys, "train", "--sample", "-e", "2", "-q", "--json",
-                           "--engine", "reference", "--save-weights", str(path))  # fmt: skip
+    code, out, _ = run_cli(
+        capsys,
+        "train",
+        "--sample",
+        "-e",
+        "2",
+        "-q",
+        "--json",
+        "--engine",
+        "reference",
+        "--save-weights",
+        str(path),
+    )
     doc = json.loads(out)
     assert code == 0 and len(doc["history"]) == 2 and doc["config"]["batch_size"] == 16
     assert doc["environment"]["sgdlab_version"] and doc["config"]["seed"] == 0
@@ -54,7 +65,7 @@ def test_train_json_and_saved_weights(capsys, tmp_path, ext):
 
         w = load_file(str(path))
     assert w["z.weight"].shape == (10, 784) and w["z.bias"].shape == (10,)
-    from sgdlab.weights import load_weights
+    from sgdlab.training.weights import load_weights
 
     assert torch.equal(load_weights(path).z.weight, w["z.weight"])
 
@@ -66,13 +77,18 @@ def test_train_table_is_readable(capsys):
 
 @pytest.mark.parametrize(
     "argv, words",
-    [(["train", "-b", "0"], "--batch-size"), (["train", "--sample", "-b", "1001"], "1..1000"),
-     (["train", "--lr", "nan"], "--lr"), (["train", "--lr", "-1"], "--lr"),
-     (["train", "--epochs", "x"], "--epochs"), (["train", "--bogus"], "unrecognized"),
-     (["train", "--sample", "--engine", "warp"], "unknown engine"),
-     (["train", "--data-dir", "/nonexistent/sgdlab"], "does not exist"),
-     (["train", "--sample", "--save-weights", "w.txt"], ".safetensors or .pt")],
-)  # fmt: skip
+    [
+        (["train", "-b", "0"], "--batch-size"),
+        (["train", "--sample", "-b", "1001"], "1..1000"),
+        (["train", "--lr", "nan"], "--lr"),
+        (["train", "--lr", "-1"], "--lr"),
+        (["train", "--epochs", "x"], "--epochs"),
+        (["train", "--bogus"], "unrecognized"),
+        (["train", "--sample", "--engine", "warp"], "unknown engine"),
+        (["train", "--data-dir", "/nonexistent/sgdlab"], "does not exist"),
+        (["train", "--sample", "--save-weights", "w.txt"], ".safetensors or .pt"),
+    ],
+)
 def test_bad_input_is_one_line_exit_2(capsys, argv, words):
     with pytest.raises(SystemExit) as e:
         sys.exit(main(argv))
@@ -82,20 +98,22 @@ def test_bad_input_is_one_line_exit_2(capsys, argv, words):
 
 
 def test_python_dash_m_and_import_has_no_side_effects():
-    out = subprocess.run([sys.executable, "-m", "sgdlab", "--help"], capture_output=True,
-                         text=True, timeout=60)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "sgdlab", "--help"], capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0 and "minibatch" in out.stdout and "train" in out.stdout
-    probe = ("import sys, sgdlab, sgdlab.cli; sgdlab.cli.build_parser(); heavy = [m for m in "
-             "('numba', 'matplotlib', 'pooch', 'sklearn') if m in sys.modules]; print(heavy)")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         timeout=60)  # fmt: skip
+    probe = (
+        "import sys, sgdlab, sgdlab.cli.main; sgdlab.cli.main.build_parser(); heavy = [m for m in "
+        "('numba', 'matplotlib', 'pooch', 'sklearn') if m in sys.modules]; print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "[]", out.stdout
 
 
 def _help_pages():
     """Every ``--help`` page: the top level and each subcommand (found, not listed, so a command
     added later is covered without touching this test)."""
-    from sgdlab.cli import build_parser, subparsers
+    from sgdlab.cli.main import build_parser, subparsers
 
     parser = build_parser()
     pages = {"sgdlab": parser.format_help()}

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from sgdlab.cli import build_parser, main
-from sgdlab.commands.train import CONFIG_FIELDS, SCHEDULES
+from sgdlab.cli.configfile import load_toml, resolve, values
+from sgdlab.cli.main import build_parser, main
+from sgdlab.cli.train import CONFIG_FIELDS, SCHEDULES
 from sgdlab.config import SCHEDULES as CONFIG_SCHEDULES
 from sgdlab.config import TrainConfig
-from sgdlab.configfile import load_toml, resolve, values
 from sgdlab.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,11 +26,18 @@ def _parse(*argv):
 
 def test_defaults_file_and_command_line_precedence(tmp_path):
     f = tmp_path / "c.toml"
-    f.write_text('batch-size = 32\nweight_decay = 1e-4\nschedule = "cosine"\naverage = true\n'
-                 'momentum = 0.9\n')  # fmt: skip
+    f.write_text(
+        'batch-size = 32\nweight_decay = 1e-4\nschedule = "cosine"\naverage = true\n'
+        "momentum = 0.9\n"
+    )
     a = _parse()
-    assert (a.batch_size, a.lr, a.momentum, a.average, a.checkpoint_every) == (16, 0.005, 0.0,
-                                                                              False, "epoch")
+    assert (a.batch_size, a.lr, a.momentum, a.average, a.checkpoint_every) == (
+        16,
+        0.005,
+        0.0,
+        False,
+        "epoch",
+    )
     assert a._explicit == set()
     b = _parse("--config", str(f), "--momentum", "0.5", "--no-average", "--lr", "0.01")
     assert (b.batch_size, b.weight_decay, b.schedule) == (32, 1e-4, "cosine")  # from the file
@@ -45,12 +52,18 @@ def test_explicit_are_train_config_fields():
     assert _parse("--seed", "0", "-b", "16")._explicit == {"seed", "batch_size"}  # even = default
 
 
-@pytest.mark.parametrize("text, match", [
-    ("bogus = 1", "unknown key 'bogus'"), ("lr = -1", "key 'lr'"),
-    ("lr = \"fast\"", "key 'lr'"), ("nesterov = \"yes\"", "key 'nesterov'"),
-    ("engine = 3.5", "key 'engine'"), ("batch-size = [1, 2]", "key 'batch-size'"),
-    ("config = \"x.toml\"", "unknown key 'config'"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("bogus = 1", "unknown key 'bogus'"),
+        ("lr = -1", "key 'lr'"),
+        ('lr = "fast"', "key 'lr'"),
+        ('nesterov = "yes"', "key 'nesterov'"),
+        ("engine = 3.5", "key 'engine'"),
+        ("batch-size = [1, 2]", "key 'batch-size'"),
+        ('config = "x.toml"', "unknown key 'config'"),
+    ],
+)
 def test_bad_keys_and_values_name_the_key(tmp_path, text, match):
     f = tmp_path / "c.toml"
     f.write_text(text + "\n")
@@ -67,8 +80,10 @@ def test_values_is_reusable_on_any_parser():
 
 
 def test_shipped_configs_are_valid(sample):
-    chapter = values(build_parser()._subparsers._group_actions[0].choices["train"],
-                     load_toml(ROOT / "configs" / "chapter.toml"))  # fmt: skip
+    chapter = values(
+        build_parser()._subparsers._group_actions[0].choices["train"],
+        load_toml(ROOT / "configs" / "chapter.toml"),
+    )
     d = TrainConfig()
     assert all(getattr(d, k) == v for k, v in chapter.items()), chapter
     tuned = _parse("--config", str(ROOT / "configs" / "tuned.toml"))

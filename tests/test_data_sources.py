@@ -21,16 +21,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sgdlab import data
-from sgdlab.cli import main
+from sgdlab.cli.main import main
+from sgdlab.data import fashion as data
 from sgdlab.errors import DataFormatError, DataNotFoundError
 
 SOURCES = ("explicit", "env", "cache", "system")
 
 
 def idx_bytes(arr: np.ndarray) -> bytes:
-    return struct.pack(">HBB", 0, 8, arr.ndim) + struct.pack(f">{arr.ndim}I", *arr.shape) + \
-        np.ascontiguousarray(arr, dtype=np.uint8).tobytes()  # fmt: skip
+    return (
+        struct.pack(">HBB", 0, 8, arr.ndim)
+        + struct.pack(f">{arr.ndim}I", *arr.shape)
+        + np.ascontiguousarray(arr, dtype=np.uint8).tobytes()
+    )
 
 
 def tiny_set(n_train: int = 30, n_test: int = 20) -> dict[str, bytes]:
@@ -66,13 +69,16 @@ def dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
     d = {name: tmp_path / name for name in SOURCES}
     table = {
         split: {
-            kind: (stem, hashlib.sha256(CONTENT[stem]).hexdigest(),
-                   (n,) + ((28, 28) if kind == "images" else ()))
+            kind: (
+                stem,
+                hashlib.sha256(CONTENT[stem]).hexdigest(),
+                (n,) + ((28, 28) if kind == "images" else ()),
+            )
             for kind, (stem, _, _) in kinds.items()
             for n in [30 if split == "train" else 20]
         }
         for split, kinds in data.FILES.items()
-    }  # fmt: skip
+    }
     monkeypatch.setattr(data, "FILES", table)
     monkeypatch.setattr(data, "SYSTEM_DIR", d["system"])
     monkeypatch.setenv("SGDLAB_CACHE_DIR", str(d["cache"]))
@@ -154,8 +160,13 @@ def test_missing_explicit_dir_is_named(dirs, monkeypatch, how):
 def _assert_lists_options(msg: str, dirs: dict[str, Path]) -> None:
     assert msg.startswith("Fashion-MNIST not found")
     assert f"looked in {dirs['cache']}, {dirs['system']}" in msg
-    for words in ("apt-get install dataset-fashion-mnist", "--data-dir DIR", "SGDLAB_DATA=DIR",
-                  f"download from the official mirrors into {dirs['cache']}", "--sample"):
+    for words in (
+        "apt-get install dataset-fashion-mnist",
+        "--data-dir DIR",
+        "SGDLAB_DATA=DIR",
+        f"download from the official mirrors into {dirs['cache']}",
+        "--sample",
+    ):
         assert words in msg, words
 
 
@@ -198,13 +209,19 @@ def test_cli_without_require_full_falls_back_to_sample_loudly(dirs, capsys):
 
 def test_cli_require_full_in_a_real_process(dirs):
     """The same through a real interpreter: exit status 2, no traceback."""
-    code = ("import sys; from pathlib import Path; import sgdlab.data as d; "
-            "d.SYSTEM_DIR = Path(sys.argv[1]); from sgdlab.cli import main; "
-            "sys.exit(main(sys.argv[2:]))")  # fmt: skip
+    code = (
+        "import sys; from pathlib import Path; import sgdlab.data.fashion as d; "
+        "d.SYSTEM_DIR = Path(sys.argv[1]); from sgdlab.cli.main import main; "
+        "sys.exit(main(sys.argv[2:]))"
+    )
     env = {**os.environ, "SGDLAB_CACHE_DIR": str(dirs["cache"])}
-    p = subprocess.run([sys.executable, "-c", code, str(dirs["system"]), "train",
-                        "--require-full", "-q"], env=env, capture_output=True, text=True,
-                       timeout=120)  # fmt: skip
+    p = subprocess.run(
+        [sys.executable, "-c", code, str(dirs["system"]), "train", "--require-full", "-q"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert p.returncode == 2, p.stderr
     assert "Traceback" not in p.stderr
     assert p.stderr.startswith("sgdlab train: error: Fashion-MNIST not found")

@@ -16,10 +16,32 @@ def _cpu_engines():
 
 def _run(tmp_path, engine, seed, tag):
     out = tmp_path / f"{tag}.pt"
-    p = subprocess.run([sys.executable, "-m", "sgdlab", "train", "--sample", "-q", "--json",
-                        "-e", "2", "-b", "8", "--seed", str(seed), "--engine", engine,
-                        "--device", "cpu", "--save-weights", str(out)],
-                       capture_output=True, text=True, timeout=300)  # fmt: skip
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sgdlab",
+            "train",
+            "--sample",
+            "-q",
+            "--json",
+            "-e",
+            "2",
+            "-b",
+            "8",
+            "--seed",
+            str(seed),
+            "--engine",
+            engine,
+            "--device",
+            "cpu",
+            "--save-weights",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert p.returncode == 0, p.stderr
     doc = json.loads(p.stdout)
     return doc, torch.load(out, weights_only=True)

@@ -19,11 +19,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from sgdlab import dist, engines
-from sgdlab.data_parallel import DataParallel
+from sgdlab import engines
 from sgdlab.model import SoftmaxRegression
 from sgdlab.optim import SGDHyper
 from sgdlab.optim import init as optim_init
+from sgdlab.training import dist
+from sgdlab.training.data_parallel import DataParallel
 
 CPU = torch.device("cpu")
 HAVE_FAST = engines.available("fast", CPU)
@@ -38,8 +39,20 @@ def _port() -> int:
 
 
 def _env(**extra) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK",
-           "MASTER_ADDR", "MASTER_PORT", "SGDLAB_FAULT_KILL", "TORCHELASTIC_RESTART_COUNT")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in (
+            "RANK",
+            "WORLD_SIZE",
+            "LOCAL_RANK",
+            "MASTER_ADDR",
+            "MASTER_PORT",
+            "SGDLAB_FAULT_KILL",
+            "TORCHELASTIC_RESTART_COUNT",
+        )
+    }
     src = str(Path(__file__).resolve().parents[1] / "src")
     env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
     env.update(OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1", PYTHONUNBUFFERED="1")
@@ -48,14 +61,23 @@ def _env(**extra) -> dict:
 
 
 def _cmd(args, out: Path) -> list[str]:
-    return [sys.executable, "-m", "sgdlab", "train", "--sample", "-q", "--json",
-            "--save-weights", str(out), *args]  # fmt: skip
+    return [
+        sys.executable,
+        "-m",
+        "sgdlab",
+        "train",
+        "--sample",
+        "-q",
+        "--json",
+        "--save-weights",
+        str(out),
+        *args,
+    ]
 
 
 def _one(args, tmp: Path, name="one") -> tuple[dict, dict]:
     out = tmp / f"{name}.pt"
-    p = subprocess.run(_cmd(args, out), env=_env(), capture_output=True, text=True,
-                       timeout=TIMEOUT)  # fmt: skip
+    p = subprocess.run(_cmd(args, out), env=_env(), capture_output=True, text=True, timeout=TIMEOUT)
     assert p.returncode == 0, p.stderr
     return json.loads(p.stdout), torch.load(out, weights_only=True)
 
@@ -66,10 +88,14 @@ def _ranks(args, tmp: Path, k: int = 2, name="dp", fault=None, timeout=TIMEOUT):
     procs = []
     for r in range(k):
         extra = {"SGDLAB_FAULT_KILL": fault} if fault else {}
-        env = _env(RANK=r, LOCAL_RANK=r, WORLD_SIZE=k, MASTER_ADDR="127.0.0.1",
-                   MASTER_PORT=port, **extra)  # fmt: skip
-        procs.append(subprocess.Popen(_cmd(args, out), env=env, stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, text=True))  # fmt: skip
+        env = _env(
+            RANK=r, LOCAL_RANK=r, WORLD_SIZE=k, MASTER_ADDR="127.0.0.1", MASTER_PORT=port, **extra
+        )
+        procs.append(
+            subprocess.Popen(
+                _cmd(args, out), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+        )
     try:
         res = [(p.returncode, *p.communicate(timeout=timeout)) for p in procs]
     finally:
@@ -125,11 +151,20 @@ def test_world_of_one_without_a_process_group():
 
 
 def test_importing_sgdlab_dist_initializes_nothing():
-    code = ("import torch, sgdlab, sgdlab.dist, sgdlab.data_parallel, sgdlab.train; "
-            "print(torch.distributed.is_initialized())")  # fmt: skip
+    code = (
+        "import torch, sgdlab, sgdlab.training.dist, sgdlab.training.data_parallel, "
+        "sgdlab.training.trainer; "
+        "print(torch.distributed.is_initialized())"
+    )
     env = _env(WORLD_SIZE=2, RANK=0, MASTER_ADDR="127.0.0.1", MASTER_PORT=_port())
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         timeout=60, check=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     assert out.stdout.strip() == "False"
 
 
@@ -153,8 +188,9 @@ def test_share_path_at_world_size_1_equals_the_engine(sample, name, hyper):
     for use_dp in (False, True):
         m, st = SoftmaxRegression(), optim_init()
         step = DataParallel(eng, n_total=1000).sgd_steps if use_dp else eng.sgd_steps
-        c = torch.cat([step(m, perm, 16, lrs[i:j], i, j, hyper=h, state=st)
-                       for i, j in ((0, 30), (30, 63))])  # fmt: skip
+        c = torch.cat(
+            [step(m, perm, 16, lrs[i:j], i, j, hyper=h, state=st) for i, j in ((0, 30), (30, 63))]
+        )
         runs.append((m, st, c))
     (m0, s0, c0), (m1, s1, c1) = runs
     assert _rel(m1.z.weight.detach(), m0.z.weight.detach()) < 1e-6
@@ -182,14 +218,32 @@ def test_two_ranks_sgd_epoch_b16_equals_one_process(tmp_path, name):
     _assert_same_run(doc, torch.load(out, weights_only=True), ref_doc, ref_w)
 
 
-@pytest.mark.parametrize("args", [
-    ["-b", "7", "-e", "1", "--lr", "0.01"],  # uneven shares 4 + 3, last minibatch 6 = 3 + 3
-    ["--method", "gd", "-e", "1", "--lr", "0.5"],  # one full-GD step, 500 samples per rank
-    ["-b", "16", "-e", "1", "--momentum", "0.9"],  # one epoch with momentum
-    ["-b", "16", "-e", "2", "--momentum", "0.9", "--nesterov", "--weight-decay", "1e-3",
-     "--schedule", "cosine", "--average", "--validation", "100"],  # every option at once
-    ["--method", "gd", "-e", "3", "--lr", "0.5", "--momentum", "0.5", "--average"],
-], ids=["sgd-b7-uneven", "gd-one-step", "sgd-momentum", "sgd-all-options", "gd-momentum"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-b", "7", "-e", "1", "--lr", "0.01"],  # uneven shares 4 + 3, last minibatch 6 = 3 + 3
+        ["--method", "gd", "-e", "1", "--lr", "0.5"],  # one full-GD step, 500 samples per rank
+        ["-b", "16", "-e", "1", "--momentum", "0.9"],  # one epoch with momentum
+        [
+            "-b",
+            "16",
+            "-e",
+            "2",
+            "--momentum",
+            "0.9",
+            "--nesterov",
+            "--weight-decay",
+            "1e-3",
+            "--schedule",
+            "cosine",
+            "--average",
+            "--validation",
+            "100",
+        ],  # every option at once
+        ["--method", "gd", "-e", "3", "--lr", "0.5", "--momentum", "0.5", "--average"],
+    ],
+    ids=["sgd-b7-uneven", "gd-one-step", "sgd-momentum", "sgd-all-options", "gd-momentum"],
+)
 def test_two_ranks_uneven_shares_and_full_gd_equal_one_process(tmp_path, args):
     ref_doc, ref_w = _one(args, tmp_path)
     res, out = _ranks(args, tmp_path)
@@ -199,9 +253,23 @@ def test_two_ranks_uneven_shares_and_full_gd_equal_one_process(tmp_path, args):
 
 def test_a_rank_that_dies_ends_every_rank_with_a_message(tmp_path):
     t0 = time.monotonic()
-    res, _ = _ranks(["-b", "16", "-e", "1", "--checkpoint-every", "10", "--checkpoint-dir",
-                     str(tmp_path / "ck"), "--dist-timeout", "20"], tmp_path, fault="1:25",
-                    timeout=120)  # fmt: skip
+    res, _ = _ranks(
+        [
+            "-b",
+            "16",
+            "-e",
+            "1",
+            "--checkpoint-every",
+            "10",
+            "--checkpoint-dir",
+            str(tmp_path / "ck"),
+            "--dist-timeout",
+            "20",
+        ],
+        tmp_path,
+        fault="1:25",
+        timeout=120,
+    )
     assert res[1][0] == -9  # killed (SIGKILL) at step 25
     code, _, err = res[0]
     assert code == 3, err
@@ -212,16 +280,22 @@ def test_a_rank_that_dies_ends_every_rank_with_a_message(tmp_path):
 def test_a_rendezvous_that_cannot_form_times_out(tmp_path):
     env = _env(RANK=0, LOCAL_RANK=0, WORLD_SIZE=2, MASTER_ADDR="127.0.0.1", MASTER_PORT=_port())
     t0 = time.monotonic()
-    p = subprocess.run(_cmd(["--dist-timeout", "2"], tmp_path / "x.pt"), env=env,
-                       capture_output=True, text=True, timeout=120)  # fmt: skip
+    p = subprocess.run(
+        _cmd(["--dist-timeout", "2"], tmp_path / "x.pt"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert p.returncode == 3 and "the ranks did not meet at 127.0.0.1:" in p.stderr
     assert "within 2 s" in p.stderr and time.monotonic() - t0 < 60
 
 
 def test_missing_launcher_variables_are_named(tmp_path):
     env = _env(WORLD_SIZE=2, RANK=0)
-    p = subprocess.run(_cmd([], tmp_path / "x.pt"), env=env, capture_output=True, text=True,
-                       timeout=120)  # fmt: skip
+    p = subprocess.run(
+        _cmd([], tmp_path / "x.pt"), env=env, capture_output=True, text=True, timeout=120
+    )
     assert p.returncode == 2 and "MASTER_ADDR, MASTER_PORT is not" in p.stderr
 
 
@@ -230,9 +304,13 @@ def test_resume_with_another_world_size_equals_up_to_rounding(tmp_path):
     uninterrupted one-process run, up to rounding (not bitwise)."""
     d = tmp_path / "ck"
     args = ["-b", "16", "-e", "2", "--momentum", "0.9", "--checkpoint-every", "10"]
-    p = subprocess.run(_cmd([*args, "--checkpoint-dir", str(d)], tmp_path / "x.pt"),
-                       env=_env(SGDLAB_FAULT_KILL="0:30"), capture_output=True, text=True,
-                       timeout=TIMEOUT)  # fmt: skip
+    p = subprocess.run(
+        _cmd([*args, "--checkpoint-dir", str(d)], tmp_path / "x.pt"),
+        env=_env(SGDLAB_FAULT_KILL="0:30"),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
     assert p.returncode == -9 and "kill -9 of rank 0 at step 30" in p.stderr
     res, out = _ranks([*args, "--resume", str(d)], tmp_path)
     assert [r[0] for r in res] == [0, 0], res[0][2] + res[1][2]
@@ -247,13 +325,42 @@ def test_resume_with_another_world_size_equals_up_to_rounding(tmp_path):
 
 def _torchrun(args, tmp: Path, name: str, fault=None) -> tuple[dict, dict, str]:
     d, out = tmp / f"{name}-ck", tmp / f"{name}.pt"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
-           "2", "--max-restarts", "1", "--monitor-interval", "0.2", "-m", "sgdlab", "train",
-           "--sample", "-q", "--json", "--save-weights", str(out), "--checkpoint-dir", str(d),
-           "--resume", str(d), "--dist-timeout", "60", *args]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        "--max-restarts",
+        "1",
+        "--monitor-interval",
+        "0.2",
+        "-m",
+        "sgdlab",
+        "train",
+        "--sample",
+        "-q",
+        "--json",
+        "--save-weights",
+        str(out),
+        "--checkpoint-dir",
+        str(d),
+        "--resume",
+        str(d),
+        "--dist-timeout",
+        "60",
+        *args,
+    ]
     extra = {"SGDLAB_FAULT_KILL": fault} if fault else {}
-    p = subprocess.Popen(cmd, env=_env(**extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True, start_new_session=True)  # fmt: skip
+    p = subprocess.Popen(
+        cmd,
+        env=_env(**extra),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         stdout, stderr = p.communicate(timeout=TIMEOUT)
     finally:  # never leave workers behind: end torchrun's whole process group
@@ -266,16 +373,25 @@ def _torchrun(args, tmp: Path, name: str, fault=None) -> tuple[dict, dict, str]:
 
 @pytest.mark.slow
 def test_elastic_restart_after_kill_9_equals_the_uninterrupted_run(tmp_path):
-    args = ["--engine", "fast" if HAVE_FAST else "reference", "-b", "16", "-e", "2",
-            "--checkpoint-every", "25"]  # fmt: skip
+    args = [
+        "--engine",
+        "fast" if HAVE_FAST else "reference",
+        "-b",
+        "16",
+        "-e",
+        "2",
+        "--checkpoint-every",
+        "25",
+    ]
     ref_doc, ref_w, _ = _torchrun(args, tmp_path, "ref")
     doc, w, err = _torchrun(args, tmp_path, "killed", fault="1:90")  # mid epoch 2 (63 steps)
     assert "kill -9 of rank 1 at step 90" in err and "no checkpoint in" in err
     for key in ("z.weight", "z.bias"):  # the all-reduce order is fixed: bitwise
         assert torch.equal(w[key], ref_w[key])
     strip = [{k: v for k, v in h.items() if k != "train_seconds"} for h in doc["history"]]
-    assert strip == [{k: v for k, v in h.items() if k != "train_seconds"}
-                     for h in ref_doc["history"]]  # fmt: skip
+    assert strip == [
+        {k: v for k, v in h.items() if k != "train_seconds"} for h in ref_doc["history"]
+    ]
     one_doc, one_w = _one(args[:-2], tmp_path)  # and the one-process run, up to rounding
     _assert_same_run(doc, w, one_doc, one_w)
 
@@ -286,14 +402,42 @@ def test_two_nodes_of_one_process_via_c10d_rendezvous(tmp_path):
     rendezvous on 127.0.0.1; the run equals the one-process run."""
     args, port, procs = ["-b", "16", "-e", "1"], _port(), []
     for node in range(2):
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2",
-               "--nproc-per-node", "1", "--rdzv-backend", "c10d", "--rdzv-endpoint",
-               f"127.0.0.1:{port}", "--rdzv-id", "sgdlab-test", "--rdzv-conf", "join_timeout=120",
-               "-m", "sgdlab", "train", "--sample", "-q", "--json", "--save-weights",
-               str(tmp_path / f"node{node}.pt"), *args]  # fmt: skip
-        procs.append(subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, text=True,
-                                      start_new_session=True))  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nnodes",
+            "2",
+            "--nproc-per-node",
+            "1",
+            "--rdzv-backend",
+            "c10d",
+            "--rdzv-endpoint",
+            f"127.0.0.1:{port}",
+            "--rdzv-id",
+            "sgdlab-test",
+            "--rdzv-conf",
+            "join_timeout=120",
+            "-m",
+            "sgdlab",
+            "train",
+            "--sample",
+            "-q",
+            "--json",
+            "--save-weights",
+            str(tmp_path / f"node{node}.pt"),
+            *args,
+        ]
+        procs.append(
+            subprocess.Popen(
+                cmd,
+                env=_env(),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                start_new_session=True,
+            )
+        )
     try:
         outs = [p.communicate(timeout=TIMEOUT) for p in procs]
     finally:
@@ -306,5 +450,6 @@ def test_two_nodes_of_one_process_via_c10d_rendezvous(tmp_path):
     doc = json.loads(outs[main[0]][0])
     assert doc["distributed"]["world_size"] == 2
     ref_doc, ref_w = _one(args, tmp_path)
-    _assert_same_run(doc, torch.load(tmp_path / f"node{main[0]}.pt", weights_only=True), ref_doc,
-                     ref_w)  # fmt: skip
+    _assert_same_run(
+        doc, torch.load(tmp_path / f"node{main[0]}.pt", weights_only=True), ref_doc, ref_w
+    )

@@ -24,10 +24,11 @@ import numpy as np
 import pytest
 import requests
 
-from sgdlab import data, download
-from sgdlab.download import InsecureRedirectError, check_redirect, fetch
+from sgdlab.data import download
+from sgdlab.data import fashion as data
+from sgdlab.data.download import InsecureRedirectError, check_redirect, fetch
+from sgdlab.data.idx import read_bytes
 from sgdlab.errors import DataFormatError, DataNotFoundError, DownloadError
-from sgdlab.idx import read_bytes
 
 FAST = {"retries": 2, "timeout": 2.0, "deadline": 20.0, "backoff": 0.01, "progress": False}
 
@@ -37,8 +38,11 @@ FAST = {"retries": 2, "timeout": 2.0, "deadline": 20.0, "backoff": 0.01, "progre
 
 def idx_bytes(arr: np.ndarray) -> bytes:
     """Raw uint8 IDX bytes of ``arr``."""
-    return struct.pack(">HBB", 0, 8, arr.ndim) + struct.pack(f">{arr.ndim}I", *arr.shape) + \
-        np.ascontiguousarray(arr, dtype=np.uint8).tobytes()  # fmt: skip
+    return (
+        struct.pack(">HBB", 0, 8, arr.ndim)
+        + struct.pack(f">{arr.ndim}I", *arr.shape)
+        + np.ascontiguousarray(arr, dtype=np.uint8).tobytes()
+    )
 
 
 def tiny_set(seed: int = 0, n_train: int = 40, n_test: int = 20) -> dict[str, bytes]:
@@ -131,8 +135,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._head(200, body if b != "truncated-nolength" else None)
             self.wfile.write(body[: len(body) // 2])
             if b == "reset":  # RST instead of FIN
-                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                           struct.pack("ii", 1, 0))  # fmt: skip
+                self.connection.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                )
                 self.connection.close()
         elif b == "stall":
             srv.stop.wait(10)
@@ -180,8 +185,9 @@ class LoopbackServer(http.server.ThreadingHTTPServer):
         pass
 
     def start(self) -> LoopbackServer:
-        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True).start()  # fmt: skip
+        threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
         self._watchdog.start()
         return self
 
@@ -316,8 +322,13 @@ def test_stalled_server_times_out_within_bound(server, tmp_path, fault):
     timeout, deadline = 0.3, 2.0
     t0 = time.monotonic()
     with pytest.raises(DownloadError, match="timed out"):
-        fetch(NAME, tmp_path, verify, bases=[server.base, server.base],
-              **{**FAST, "timeout": timeout, "deadline": deadline})  # fmt: skip
+        fetch(
+            NAME,
+            tmp_path,
+            verify,
+            bases=[server.base, server.base],
+            **{**FAST, "timeout": timeout, "deadline": deadline},
+        )
     assert time.monotonic() - t0 < deadline + timeout + 1.0
     assert leftovers(tmp_path) == []
 
@@ -327,8 +338,9 @@ def test_slow_drip_is_cut_by_deadline(server, tmp_path):
     server.routes["/" + NAME] = ["drip"]
     t0 = time.monotonic()
     with pytest.raises(DownloadError, match="deadline"):
-        fetch(NAME, tmp_path, verify, bases=[server.base], **{**FAST, "timeout": 1.0,
-                                                              "deadline": 1.5})  # fmt: skip
+        fetch(
+            NAME, tmp_path, verify, bases=[server.base], **{**FAST, "timeout": 1.0, "deadline": 1.5}
+        )
     assert time.monotonic() - t0 < 1.5 + 1.0 + 1.0
     assert leftovers(tmp_path) == []
 
@@ -337,8 +349,13 @@ def test_deadline_stops_retrying(server, tmp_path):
     server.routes["/" + NAME] = [500]
     t0 = time.monotonic()
     with pytest.raises(DownloadError, match="deadline"):
-        fetch(NAME, tmp_path, verify, bases=[server.base],
-              **{**FAST, "retries": 1000, "backoff": 0.1, "deadline": 1.0})  # fmt: skip
+        fetch(
+            NAME,
+            tmp_path,
+            verify,
+            bases=[server.base],
+            **{**FAST, "retries": 1000, "backoff": 0.1, "deadline": 1.0},
+        )
     assert time.monotonic() - t0 < 2.0
     assert 2 <= server.count("/" + NAME) < 20
 
@@ -436,7 +453,7 @@ class _FakeTLS(requests.adapters.HTTPAdapter):
 
     def send(self, request, **kwargs):
         assert request.url.startswith("https://127.0.0.1:")
-        request.url = "http://" + request.url[len("https://"):]
+        request.url = "http://" + request.url[len("https://") :]
         return super().send(request, **kwargs)
 
 
@@ -471,8 +488,9 @@ def test_refused_https_mirror_falls_through_to_next(server, tmp_path, tls_sessio
     server.routes["/s/" + NAME] = [("redirect", server.base + "plain/" + NAME)]
     server.routes["/b/" + NAME] = ["ok"]
     https = server.base.replace("http://", "https://")
-    path = fetch(NAME, tmp_path, verify, bases=[https + "s/", https + "b/"],
-                 session=tls_session, **FAST)  # fmt: skip
+    path = fetch(
+        NAME, tmp_path, verify, bases=[https + "s/", https + "b/"], session=tls_session, **FAST
+    )
     assert path.read_bytes() == GOOD
 
 
@@ -529,9 +547,15 @@ def test_load_downloads_into_explicit_dir_when_incomplete(tiny_mirror, tmp_path)
 
 def test_plain_http_download_is_reported(server, tmp_path, tls_session, caplog):
     server.routes["/" + NAME] = ["ok"]
-    with caplog.at_level("WARNING", logger="sgdlab.download"):
-        fetch(NAME, tmp_path / "s", verify, bases=[server.base.replace("http:", "https:")],
-              session=tls_session, **FAST)  # fmt: skip
+    with caplog.at_level("WARNING", logger="sgdlab.data.download"):
+        fetch(
+            NAME,
+            tmp_path / "s",
+            verify,
+            bases=[server.base.replace("http:", "https:")],
+            session=tls_session,
+            **FAST,
+        )
         assert not caplog.records  # https: nothing to say
         fetch(NAME, tmp_path / "p", verify, bases=[server.base], **FAST)
     assert [r.levelname for r in caplog.records] == ["WARNING"]
@@ -542,7 +566,7 @@ def test_plain_http_download_is_reported(server, tmp_path, tls_session, caplog):
 
 _CHILD = """
 import sys
-from sgdlab.download import fetch
+from sgdlab.data.download import fetch
 fetch(sys.argv[1], sys.argv[2], lambda p: None, bases=[sys.argv[3]], retries=0, timeout=20,
       deadline=30, progress=False)
 """
@@ -559,8 +583,10 @@ def test_part_file_of_a_killed_download_is_removed_and_never_used(server, tmp_pa
     server.routes["/" + NAME] = ["stall-body", "ok"]  # first request: 10 bytes, then silence
     d = tmp_path / "d"
     d.mkdir()
-    child = subprocess.Popen([sys.executable, "-c", _CHILD, NAME, str(d), server.base],
-                             env={**os.environ, "NO_PROXY": "127.0.0.1"})  # fmt: skip
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, NAME, str(d), server.base],
+        env={**os.environ, "NO_PROXY": "127.0.0.1"},
+    )
     try:
         deadline = time.monotonic() + 60
         while server.count("/" + NAME) < 1 or not list(d.glob("*.part")):

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from sgdlab import engines
-from sgdlab.data import to_float
+from sgdlab.data.fashion import to_float
 from sgdlab.model import SoftmaxRegression
-from sgdlab.train import train
+from sgdlab.training.trainer import train
 
 CPU = torch.device("cpu")
 #: The engines under test on this machine's CPU (reference excluded: it is the yardstick).
@@ -90,8 +90,14 @@ def test_bitwise_deterministic(built, name):
     for _ in range(2):
         m = _model()
         c = _epoch(built[name], m, 16)
-        runs.append((c, m.z.weight.detach().clone(), m.z.bias.detach().clone(),
-                     *built[name].full_gradient(m)))  # fmt: skip
+        runs.append(
+            (
+                c,
+                m.z.weight.detach().clone(),
+                m.z.bias.detach().clone(),
+                *built[name].full_gradient(m),
+            )
+        )
     for a, b in zip(*runs, strict=True):
         assert a == b if isinstance(a, float) else torch.equal(a, b)
 
@@ -130,7 +136,7 @@ def test_train_fast_same_history_as_reference(sample):
 def test_auto_and_availability(monkeypatch):
     assert engines.available("reference", CPU) and engines.available("torch", CPU)
     assert not engines.available("fast", torch.device("cuda"))  # CPU-only engine
-    from sgdlab.engines import numba_cpu
+    from sgdlab.engines.fast import engine as numba_cpu
 
     expected = "fast" if numba_cpu._numba() is not None else "torch"
     assert engines.resolve("auto", CPU) == expected
@@ -144,7 +150,9 @@ def test_auto_and_availability(monkeypatch):
 
 
 def test_importing_sgdlab_does_not_import_numba():
-    code = "import sys, sgdlab, sgdlab.engines, sgdlab.train; print('numba' in sys.modules)"
+    code = (
+        "import sys, sgdlab, sgdlab.engines, sgdlab.training.trainer; print('numba' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -23,8 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _load_table_module():
-    spec = importlib.util.spec_from_file_location("errors_table", ROOT / "scripts" /
-                                                  "errors_table.py")  # fmt: skip
+    spec = importlib.util.spec_from_file_location(
+        "errors_table", ROOT / "scripts" / "errors_table.py"
+    )
     module = importlib.util.module_from_spec(spec)
     sys.modules["errors_table"] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
@@ -70,20 +71,42 @@ def test_doc_is_generated_from_these_cases():
     expected = et.render({c.id: outcome(c.id) for c in ALL}, et.reader_messages())
     actual = et.DOC.read_text() if et.DOC.exists() else ""
     if actual != expected:
-        diff = difflib.unified_diff(actual.splitlines(), expected.splitlines(),
-                                    "docs/errors.md", "generated", lineterm="")
-        pytest.fail("docs/errors.md is stale: run .venv/bin/python scripts/errors_table.py\n"
-                    + "\n".join(list(diff)[:40]))
+        diff = difflib.unified_diff(
+            actual.splitlines(), expected.splitlines(), "docs/errors.md", "generated", lineterm=""
+        )
+        pytest.fail(
+            "docs/errors.md is stale: run .venv/bin/python scripts/errors_table.py\n"
+            + "\n".join(list(diff)[:40])
+        )
 
 
 def test_table_covers_the_required_inputs():
     """The issue's list of bad inputs, each present at least once."""
     text = " ".join(c.what + " " + " ".join(c.argv) for c in ALL).lower()
-    for needle in ["missing", "empty", "truncated", "garbled", "magic", "dtype", "dims",
-                   "10⁹ images", "labels outside 0–9", "count mismatch", "checksum",
-                   "--save-weights", "--save", "--batch-size", "--epochs", "--lr", "--seed",
-                   "unknown option", "unknown engine", "unknown device", "larger than n",
-                   "--data-dir"]:  # fmt: skip
+    for needle in [
+        "missing",
+        "empty",
+        "truncated",
+        "garbled",
+        "magic",
+        "dtype",
+        "dims",
+        "10⁹ images",
+        "labels outside 0–9",
+        "count mismatch",
+        "checksum",
+        "--save-weights",
+        "--save",
+        "--batch-size",
+        "--epochs",
+        "--lr",
+        "--seed",
+        "unknown option",
+        "unknown engine",
+        "unknown device",
+        "larger than n",
+        "--data-dir",
+    ]:
         assert needle in text, needle
     for opt in ("--batch-size", "--epochs", "--lr", "--seed"):
         values = {c.argv[c.argv.index(opt) + 1] for c in ALL if opt in c.argv[:-1]}
@@ -103,10 +126,19 @@ def test_table_covers_the_required_inputs():
 )
 def test_real_process(argv, words, tmp_path):
     """A few rows through a real interpreter: the exit status and stderr a shell sees."""
-    env = {**os.environ, "SGDLAB_CACHE_DIR": str(tmp_path / "cache"),
-           "SGDLAB_MIRRORS": "http://127.0.0.1:9/"}  # fmt: skip
-    p = subprocess.run([sys.executable, "-m", "sgdlab", *argv], env=env, capture_output=True,
-                       text=True, timeout=120, cwd=tmp_path)  # fmt: skip
+    env = {
+        **os.environ,
+        "SGDLAB_CACHE_DIR": str(tmp_path / "cache"),
+        "SGDLAB_MIRRORS": "http://127.0.0.1:9/",
+    }
+    p = subprocess.run(
+        [sys.executable, "-m", "sgdlab", *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert p.returncode == 2
     assert p.stdout == ""
     assert "Traceback" not in p.stderr

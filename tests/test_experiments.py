@@ -26,9 +26,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def tiny(**kw) -> SweepSpec:
-    base = dict(batch_sizes=(16, FULL), lr_grids={"16": (0.01, 0.03), FULL: (0.1,)},
-                seeds=(0, 1), epochs={"16": 1, FULL: 3}, evals_per_epoch=2, gd_eval_every=1,
-                validation=200, noise_evals=5, name="tiny")
+    base = dict(
+        batch_sizes=(16, FULL),
+        lr_grids={"16": (0.01, 0.03), FULL: (0.1,)},
+        seeds=(0, 1),
+        epochs={"16": 1, FULL: 3},
+        evals_per_epoch=2,
+        gd_eval_every=1,
+        validation=200,
+        noise_evals=5,
+        name="tiny",
+    )
     return SweepSpec(**{**base, **kw})
 
 
@@ -50,13 +58,16 @@ def test_full_grid_shape_and_log_spacing():
     assert spec.epochs[FULL] > 10 * spec.epochs["16"]
 
 
-@pytest.mark.parametrize("bad, word", [
-    (dict(batch_sizes=(0,)), "batch size"),
-    (dict(batch_sizes=(16, 32)), "no lr grid for batch size 32"),
-    (dict(seeds=(1, 1)), "seeds"),
-    (dict(lr_grids={"16": (float("nan"),), FULL: (0.1,)}), "lr"),
-    (dict(targets=(1.5,)), "targets"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "bad, word",
+    [
+        (dict(batch_sizes=(0,)), "batch size"),
+        (dict(batch_sizes=(16, 32)), "no lr grid for batch size 32"),
+        (dict(seeds=(1, 1)), "seeds"),
+        (dict(lr_grids={"16": (float("nan"),), FULL: (0.1,)}), "lr"),
+        (dict(targets=(1.5,)), "targets"),
+    ],
+)
 def test_spec_validation(bad, word):
     with pytest.raises(ConfigError, match=word):
         tiny(**bad)
@@ -73,18 +84,43 @@ def test_from_dict_overrides_and_refuses_unknown():
 def _rec(b, lr, seed, val_costs, *, diverged=False, accs=None, secs=None, spe=10):
     accs = accs or [0.5] * len(val_costs)
     secs = secs or [0.1 * i for i in range(len(val_costs))]
-    curve = [{"epoch": i * 1.0, "step": i * spe, "train_seconds": s, "train_cpu_seconds": s,
-              "train_cost": v, "val_cost": v, "val_accuracy": a, "minibatch_cost": None}
-             for i, (v, a, s) in enumerate(zip(val_costs, accs, secs, strict=True))]
-    return {"spec": {"batch_size": b, "lr": lr, "seed": seed, "epochs": len(val_costs) - 1,
-                     "kind": "curve"}, "curve": curve, "diverged": diverged,
-            "steps_per_epoch": spe, "test_accuracy": 0.8}  # fmt: skip
+    curve = [
+        {
+            "epoch": i * 1.0,
+            "step": i * spe,
+            "train_seconds": s,
+            "train_cpu_seconds": s,
+            "train_cost": v,
+            "val_cost": v,
+            "val_accuracy": a,
+            "minibatch_cost": None,
+        }
+        for i, (v, a, s) in enumerate(zip(val_costs, accs, secs, strict=True))
+    ]
+    return {
+        "spec": {
+            "batch_size": b,
+            "lr": lr,
+            "seed": seed,
+            "epochs": len(val_costs) - 1,
+            "kind": "curve",
+        },
+        "curve": curve,
+        "diverged": diverged,
+        "steps_per_epoch": spe,
+        "test_accuracy": 0.8,
+    }
 
 
 def test_lr_rule_lowest_mean_val_cost_diverged_excluded():
-    recs = [_rec(16, 0.01, 0, [2.3, 0.6]), _rec(16, 0.01, 1, [2.3, 0.5]),   # mean 0.55
-            _rec(16, 0.03, 0, [2.3, 0.52]), _rec(16, 0.03, 1, [2.3, 0.54]),  # mean 0.53 best
-            _rec(16, 0.1, 0, [2.3, 0.1]), _rec(16, 0.1, 1, [2.3, 0.2], diverged=True)]
+    recs = [
+        _rec(16, 0.01, 0, [2.3, 0.6]),
+        _rec(16, 0.01, 1, [2.3, 0.5]),  # mean 0.55
+        _rec(16, 0.03, 0, [2.3, 0.52]),
+        _rec(16, 0.03, 1, [2.3, 0.54]),  # mean 0.53 best
+        _rec(16, 0.1, 0, [2.3, 0.1]),
+        _rec(16, 0.1, 1, [2.3, 0.2], diverged=True),
+    ]
     c = choose_lr(recs)["16"]
     assert c["lr"] == 0.03 and not c["at_edge"] and c["diverged_lrs"] == [0.1]
     assert c["val_cost"] == pytest.approx(0.53)
@@ -135,25 +171,42 @@ def test_eval_points():
 
 
 def test_run_matches_train_bitwise(sample):
-    from sgdlab.train import train
+    from sgdlab.training.trainer import train
 
-    spec = RunSpec(batch_size=16, lr=0.01, seed=3, epochs=2, evals_per_epoch=3, validation=200,
-                   validation_seed=1, engine="fast")  # fmt: skip
+    spec = RunSpec(
+        batch_size=16,
+        lr=0.01,
+        seed=3,
+        epochs=2,
+        evals_per_epoch=3,
+        validation=200,
+        validation_seed=1,
+        engine="fast",
+    )
     rec, model = run_mod._Run(spec, sample).go()
-    ref = train(batch_size=16, epochs=2, lr=0.01, seed=3, data=sample, validation=200,
-                validation_seed=1, engine="fast", progress=False)  # fmt: skip
+    ref = train(
+        batch_size=16,
+        epochs=2,
+        lr=0.01,
+        seed=3,
+        data=sample,
+        validation=200,
+        validation_seed=1,
+        engine="fast",
+        progress=False,
+    )
     assert torch.equal(model.z.weight, ref.model.z.weight)
     assert torch.equal(model.z.bias, ref.model.z.bias)
     assert rec["curve"][-1]["val_accuracy"] == ref.history[-1]["val_accuracy"]
     assert len(rec["curve"]) == 1 + 2 * 3 and rec["curve"][0]["train_cost"] == pytest.approx(
-        math.log(10))
+        math.log(10)
+    )
     secs = [p["train_cpu_seconds"] for p in rec["curve"]]
     assert secs == sorted(secs) and secs[0] == 0.0
 
 
 def test_diverged_run_is_recorded(sample):
-    rec = run_mod.run_one(RunSpec(batch_size=16, lr=3e38, seed=0, epochs=2, validation=200),
-                          sample)  # fmt: skip
+    rec = run_mod.run_one(RunSpec(batch_size=16, lr=3e38, seed=0, epochs=2, validation=200), sample)
     assert rec["diverged"] and rec["diverged_at_step"] >= 1 and rec["test_accuracy"] is None
 
 
@@ -163,10 +216,12 @@ def test_diverged_run_is_recorded(sample):
 def test_cache_key_changes_with_config_data_and_version():
     s = RunSpec(batch_size=16, lr=0.01, seed=0, epochs=1)
     k = cache_mod.key(s, {"a": "1"}, "0.1.0")
-    assert k == cache_mod.key(RunSpec(batch_size=16, lr=0.01, seed=0, epochs=1), {"a": "1"},
-                              "0.1.0")  # fmt: skip
-    assert k != cache_mod.key(RunSpec(batch_size=16, lr=0.01, seed=1, epochs=1), {"a": "1"},
-                              "0.1.0")  # fmt: skip
+    assert k == cache_mod.key(
+        RunSpec(batch_size=16, lr=0.01, seed=0, epochs=1), {"a": "1"}, "0.1.0"
+    )
+    assert k != cache_mod.key(
+        RunSpec(batch_size=16, lr=0.01, seed=1, epochs=1), {"a": "1"}, "0.1.0"
+    )
     assert k != cache_mod.key(s, {"a": "2"}, "0.1.0")
     assert k != cache_mod.key(s, {"a": "1"}, "0.2.0")
 
@@ -176,8 +231,9 @@ def test_cache_ignores_damaged_and_foreign_files(tmp_path):
     s = RunSpec(batch_size=16, lr=0.01, seed=0, epochs=1)
     assert c.get(s) is None
     p = c.put(s, {"x": 1})
-    assert c.get(s) == {"x": 1} and not list(tmp_path.glob("*.tmp")) and not list(
-        tmp_path.glob(".*"))
+    assert (
+        c.get(s) == {"x": 1} and not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*"))
+    )
     p.write_text(p.read_text()[:-5])  # truncated
     assert c.get(s) is None
     other = cache_mod.Cache(tmp_path, data_sha256={"a": "2"}, version="v")
@@ -249,7 +305,8 @@ def test_parallel_workers_match_in_process(sample, tmp_path):
     for a, b in zip(par.runs, one.runs, strict=True):
         assert a.spec == b.spec
         assert [p["val_cost"] for p in a.record["curve"]] == [
-            p["val_cost"] for p in b.record["curve"]]
+            p["val_cost"] for p in b.record["curve"]
+        ]
         assert a.record["torch_threads"] == 1
 
 
@@ -258,13 +315,30 @@ def test_parallel_workers_match_in_process(sample, tmp_path):
 
 def _cli(*args, env=None, **kw):
     e = {**os.environ, "PYTHONPATH": str(ROOT / "src"), **(env or {})}
-    return subprocess.run([sys.executable, "-m", "sgdlab", "experiment", *args], env=e,
-                          capture_output=True, text=True, **kw)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "sgdlab", "experiment", *args],
+        env=e,
+        capture_output=True,
+        text=True,
+        **kw,
+    )
 
 
 def test_cli_quick_on_sample_end_to_end(tmp_path):
-    args = ("--quick", "--sample", "--quiet", "--json", "--cache-dir", str(tmp_path / "c"),
-            "--workers", "1", "--escape-seeds", "20", "--plot", str(tmp_path / "fig"))
+    args = (
+        "--quick",
+        "--sample",
+        "--quiet",
+        "--json",
+        "--cache-dir",
+        str(tmp_path / "c"),
+        "--workers",
+        "1",
+        "--escape-seeds",
+        "20",
+        "--plot",
+        str(tmp_path / "fig"),
+    )
     r = _cli(*args, timeout=600)
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
@@ -276,20 +350,31 @@ def test_cli_quick_on_sample_end_to_end(tmp_path):
 
 @pytest.mark.slow
 def test_cli_rerun_reads_the_cache(tmp_path):
-    args = ("--quick", "--sample", "--quiet", "--json", "--cache-dir", str(tmp_path),
-            "--escape-seeds", "5")
+    args = (
+        "--quick",
+        "--sample",
+        "--quiet",
+        "--json",
+        "--cache-dir",
+        str(tmp_path),
+        "--escape-seeds",
+        "5",
+    )
     first = json.loads(_cli(*args, timeout=600).stdout)
     again = json.loads(_cli(*args, timeout=600).stdout)
     assert first["runs_trained"] > 0 and again["runs_trained"] == 0
     assert again["table"] == first["table"]
 
 
-@pytest.mark.parametrize("args, word", [
-    (["--workers", "0"], "--workers"),
-    (["--seeds", "x"], "--seeds"),
-    (["--plot", str(ROOT / "README.md")], "--plot"),
-    (["--format", "gif"], "--format"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "args, word",
+    [
+        (["--workers", "0"], "--workers"),
+        (["--seeds", "x"], "--seeds"),
+        (["--plot", str(ROOT / "README.md")], "--plot"),
+        (["--format", "gif"], "--format"),
+    ],
+)
 def test_cli_bad_input_one_line_exit_2(args, word):
     r = _cli("--quick", "--sample", *args, timeout=120)
     assert r.returncode == 2 and word in r.stderr and len(r.stderr.strip().splitlines()) == 1
@@ -311,11 +396,28 @@ def test_ctrl_c_keeps_finished_runs(tmp_path):
     cache, cfg = tmp_path / "c", tmp_path / "long.toml"
     cfg.write_text('[sweep]\nepochs = {"1" = 30, "16" = 60, "128" = 200, "full" = 500}\n')
     e = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    p = subprocess.Popen([sys.executable, "-m", "sgdlab", "experiment", "--quick", "--sample",
-                          "--quiet", "--config", str(cfg), "--cache-dir", str(cache),
-                          "--workers", "2"], env=e,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         start_new_session=True)  # fmt: skip
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sgdlab",
+            "experiment",
+            "--quick",
+            "--sample",
+            "--quiet",
+            "--config",
+            str(cfg),
+            "--cache-dir",
+            str(cache),
+            "--workers",
+            "2",
+        ],
+        env=e,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     deadline = time.time() + 300
     while time.time() < deadline and len(list(cache.glob("*.json"))) < 2:
         assert p.poll() is None, p.communicate()

@@ -1,6 +1,6 @@
 """The IDX reader: round trips, every rejection, and fuzzing.
 
-Contract under test: :func:`sgdlab.idx.parse_idx` / :func:`read_idx` either return an array
+Contract under test: :func:`sgdlab.data.idx.parse_idx` / :func:`read_idx` either return an array
 whose shape is the header's dims, whose dtype is the header's (native byte order) and whose
 bytes are the file's data, or raise :class:`DataFormatError` naming the file. Nothing else:
 no other exception, no allocation larger than the file.
@@ -25,9 +25,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sgdlab import data
+from sgdlab.data import fashion as data
+from sgdlab.data.idx import IDX_DTYPES, MAX_DIMS, parse_idx, read_bytes, read_idx
 from sgdlab.errors import DataFormatError
-from sgdlab.idx import IDX_DTYPES, MAX_DIMS, parse_idx, read_bytes, read_idx
 
 CODE = {np.dtype(v).newbyteorder("="): k for k, v in IDX_DTYPES.items()}
 
@@ -221,8 +221,11 @@ def _vouch(monkeypatch, content: dict[str, bytes]) -> None:
     for split, kinds in data.FILES.items():
         table[split] = {}
         for kind, (stem, _, _) in kinds.items():
-            table[split][kind] = (stem, hashlib.sha256(content[stem]).hexdigest(),
-                                  parse_idx(content[stem]).shape)  # fmt: skip
+            table[split][kind] = (
+                stem,
+                hashlib.sha256(content[stem]).hexdigest(),
+                parse_idx(content[stem]).shape,
+            )
     monkeypatch.setattr(data, "FILES", table)
 
 

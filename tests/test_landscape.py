@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from sgdlab.analysis.landscape import Landscape, escape_study, run
 from sgdlab.errors import ConfigError
-from sgdlab.landscape import Landscape, escape_study, run
 
 
 def test_cost_gradient_and_critical_points():
@@ -43,8 +43,9 @@ def test_sgd_runs_are_reproducible_and_seeded():
     assert torch.equal(a, b) and not torch.equal(a[0], a[1])
 
 
-@pytest.mark.parametrize("kw", [dict(seeds=0), dict(lr=-1.0), dict(batch_sizes=(0,)),
-                                dict(land=None, steps=1.5)])  # fmt: skip
+@pytest.mark.parametrize(
+    "kw", [dict(seeds=0), dict(lr=-1.0), dict(batch_sizes=(0,)), dict(land=None, steps=1.5)]
+)
 def test_bad_parameters(kw):
     with pytest.raises(ConfigError):
         escape_study(**kw)

@@ -9,10 +9,8 @@ import math
 import pytest
 import torch
 
-from sgdlab.cli import main
-from sgdlab.errors import ConfigError
-from sgdlab.estimators import finite_population_mse, gradient_variance, monte_carlo
-from sgdlab.likelihood import (
+from sgdlab.analysis.estimators import finite_population_mse, gradient_variance, monte_carlo
+from sgdlab.analysis.likelihood import (
     LN10,
     ascent_vs_descent,
     autograd_grad_L,
@@ -24,7 +22,9 @@ from sgdlab.likelihood import (
     underflow_n,
     underflow_nats,
     zero_nats,
-)  # fmt: skip
+)
+from sgdlab.cli.main import main
+from sgdlab.errors import ConfigError
 from sgdlab.model import SoftmaxRegression
 
 
@@ -120,8 +120,14 @@ def test_full_set_fresh_model(full):
 
 def test_minibatch_grad_C_unbiased_with_finite_population_variance(sample_ps):
     sizes = (1, 10, 100, 500, 900)
-    mc = monte_carlo(sample_ps, batch_sizes=sizes, draws=1000,
-                     generator=torch.Generator().manual_seed(0), p=3, q=400)  # fmt: skip
+    mc = monte_carlo(
+        sample_ps,
+        batch_sizes=sizes,
+        draws=1000,
+        generator=torch.Generator().manual_seed(0),
+        p=3,
+        q=400,
+    )
     for r in mc["rows"]:
         c, b = r["cost_grad"], r["batch_size"]
         # E‖g_B − g‖² = (N−b)/(b(N−1))·σ²: within 4 standard errors (at b = 900 the
@@ -131,14 +137,21 @@ def test_minibatch_grad_C_unbiased_with_finite_population_variance(sample_ps):
         assert c["bias_rel"] < 3 * c["bias_rel_expected"], (b, c)
         assert abs(c["mean_pq"] - c["true_pq"]) < 4.5 * c["se_pq"], (b, c)
     assert mc["slope"] == pytest.approx(-0.5, abs=0.05)  # relative error ∝ 1/√b
-    ratio = mc["rows"][0]["cost_grad"]["rms_rel_error"] / mc["rows"][2]["cost_grad"][
-        "rms_rel_error"]  # fmt: skip
+    ratio = (
+        mc["rows"][0]["cost_grad"]["rms_rel_error"] / mc["rows"][2]["cost_grad"]["rms_rel_error"]
+    )
     assert ratio == pytest.approx(math.sqrt(100 * 999 / 900), rel=0.05)
 
 
 def test_minibatch_grad_L_is_off_by_orders_of_magnitude(sample_ps):
-    mc = monte_carlo(sample_ps, batch_sizes=(1, 16, 256), draws=300,
-                     generator=torch.Generator().manual_seed(1), p=3, q=400)  # fmt: skip
+    mc = monte_carlo(
+        sample_ps,
+        batch_sizes=(1, 16, 256),
+        draws=300,
+        generator=torch.Generator().manual_seed(1),
+        p=3,
+        q=400,
+    )
     for r in mc["rows"]:
         plug, resc = r["likelihood_grad"]["plugin"], r["likelihood_grad"]["rescaled"]
         assert plug["log10_mean_norm_ratio"] > 5 and plug["log10_mean_scale_ratio"] > 5
@@ -172,23 +185,28 @@ def test_log_space_estimators_match_brute_force_float64():
         assert cg["rms_rel_error"] == pytest.approx(math.sqrt(mse) / float(gbar.norm()), rel=1e-5)
         fp = finite_population_mse(n, b, sigma2)
         assert cg["mse_over_formula"] == pytest.approx(mse / fp, rel=1e-5)
-        assert cg["bias_rel"] == pytest.approx(float((gB.mean(0) - gbar).norm() / gbar.norm()),
-                                               rel=1e-4)  # fmt: skip
+        assert cg["bias_rel"] == pytest.approx(
+            float((gB.mean(0) - gbar).norm() / gbar.norm()), rel=1e-4
+        )
         scales = {"plugin": -n * torch.exp(-n * cB), "rescaled": -n * torch.exp(-b * cB)}
         for name, scale in scales.items():
             est = scale[:, None] * gB  # (draws,7850)
             want = {
                 "log10_mean_norm_ratio": math.log10(float(est.norm(dim=1).mean() / true.norm())),
                 "log10_mean_abs_pq_ratio": math.log10(
-                    float(est[:, p * 784 + q].abs().mean() / abs(true[p * 784 + q]))),
+                    float(est[:, p * 784 + q].abs().mean() / abs(true[p * 784 + q]))
+                ),
                 "log10_rms_rel_error": math.log10(
-                    float(((est - true) ** 2).sum(1).mean().sqrt() / true.norm())),
+                    float(((est - true) ** 2).sum(1).mean().sqrt() / true.norm())
+                ),
                 "log10_rel_error_of_mean": math.log10(
-                    float((est.mean(0) - true).norm() / true.norm())),
+                    float((est.mean(0) - true).norm() / true.norm())
+                ),
                 "ess": float(scale.sum() ** 2 / (scale**2).sum()),
                 "median_abs_log10_norm_ratio": float(
-                    torch.log10(est.norm(dim=1) / true.norm()).abs().median()),
-            }  # fmt: skip
+                    torch.log10(est.norm(dim=1) / true.norm()).abs().median()
+                ),
+            }
             if name == "plugin":
                 want["log10_mean_scale_ratio"] = math.log10(float(torch.exp(-n * (cB - c)).mean()))
             got = r["likelihood_grad"][name]
@@ -199,17 +217,28 @@ def test_log_space_estimators_match_brute_force_float64():
 def test_gradient_variance_and_validation(sample_ps):
     gw, gb = sample_ps.gradient()
     g = torch.cat([gw.reshape(-1), gb])
-    G = torch.cat([(sample_ps.r[:100, :, None] * sample_ps.x[:100, None, :].double()).reshape(
-        100, -1), sample_ps.r[:100]], 1)  # fmt: skip
+    G = torch.cat(
+        [
+            (sample_ps.r[:100, :, None] * sample_ps.x[:100, None, :].double()).reshape(100, -1),
+            sample_ps.r[:100],
+        ],
+        1,
+    )
     sub = per_sample(_model(), sample_ps.x[:100], sample_ps.labels[:100])
     gs = G.mean(0)
-    assert gradient_variance(sub, gs) == pytest.approx(float(((G - gs) ** 2).sum(1).mean()),
-                                                       rel=1e-6)  # fmt: skip
+    assert gradient_variance(sub, gs) == pytest.approx(
+        float(((G - gs) ** 2).sum(1).mean()), rel=1e-6
+    )
     assert g.shape == (7850,)
     gen = torch.Generator().manual_seed(0)
-    for kw in ({"batch_sizes": (0,)}, {"batch_sizes": (1000,)}, {"draws": 1}, {"p": 10},
-               {"q": 784}, {"indices": torch.zeros(5, 4, dtype=torch.int64), "draws": 5,
-                            "batch_sizes": (4,)}):  # fmt: skip
+    for kw in (
+        {"batch_sizes": (0,)},
+        {"batch_sizes": (1000,)},
+        {"draws": 1},
+        {"p": 10},
+        {"q": 784},
+        {"indices": torch.zeros(5, 4, dtype=torch.int64), "draws": 5, "batch_sizes": (4,)},
+    ):
         with pytest.raises(ConfigError):
             monte_carlo(sample_ps, generator=gen, **{"draws": 10, **kw})
 
@@ -229,32 +258,69 @@ def _numbers(o, path=""):
 
 
 def test_cli_json_schema_and_finite_figures(capsys):
-    code = main(["likelihood", "--sample", "--json", "--quiet", "--init", "uniform",
-                 "--draws", "50", "--batch-sizes", "1,16,256", "--p", "3", "--q", "400"])
+    code = main(
+        [
+            "likelihood",
+            "--sample",
+            "--json",
+            "--quiet",
+            "--init",
+            "uniform",
+            "--draws",
+            "50",
+            "--batch-sizes",
+            "1,16,256",
+            "--p",
+            "3",
+            "--q",
+            "400",
+        ]
+    )
     out = capsys.readouterr().out
     doc = json.loads(out)
     assert code == 0
-    assert set(doc) >= {"config", "likelihood", "gradient", "steps", "monte_carlo", "data",
-                        "environment"}  # fmt: skip
+    assert set(doc) >= {
+        "config",
+        "likelihood",
+        "gradient",
+        "steps",
+        "monte_carlo",
+        "data",
+        "environment",
+    }
     assert doc["data"]["is_sample"] and doc["likelihood"]["n"] == 1000
     assert doc["monte_carlo"]["batch_sizes"] == [1, 16, 256]
     row = doc["monte_carlo"]["rows"][0]
     assert set(row) >= {"batch_size", "draws", "cost_grad", "likelihood_grad", "sd_log10_factor"}
     assert set(row["likelihood_grad"]) == {"plugin", "rescaled"}
     assert doc["steps"]["ascent_L"]["moved"] is False and doc["steps"]["descent_C"]["moved"]
-    for path, v in _numbers({k: doc[k] for k in ("likelihood", "gradient", "steps",
-                                                 "monte_carlo")}):  # fmt: skip
+    for path, v in _numbers(
+        {k: doc[k] for k in ("likelihood", "gradient", "steps", "monte_carlo")}
+    ):
         assert isinstance(v, (int, float, bool)) and math.isfinite(v), path
     assert "NaN" not in out and "Infinity" not in out
 
 
 def test_cli_table_plot_and_weights(capsys, tmp_path):
-    from sgdlab.weights import save_weights
+    from sgdlab.training.weights import save_weights
 
     w = save_weights(_model(), tmp_path / "w.pt")
     png = tmp_path / "err.png"
-    code = main(["likelihood", "--sample", "-q", "--weights", str(w), "--draws", "20",
-                 "--batch-sizes", "1,64", "--plot", str(png)])  # fmt: skip
+    code = main(
+        [
+            "likelihood",
+            "--sample",
+            "-q",
+            "--weights",
+            str(w),
+            "--draws",
+            "20",
+            "--batch-sizes",
+            "1,64",
+            "--plot",
+            str(png),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0 and "SAMPLE" in out and "did not move" in out and "weights" in out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -262,10 +328,16 @@ def test_cli_table_plot_and_weights(capsys, tmp_path):
 
 @pytest.mark.parametrize(
     "argv, words",
-    [(["--batch-sizes", "1000"], "1..999"), (["--p", "10"], "0..9"), (["--q", "784"], "0..783"),
-     (["--draws", "1"], "≥ 2"), (["--train-epochs", "1", "--weights", "w.pt"], "exclude"),
-     (["--plot", "x.txt"], ".png"), (["--batch-sizes", "a"], "--batch-sizes")],
-)  # fmt: skip
+    [
+        (["--batch-sizes", "1000"], "1..999"),
+        (["--p", "10"], "0..9"),
+        (["--q", "784"], "0..783"),
+        (["--draws", "1"], "≥ 2"),
+        (["--train-epochs", "1", "--weights", "w.pt"], "exclude"),
+        (["--plot", "x.txt"], ".png"),
+        (["--batch-sizes", "a"], "--batch-sizes"),
+    ],
+)
 def test_cli_bad_input_is_one_line_exit_2(capsys, argv, words):
     with pytest.raises(SystemExit) as e:
         raise SystemExit(main(["likelihood", "--sample", "-q", *argv]))
@@ -277,8 +349,9 @@ def test_cli_bad_input_is_one_line_exit_2(capsys, argv, words):
 def test_cli_default_trains_first_and_says_which_model(capsys, argv, epochs):
     """At the zero init every H = ln 10 (part (b) is degenerate), so by default the command
     studies the model after one epoch of SGD, and says so."""
-    code = main(["likelihood", "--sample", "--json", "-q", "--draws", "20", "--batch-sizes",
-                 "1,16", *argv])  # fmt: skip
+    code = main(
+        ["likelihood", "--sample", "--json", "-q", "--draws", "20", "--batch-sizes", "1,16", *argv]
+    )
     doc = json.loads(capsys.readouterr().out)
     assert code == 0 and doc["config"]["train_epochs"] == epochs
     assert f"--train-epochs {epochs}" in doc["config"]["model"]

@@ -1,5 +1,5 @@
-"""sgdlab.machine: thread settings (``quiet_torch_for``: one torch thread while the fast engine
-may split SGD steps, restored after; nothing changes for other engines)."""
+"""sgdlab.measure.machine: thread settings (``quiet_torch_for``: one torch thread while the fast
+engine may split SGD steps, restored after; nothing changes for other engines)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import types
 import pytest
 import torch
 
-from sgdlab.machine import quiet_torch_for
+from sgdlab.measure.machine import quiet_torch_for
 
 
 @pytest.fixture

@@ -27,8 +27,9 @@ def test_committed_without_outputs():
 
 def test_notebook_is_the_generators_output():
     gen = runpy.run_path(str(ROOT / "scripts" / "make_notebook.py"))
-    assert NOTEBOOK.read_text(encoding="utf-8") == gen["text"](), \
+    assert NOTEBOOK.read_text(encoding="utf-8") == gen["text"](), (
         "run: python scripts/make_notebook.py"
+    )
 
 
 def test_notebook_executes_on_the_sample(tmp_path, monkeypatch):
@@ -39,28 +40,49 @@ def test_notebook_executes_on_the_sample(tmp_path, monkeypatch):
     spec = tmp_path / "jupyter" / "kernels" / "sgdlab-test"
     spec.mkdir(parents=True)
     path = os.pathsep.join(p for p in (str(ROOT / "src"), os.environ.get("PYTHONPATH")) if p)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "sgdlab test", "language": "python",
-        "env": {"PYTHONPATH": path, "MPLBACKEND": "Agg",
-                "SGDLAB_EXPERIMENT_CACHE": str(tmp_path / "experiments")}}))  # fmt: skip
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "sgdlab test",
+                "language": "python",
+                "env": {
+                    "PYTHONPATH": path,
+                    "MPLBACKEND": "Agg",
+                    "SGDLAB_EXPERIMENT_CACHE": str(tmp_path / "experiments"),
+                },
+            }
+        )
+    )
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    client = nbclient.NotebookClient(nb, kernel_name="sgdlab-test", timeout=300,
-                                     resources={"metadata": {"path": str(tmp_path)}})  # fmt: skip
+    client = nbclient.NotebookClient(
+        nb, kernel_name="sgdlab-test", timeout=300, resources={"metadata": {"path": str(tmp_path)}}
+    )
     t0 = time.perf_counter()
     client.execute()  # raises CellExecutionError on the first cell that fails
     seconds = time.perf_counter() - t0
     print(f"\nnotebook executed in {seconds:.1f} s")
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
-              if o.output_type == "error"]  # fmt: skip
+    errors = [
+        o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"
+    ]
     assert errors == []
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert "bundled sample" in text and "ascent on L moved: False" in text
-    images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
-              if "image/png" in o.get("data", {})]  # fmt: skip
+    images = [
+        o
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if "image/png" in o.get("data", {})
+    ]
     assert len(images) == 6  # grid, gradients, timing, likelihood, estimators, convergence
-    verdicts = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
-                if "Verdict" in o.get("data", {}).get("text/markdown", "")]  # fmt: skip
+    verdicts = [
+        o
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if "Verdict" in o.get("data", {}).get("text/markdown", "")
+    ]
     assert len(verdicts) == 1
     assert list((tmp_path / "experiments").glob("*.json"))  # the sweep's runs were cached

@@ -11,14 +11,14 @@ import pytest
 import torch
 
 from sgdlab import engines
-from sgdlab.data import pixel_affine, to_float
+from sgdlab.data.fashion import pixel_affine, to_float
 
 if not engines.available("fast", torch.device("cpu")):
     pytest.skip("numba not installed", allow_module_level=True)
 import numba  # noqa: E402
 
-from sgdlab.engines import numba_math as nm  # noqa: E402
-from sgdlab.engines import numba_update as nu  # noqa: E402
+from sgdlab.engines.fast import block as nm  # noqa: E402
+from sgdlab.engines.fast import update as nu  # noqa: E402
 
 nm._compile()
 nu._compile()
@@ -71,8 +71,9 @@ def _exp_all(x, out):
 
 def test_vexp_le0_against_libm():
     g = np.random.default_rng(2)
-    x = np.concatenate([-g.random(20_000) * 87, -g.random(20_000) * 2,
-                        [0.0, -0.0, -1e-30, -86.9]]).astype(np.float32)  # fmt: skip
+    x = np.concatenate(
+        [-g.random(20_000) * 87, -g.random(20_000) * 2, [0.0, -0.0, -1e-30, -86.9]]
+    ).astype(np.float32)
     x = np.pad(x, (0, -len(x) % 16))[None]
     out = np.empty_like(x)
     _exp_all(x, out)
@@ -113,9 +114,26 @@ def test_grad_half_and_fused_update(block):
     W_sep, G_sep = block[3].copy(), G.copy()  # separate pass: _update's plain rule
     gb, bias = np.ones(10), block[4].copy()
     for j0, j1 in nm.HALVES:
-        nu._update(W_sep, bias, G_sep, gb, lr, True, False, np.float32(0), np.float32(0), False,
-                   np.zeros_like(W_sep), np.zeros(10, np.float32), False, np.zeros((10, 784)),
-                   np.zeros(10), j0, j1, True)  # fmt: skip
+        nu._update(
+            W_sep,
+            bias,
+            G_sep,
+            gb,
+            lr,
+            True,
+            False,
+            np.float32(0),
+            np.float32(0),
+            False,
+            np.zeros_like(W_sep),
+            np.zeros(10, np.float32),
+            False,
+            np.zeros((10, 784)),
+            np.zeros(10),
+            j0,
+            j1,
+            True,
+        )
         gb[:] = 1.0
     step = lr * np.float32(1)
     assert not G_sep.any() and np.array_equal(bias, (block[4] - step) - step)  # b: per call

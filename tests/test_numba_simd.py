@@ -12,7 +12,7 @@ if not engines.available("fast", torch.device("cpu")):
     pytest.skip("numba not installed", allow_module_level=True)
 import numba  # noqa: E402
 
-from sgdlab.engines.numba_simd import LANES, build  # noqa: E402
+from sgdlab.engines.fast.simd import LANES, build  # noqa: E402
 
 V = build()
 vld, vld_u8, vst, vbc, vzero = V.vld, V.vld_u8, V.vst, V.vbc, V.vzero
@@ -61,14 +61,17 @@ def test_every_operation_against_numpy():
     np.testing.assert_array_equal(out[9], 2.0 ** np.floor(y * np.float32(10)))
     assert np.isnan(s)  # the lane sum carries the NaN
     a[0, 20] = 1.0
-    assert _ops(a, b, u8, out) == pytest.approx(float(a[0, 16:32].astype(np.float64).sum()),
-                                                rel=1e-6)  # fmt: skip
+    assert _ops(a, b, u8, out) == pytest.approx(
+        float(a[0, 16:32].astype(np.float64).sum()), rel=1e-6
+    )
 
 
 def test_importing_the_module_loads_no_numba(tmp_path):
     import subprocess
     import sys
 
-    code = ("import sys, sgdlab.engines.numba_simd as s; "
-            "assert 'numba' not in sys.modules and s.LANES == 16")  # fmt: skip
+    code = (
+        "import sys, sgdlab.engines.fast.simd as s; "
+        "assert 'numba' not in sys.modules and s.LANES == 16"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

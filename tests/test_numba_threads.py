@@ -14,7 +14,7 @@ import torch
 from sgdlab import engines
 from sgdlab.model import SoftmaxRegression
 
-nt = pytest.importorskip("sgdlab.engines.numba_threads")
+nt = pytest.importorskip("sgdlab.engines.fast.threads")
 if not engines.available("fast", torch.device("cpu")):
     pytest.skip("numba not installed", allow_module_level=True)
 LR = 0.02
@@ -36,8 +36,9 @@ def _epoch(eng, b, split: bool, seed=1, segment=None):
     nb = -(-eng.n // b)
     segment = segment or nb
     try:
-        costs = torch.cat([eng.sgd_steps(m, perm, b, LR, s, min(nb, s + segment))
-                           for s in range(0, nb, segment)])  # fmt: skip
+        costs = torch.cat(
+            [eng.sgd_steps(m, perm, b, LR, s, min(nb, s + segment)) for s in range(0, nb, segment)]
+        )
     finally:
         eng.min_split_batch = eng.min_split_steps = None
     return costs, m.z.weight.detach().clone(), m.z.bias.detach().clone(), runner.calls - calls
@@ -67,10 +68,15 @@ def test_two_threads_bitwise_equal_to_one(eng, b, monkeypatch):
     assert two[0].shape == (-(-1000 // b),) and torch.isfinite(two[0]).all()
 
 
-@pytest.mark.parametrize("hyper", [
-    {"momentum": 0.9}, {"momentum": 0.9, "nesterov": True, "weight_decay": 1e-3},
-    {"weight_decay": 1e-2, "average": True}, {"momentum": 0.5, "average": True},
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "hyper",
+    [
+        {"momentum": 0.9},
+        {"momentum": 0.9, "nesterov": True, "weight_decay": 1e-3},
+        {"weight_decay": 1e-2, "average": True},
+        {"momentum": 0.5, "average": True},
+    ],
+)
 def test_update_options_bitwise_equal_on_two_threads(eng, hyper):
     """Momentum, nesterov, weight decay, averaging and per-step learning rates: the same bits."""
     from sgdlab.optim import OptimState, SGDHyper
@@ -83,13 +89,24 @@ def test_update_options_bitwise_equal_on_two_threads(eng, hyper):
         perm = torch.randperm(1000, generator=torch.Generator().manual_seed(2))
         calls = eng._split_runner()[0].calls
         try:
-            c = torch.cat([eng.sgd_steps(m, perm, 16, lrs, s, s + 21, hyper=h, state=st)
-                           for s in (0, 21, 42)])  # fmt: skip
+            c = torch.cat(
+                [eng.sgd_steps(m, perm, 16, lrs, s, s + 21, hyper=h, state=st) for s in (0, 21, 42)]
+            )
         finally:
             eng.min_split_batch = eng.min_split_steps = None
         assert (eng._split_runner()[0].calls > calls) == split
-        out.append((c, m.z.weight.detach(), m.z.bias.detach(), st.buf_w, st.buf_b, st.avg_w,
-                    st.avg_b, torch.tensor(st.avg_count)))  # fmt: skip
+        out.append(
+            (
+                c,
+                m.z.weight.detach(),
+                m.z.bias.detach(),
+                st.buf_w,
+                st.buf_b,
+                st.avg_w,
+                st.avg_b,
+                torch.tensor(st.avg_count),
+            )
+        )
     for x, y in zip(*out, strict=True):
         assert torch.equal(x, y)
 
@@ -115,8 +132,9 @@ def test_two_threads_reproducible_and_match_reference(eng, sample):
     perm = torch.randperm(1000, generator=torch.Generator().manual_seed(1))
     c = ref.sgd_steps(m, perm, 16, LR, 0, 63)
     torch.testing.assert_close(a[0], c, rtol=1e-5, atol=1e-6)
-    torch.testing.assert_close(a[1], m.z.weight.detach(), rtol=1e-5,
-                               atol=1e-5 * m.z.weight.abs().max().item())  # fmt: skip
+    torch.testing.assert_close(
+        a[1], m.z.weight.detach(), rtol=1e-5, atol=1e-5 * m.z.weight.abs().max().item()
+    )
 
 
 def test_auto_split_rules(eng):
@@ -180,7 +198,7 @@ def test_train_full_set_same_bits_on_one_or_two_threads(full, monkeypatch):
     """``sgdlab train`` at b=16 on the full set: two threads (auto rule) = one thread, bitwise."""
     import numba
 
-    from sgdlab.train import train
+    from sgdlab.training.trainer import train
 
     runs = []
     real = nt.SplitRunner.run
@@ -189,8 +207,16 @@ def test_train_full_set_same_bits_on_one_or_two_threads(full, monkeypatch):
     for threads in (1, 2):
         numba.set_num_threads(threads)
         n0 = len(runs)
-        r = train(batch_size=16, epochs=1, lr=0.005, seed=0, engine="fast", device="cpu",
-                  data=full, progress=False)  # fmt: skip
+        r = train(
+            batch_size=16,
+            epochs=1,
+            lr=0.005,
+            seed=0,
+            engine="fast",
+            device="cpu",
+            data=full,
+            progress=False,
+        )
         assert (len(runs) > n0) == (threads == 2)
         out.append(r)
     a, b = out

@@ -14,9 +14,9 @@ import torch
 import torch.nn.functional as F
 
 from sgdlab import engines, optim
-from sgdlab.data import to_float
+from sgdlab.data.fashion import to_float
 from sgdlab.model import SoftmaxRegression
-from sgdlab.train import train
+from sgdlab.training.trainer import train
 
 CPU = torch.device("cpu")
 ENGINES = [n for n in engines.engine_names() if engines.available(n, CPU)]
@@ -30,25 +30,41 @@ OPTIONS = {
     "cosine": dict(schedule="cosine"),
     "inverse": dict(schedule="inverse", t0=10.0),
     "average": dict(average=True),
-    "everything": dict(momentum=0.5, nesterov=True, weight_decay=0.01, schedule="cosine",
-                       average=True, epochs=2),
-}  # fmt: skip
+    "everything": dict(
+        momentum=0.5, nesterov=True, weight_decay=0.01, schedule="cosine", average=True, epochs=2
+    ),
+}
 
 
-def torch_loop(sample, *, epochs=1, momentum=0.0, nesterov=False, weight_decay=0.0,
-               schedule="constant", gamma=0.1, step_epochs=1, t0=1000.0, average=False):
+def torch_loop(
+    sample,
+    *,
+    epochs=1,
+    momentum=0.0,
+    nesterov=False,
+    weight_decay=0.0,
+    schedule="constant",
+    gamma=0.1,
+    step_epochs=1,
+    t0=1000.0,
+    average=False,
+):
     """(W, b) after a plain PyTorch loop; with ``average``, the mean of the last epoch's
     iterates. Minibatch order as sgdlab's: ``randperm(n)`` per epoch from one seeded generator."""
     x, y = to_float(sample.train_images).reshape(-1, 784), sample.train_labels
     n = len(y)
     spe = math.ceil(n / B)
     m = SoftmaxRegression()
-    opt = torch.optim.SGD(m.parameters(), lr=LR, momentum=momentum, nesterov=nesterov,
-                          weight_decay=weight_decay)  # fmt: skip
+    opt = torch.optim.SGD(
+        m.parameters(), lr=LR, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay
+    )
     S = torch.optim.lr_scheduler
-    sched = {"constant": None, "step": S.StepLR(opt, step_size=step_epochs * spe, gamma=gamma),
-             "cosine": S.CosineAnnealingLR(opt, T_max=epochs * spe, eta_min=0),
-             "inverse": S.LambdaLR(opt, lambda t: 1 / (1 + t / t0))}[schedule]  # fmt: skip
+    sched = {
+        "constant": None,
+        "step": S.StepLR(opt, step_size=step_epochs * spe, gamma=gamma),
+        "cosine": S.CosineAnnealingLR(opt, T_max=epochs * spe, eta_min=0),
+        "inverse": S.LambdaLR(opt, lambda t: 1 / (1 + t / t0)),
+    }[schedule]
     gen = torch.Generator().manual_seed(SEED)
     for _ in range(epochs):
         perm, sw, sb = torch.randperm(n, generator=gen), 0, 0
@@ -126,13 +142,28 @@ def test_state_dict_round_trip_and_average():
 def test_engines_refuse_momentum_without_state(sample, engine):
     eng = engines.get_engine(engine, sample.train_images, sample.train_labels, CPU)
     with pytest.raises(ValueError, match="OptimState"):
-        eng.sgd_steps(SoftmaxRegression(), torch.arange(1000), 16, 0.1, 0, 1,
-                      hyper=optim.SGDHyper(momentum=0.9))  # fmt: skip
+        eng.sgd_steps(
+            SoftmaxRegression(),
+            torch.arange(1000),
+            16,
+            0.1,
+            0,
+            1,
+            hyper=optim.SGDHyper(momentum=0.9),
+        )
 
 
 def test_gd_with_momentum_matches_torch(sample):
-    run = train(method="gd", epochs=3, lr=0.3, momentum=0.5, weight_decay=0.01, data=sample,
-                engine="reference", progress=False)  # fmt: skip
+    run = train(
+        method="gd",
+        epochs=3,
+        lr=0.3,
+        momentum=0.5,
+        weight_decay=0.01,
+        data=sample,
+        engine="reference",
+        progress=False,
+    )
     x, y = to_float(sample.train_images).reshape(-1, 784), sample.train_labels
     m = SoftmaxRegression()
     opt = torch.optim.SGD(m.parameters(), lr=0.3, momentum=0.5, weight_decay=0.01)
@@ -150,6 +181,14 @@ def test_torch_engine_on_cuda_equals_torch_optim_sgd(sample, option):
     """The CUDA-graph path (per-step lrs and the update captured in graphs) vs the CPU loop."""
     kw = {"epochs": 1, **OPTIONS[option]}
     w_ref, b_ref = torch_loop(sample, **kw)
-    run = train(batch_size=B, lr=LR, seed=SEED, engine="torch", device="cuda", data=sample,
-                progress=False, **kw)  # fmt: skip
+    run = train(
+        batch_size=B,
+        lr=LR,
+        seed=SEED,
+        engine="torch",
+        device="cuda",
+        data=sample,
+        progress=False,
+        **kw,
+    )
     assert max(_rel(run.model.z.weight.cpu(), w_ref), _rel(run.model.z.bias.cpu(), b_ref)) < 1e-4

@@ -1,4 +1,4 @@
-"""sgdlab.optimum: the L-BFGS optimum is a stationary point of F and beats SGD on F."""
+"""sgdlab.analysis.optimum: the L-BFGS optimum is a stationary point of F and beats SGD on F."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import torch
 import torch.nn.functional as F
 
 from sgdlab import train
-from sgdlab.data import to_float
-from sgdlab.optimum import fit, reference_optimum
+from sgdlab.analysis.optimum import fit, reference_optimum
+from sgdlab.data.fashion import to_float
 
 
 def _objective(m, x, y, lam):
     w, b = m.z.weight.double(), m.z.bias.double()
-    return (F.cross_entropy(x @ w.T + b, y) + lam / 2 * (w.square().sum() + b.square().sum()))
+    return F.cross_entropy(x @ w.T + b, y) + lam / 2 * (w.square().sum() + b.square().sum())
 
 
 def test_fit_is_stationary_and_below_sgd(sample):
@@ -20,8 +20,10 @@ def test_fit_is_stationary_and_below_sgd(sample):
     lam = 1e-2
     W, b, f, evals = fit(x, y, lam, max_iter=300)
     Wg, bg = W.clone().requires_grad_(True), b.clone().requires_grad_(True)
-    g = torch.autograd.grad(F.cross_entropy(x @ Wg.T + bg, y)
-                            + lam / 2 * (Wg.square().sum() + bg.square().sum()), [Wg, bg])
+    g = torch.autograd.grad(
+        F.cross_entropy(x @ Wg.T + bg, y) + lam / 2 * (Wg.square().sum() + bg.square().sum()),
+        [Wg, bg],
+    )
     assert max(t.abs().max().item() for t in g) < 1e-5 and evals > 1
     run = train(epochs=5, weight_decay=lam, data=sample, progress=False, lr=0.01)
     assert f < _objective(run.model, x, y, lam).item()

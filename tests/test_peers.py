@@ -19,7 +19,7 @@ HAS_SKLEARN = importlib.util.find_spec("sklearn") is not None
 
 
 def _expected_engines() -> list[str]:
-    from sgdlab.bench import select_engines
+    from sgdlab.measure.bench import select_engines
 
     return select_engines("all", torch.device("cpu"))
 
@@ -27,8 +27,15 @@ def _expected_engines() -> list[str]:
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     d = tmp_path_factory.mktemp("peers")
-    cmd = [sys.executable, str(SCRIPT), "--tiny", "--json", str(d / "p.json"),
-           "--markdown", str(d / "p.md")]  # fmt: skip
+    cmd = [
+        sys.executable,
+        str(SCRIPT),
+        "--tiny",
+        "--json",
+        str(d / "p.json"),
+        "--markdown",
+        str(d / "p.md"),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc, json.loads((d / "p.json").read_text()), (d / "p.md").read_text()

@@ -8,11 +8,11 @@ import re
 
 import pytest
 
-from sgdlab.cli import main
-from sgdlab.report import SECTIONS, build_report, cache_key
-from sgdlab.report_html import rich
-from sgdlab.report_sections import Options
-from sgdlab.report_text import EN, HE
+from sgdlab.cli.main import main
+from sgdlab.report.build import SECTIONS, build_report, cache_key
+from sgdlab.report.page import rich
+from sgdlab.report.sections import Options
+from sgdlab.report.text import EN, HE
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -62,7 +62,7 @@ def test_second_report_is_served_from_the_cache(quick_reports, sample, monkeypat
     def boom(ds, opts):
         raise AssertionError("recomputed a cached section")
 
-    monkeypatch.setattr("sgdlab.report.SECTIONS", {k: boom for k in SECTIONS})
+    monkeypatch.setattr("sgdlab.report.build.SECTIONS", {k: boom for k in SECTIONS})
     rep = build_report(sample, quick=True, cache_dir=cache)
     assert set(rep.sections) >= set(SECTIONS) and all(i["cached"] for i in rep.sections.values())
     with pytest.raises(AssertionError, match="recomputed"):  # other options: another key
@@ -81,13 +81,14 @@ def test_interrupt_keeps_finished_sections(sample, monkeypatch, tmp_path):
 
         return compute
 
-    monkeypatch.setattr("sgdlab.report.SECTIONS", {k: fake(k) for k in SECTIONS})
+    monkeypatch.setattr("sgdlab.report.build.SECTIONS", {k: fake(k) for k in SECTIONS})
     with pytest.raises(KeyboardInterrupt):
         build_report(sample, quick=True, cache_dir=tmp_path)
     files = sorted(p.name.split("-")[0] for p in tmp_path.glob("*.json"))
     assert files == ["minibatch", "steps"] == calls
-    doc = json.loads((tmp_path / f"steps-{cache_key('steps', sample, Options(quick=True))}.json")
-                     .read_text())  # fmt: skip
+    doc = json.loads(
+        (tmp_path / f"steps-{cache_key('steps', sample, Options(quick=True))}.json").read_text()
+    )
     assert doc["result"] == {"name": "steps"}
 
 
@@ -108,13 +109,16 @@ def test_everything_interpolated_is_escaped():
 def test_cli(tmp_path, capsys, monkeypatch, quick_reports):
     cache = quick_reports["en"][0].parent / "cache"
     out = tmp_path / "r.html"
-    assert main(["report", "--quick", "-q", "--json", "-o", str(out), "--cache-dir",
-                 str(cache)]) == 0  # fmt: skip
+    assert (
+        main(["report", "--quick", "-q", "--json", "-o", str(out), "--cache-dir", str(cache)]) == 0
+    )
     doc = json.loads(capsys.readouterr().out)
     assert doc["bytes"] == out.stat().st_size > 100_000 and doc["lang"] == "en"
     assert all(s["cached"] for s in doc["sections"].values())
-    for bad, msg in ((["-o", str(tmp_path / "r.txt")], "must end in .html"),
-                     (["--lang", "fr"], "invalid choice")):
+    for bad, msg in (
+        (["-o", str(tmp_path / "r.txt")], "must end in .html"),
+        (["--lang", "fr"], "invalid choice"),
+    ):
         with pytest.raises(SystemExit) as e:
             main(["report", "--quick", *bad])
         assert e.value.code == 2 and msg in capsys.readouterr().err

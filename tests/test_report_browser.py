@@ -30,11 +30,14 @@ def browser():
     try:
         from playwright.sync_api import sync_playwright
     except ImportError as e:
-        pytest.skip(f"NO BROWSER TEST: playwright is not installed ({e}); "
-                    "run bash scripts/setup.sh --dev")  # fmt: skip
+        pytest.skip(
+            f"NO BROWSER TEST: playwright is not installed ({e}); run bash scripts/setup.sh --dev"
+        )
     if exe is None:
-        pytest.skip("NO BROWSER TEST: no chromium found (/usr/bin/chromium, PATH, "
-                    "$SGDLAB_CHROMIUM); run bash scripts/setup.sh --dev as root or with sudo")
+        pytest.skip(
+            "NO BROWSER TEST: no chromium found (/usr/bin/chromium, PATH, "
+            "$SGDLAB_CHROMIUM); run bash scripts/setup.sh --dev as root or with sudo"
+        )
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=exe, args=["--no-sandbox"])
         yield b
@@ -46,8 +49,14 @@ def test_page_loads_cleanly_in_chromium(browser, quick_reports, lang):
     path = quick_reports[lang][0]
     page = browser.new_page(viewport={"width": 1200, "height": 900})
     problems: list[str] = []
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
-            if m.type in ("error", "warning") else None)  # fmt: skip
+    page.on(
+        "console",
+        lambda m: (
+            problems.append(f"console {m.type}: {m.text}")
+            if m.type in ("error", "warning")
+            else None
+        ),
+    )
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     page.on("requestfailed", lambda r: problems.append(f"failed request: {r.url} {r.failure}"))
     requests: list[str] = []

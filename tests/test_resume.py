@@ -22,22 +22,52 @@ from pathlib import Path
 import pytest
 import torch
 
-from sgdlab import checkpoint
+from sgdlab.training import checkpoint
 
 CASES = {  # method -> CLI args: runs of ~1-2 s of training with frequent checkpoints
     "sgd": ["--method", "sgd", "-b", "2", "-e", "3", "--lr", "0.002", "--checkpoint-every", "37"],
     "gd": ["--method", "gd", "-e", "150", "--lr", "0.1", "--checkpoint-every", "3"],
     # every update option at once: momentum buffers and average sums go through checkpoints
-    "sgd-options": ["--method", "sgd", "-b", "2", "-e", "3", "--lr", "0.001",
-                    "--checkpoint-every", "37", "--momentum", "0.9", "--nesterov",
-                    "--weight-decay", "0.01", "--schedule", "cosine", "--average",
-                    "--validation", "100"],
+    "sgd-options": [
+        "--method",
+        "sgd",
+        "-b",
+        "2",
+        "-e",
+        "3",
+        "--lr",
+        "0.001",
+        "--checkpoint-every",
+        "37",
+        "--momentum",
+        "0.9",
+        "--nesterov",
+        "--weight-decay",
+        "0.01",
+        "--schedule",
+        "cosine",
+        "--average",
+        "--validation",
+        "100",
+    ],
 }
 
 
 def _cmd(args, out: Path) -> list[str]:
-    return [sys.executable, "-m", "sgdlab", "train", "--sample", "-q", "--json",
-            "--engine", "reference", "--save-weights", str(out), *args]  # fmt: skip
+    return [
+        sys.executable,
+        "-m",
+        "sgdlab",
+        "train",
+        "--sample",
+        "-q",
+        "--json",
+        "--engine",
+        "reference",
+        "--save-weights",
+        str(out),
+        *args,
+    ]
 
 
 def _env(pause: float | None = None) -> dict:
@@ -55,8 +85,9 @@ def _one_line(args, d: Path) -> list[str]:
 
 def _finish(args, d: Path, out: Path) -> dict:
     """Run the one command line to the end (it resumes, or starts if no checkpoint survived)."""
-    p = subprocess.run(_cmd(_one_line(args, d), out), env=_env(), capture_output=True,
-                       text=True, timeout=300)  # fmt: skip
+    p = subprocess.run(
+        _cmd(_one_line(args, d), out), env=_env(), capture_output=True, text=True, timeout=300
+    )
     assert p.returncode == 0, p.stderr
     return json.loads(p.stdout)
 
@@ -69,8 +100,13 @@ def _reference(args, tmp: Path):
     """The uninterrupted run; also when its first checkpoint appeared and how long it lived."""
     d, out = tmp / "ref-ckpt", tmp / "ref.pt"
     t0 = time.monotonic()
-    p = subprocess.Popen(_cmd(_one_line(args, d), out), env=_env(), stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)  # fmt: skip
+    p = subprocess.Popen(
+        _cmd(_one_line(args, d), out),
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     first = None
     while p.poll() is None:
         if first is None and checkpoint.list_checkpoints(d):
@@ -83,8 +119,9 @@ def _reference(args, tmp: Path):
     return json.loads(stdout), torch.load(out, weights_only=True), first or lifetime, lifetime
 
 
-def _kill_matrix(method: str, tmp: Path, *, n_before: int, n_random: int, n_in_write: int,
-                 seed: int) -> dict[str, int]:  # fmt: skip
+def _kill_matrix(
+    method: str, tmp: Path, *, n_before: int, n_random: int, n_in_write: int, seed: int
+) -> dict[str, int]:
     """Kill the one command line at seeded moments, run it again, compare with the run that
     never stopped. Returns counts: moments, bitwise-equal ones, kills before any checkpoint."""
     args = CASES[method]
@@ -92,20 +129,27 @@ def _kill_matrix(method: str, tmp: Path, *, n_before: int, n_random: int, n_in_w
     rng = random.Random(seed)
     moments = [("before-first", rng.uniform(0.05, 0.6) * first) for _ in range(n_before)]
     moments += [("random", rng.uniform(0.2, 0.95) * lifetime) for _ in range(n_random)]
-    moments += [("in-write", w) for w in [1, *(rng.randrange(2, 6) for _ in range(n_in_write - 1))]
-                ][:n_in_write]
+    moments += [
+        ("in-write", w) for w in [1, *(rng.randrange(2, 6) for _ in range(n_in_write - 1))]
+    ][:n_in_write]
     moments.append(("after-end", None))
     counts = {"moments": 0, "equal": 0, "no_checkpoint_at_kill": 0}
     for k, (kind, when) in enumerate(moments):
         d, out = tmp / f"run{k}", tmp / f"run{k}.pt"
         cmd = _cmd(_one_line(args, d), out)
         if kind in ("before-first", "random"):
-            p = subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL)  # fmt: skip
+            p = subprocess.Popen(
+                cmd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
             time.sleep(when)
         elif kind == "in-write":  # kill inside the when-th checkpoint write, half written
-            p = subprocess.Popen(cmd, env=_env(pause=30), stdout=subprocess.PIPE,
-                                 stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+            p = subprocess.Popen(
+                cmd,
+                env=_env(pause=30),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
             seen = 0
             while seen < when:
                 line = p.stdout.readline()
@@ -123,14 +167,18 @@ def _kill_matrix(method: str, tmp: Path, *, n_before: int, n_random: int, n_in_w
             assert not checkpoint.list_checkpoints(d), "killed too late for 'before-first'"
         doc = _finish(args, d, out)
         w = torch.load(out, weights_only=True)
-        same = (torch.equal(w["z.weight"], ref_w["z.weight"])
-                and torch.equal(w["z.bias"], ref_w["z.bias"])
-                and _strip(doc["history"]) == _strip(ref_doc["history"]))  # fmt: skip
+        same = (
+            torch.equal(w["z.weight"], ref_w["z.weight"])
+            and torch.equal(w["z.bias"], ref_w["z.bias"])
+            and _strip(doc["history"]) == _strip(ref_doc["history"])
+        )
         assert same, f"{method} kill #{k} ({kind} {when}) differs from the uninterrupted run"
         counts["moments"] += 1
         counts["equal"] += same
-    print(f"{method}: {counts['equal']}/{counts['moments']} bitwise equal, "
-          f"{counts['no_checkpoint_at_kill']} killed before any checkpoint existed")
+    print(
+        f"{method}: {counts['equal']}/{counts['moments']} bitwise equal, "
+        f"{counts['no_checkpoint_at_kill']} killed before any checkpoint existed"
+    )
     return counts
 
 
@@ -153,8 +201,13 @@ def test_sigterm_and_ctrl_c_checkpoint_within_5s_and_resume_exactly(sig, code, t
     args = CASES["sgd"]
     ref_doc, ref_w, _, _ = _reference(args, tmp_path)
     d, out = tmp_path / "run", tmp_path / "run.pt"
-    p = subprocess.Popen(_cmd(_one_line(args, d), out), env=_env(),
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    p = subprocess.Popen(
+        _cmd(_one_line(args, d), out),
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while not checkpoint.list_checkpoints(d):  # training has started
         assert time.monotonic() < deadline and p.poll() is None
@@ -169,28 +222,44 @@ def test_sigterm_and_ctrl_c_checkpoint_within_5s_and_resume_exactly(sig, code, t
     assert {f.name for f in checkpoint.list_checkpoints(d)} - before  # a new checkpoint
     doc = _finish(args, d, out)
     w = torch.load(out, weights_only=True)
-    assert torch.equal(w["z.weight"], ref_w["z.weight"]) and torch.equal(w["z.bias"],
-                                                                          ref_w["z.bias"])
+    assert torch.equal(w["z.weight"], ref_w["z.weight"]) and torch.equal(
+        w["z.bias"], ref_w["z.bias"]
+    )
     assert _strip(doc["history"]) == _strip(ref_doc["history"])
 
 
 # -- in process: resume from every kind of checkpoint with every option, every CPU engine -------
 
-OPTIONS = dict(momentum=0.9, nesterov=True, weight_decay=0.01, schedule="cosine", average=True,
-               validation=100)  # fmt: skip
+OPTIONS = dict(
+    momentum=0.9, nesterov=True, weight_decay=0.01, schedule="cosine", average=True, validation=100
+)
 
 
 @pytest.mark.parametrize("engine", ["reference", "fast", "torch"])
-@pytest.mark.parametrize("options", [OPTIONS, dict(momentum=0.5, schedule="step", gamma=0.5),
-                                     dict(average=True, schedule="inverse", t0=30.0)])
+@pytest.mark.parametrize(
+    "options",
+    [
+        OPTIONS,
+        dict(momentum=0.5, schedule="step", gamma=0.5),
+        dict(average=True, schedule="inverse", t0=30.0),
+    ],
+)
 def test_resume_with_options_is_bitwise_identical(sample, tmp_path, engine, options):
     from sgdlab.engines import available
-    from sgdlab.train import train
+    from sgdlab.training.trainer import train
 
     if not available(engine, torch.device("cpu")):
         pytest.skip(f"engine {engine} not available")
-    kw = dict(batch_size=16, epochs=3, lr=0.01, seed=2, engine=engine, data=sample,
-              progress=False, **options)  # fmt: skip
+    kw = dict(
+        batch_size=16,
+        epochs=3,
+        lr=0.01,
+        seed=2,
+        engine=engine,
+        data=sample,
+        progress=False,
+        **options,
+    )
     full = train(checkpoint_dir=tmp_path / "all", checkpoint_every=20, keep=1000, **kw)
     files = checkpoint.list_checkpoints(tmp_path / "all")
     picks = [files[2], files[len(files) // 2], files[-2]]  # mid-epoch, ..., near the end

@@ -1,12 +1,12 @@
-"""The roofline model (sgdlab.roofline): FLOP and byte counts and ratios against hand-computed
-cases; the peak measurement's keys (CPU; CUDA skipped cleanly without a GPU)."""
+"""The roofline model (sgdlab.measure.roofline): FLOP and byte counts and ratios against
+hand-computed cases; the peak measurement's keys (CPU; CUDA skipped cleanly without a GPU)."""
 
 import math
 
 import pytest
 import torch
 
-from sgdlab import roofline as rf
+from sgdlab.measure import roofline as rf
 
 PEAK = {"sgemm_gflops": 100.0, "bandwidth_gbs": 10.0}  # 1e11 FLOP/s, 1e10 B/s
 

@@ -1,4 +1,5 @@
-"""Runs never mix and --resume never ignores a flag (sgdlab.runs, train(resume=...), the CLI)."""
+"""Runs never mix and --resume never ignores a flag (sgdlab.training.runs,
+train(resume=...), the CLI)."""
 
 from __future__ import annotations
 
@@ -9,19 +10,22 @@ from pathlib import Path
 import pytest
 import torch
 
-from sgdlab import checkpoint, runs, train
-from sgdlab.cli import build_parser, main, subparsers
-from sgdlab.commands import explicit_options
+from sgdlab import train
+from sgdlab.cli.common import explicit_options
+from sgdlab.cli.main import build_parser, main, subparsers
 from sgdlab.errors import CheckpointError, ConfigError
+from sgdlab.training import checkpoint, runs
 
 FAST = {"engine": "reference", "progress": False}
 
 
 def _state(d: Path) -> dict[str, tuple[str, int]]:
     """Every file under ``d``: SHA-256 and mtime (ns)."""
-    return {str(p.relative_to(d)): (hashlib.sha256(p.read_bytes()).hexdigest(),
-                                    p.stat().st_mtime_ns)
-            for p in sorted(d.rglob("*")) if p.is_file()}  # fmt: skip
+    return {
+        str(p.relative_to(d)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+        for p in sorted(d.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _strip(history):
@@ -29,9 +33,11 @@ def _strip(history):
 
 
 def _same(a, b) -> bool:
-    return (torch.equal(a.model.z.weight, b.model.z.weight)
-            and torch.equal(a.model.z.bias, b.model.z.bias)
-            and _strip(a.history) == _strip(b.history))  # fmt: skip
+    return (
+        torch.equal(a.model.z.weight, b.model.z.weight)
+        and torch.equal(a.model.z.bias, b.model.z.bias)
+        and _strip(a.history) == _strip(b.history)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -124,8 +130,9 @@ def test_resuming_a_finished_run_reprints_it_and_trains_nothing(finished, capsys
 def test_conflicting_flags_are_refused_by_name(finished, capsys):
     d, _ = finished
     before = _state(d.parent)
-    code = main(["train", "--sample", "-q", "--resume", str(d), "--lr", "0.5", "--seed", "4",
-                 "-b", "32"])  # fmt: skip
+    code = main(
+        ["train", "--sample", "-q", "--resume", str(d), "--lr", "0.5", "--seed", "4", "-b", "32"]
+    )
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert "--lr 0.5 (the checkpoint has 0.005)" in err and "--seed 4" in err
@@ -135,16 +142,36 @@ def test_conflicting_flags_are_refused_by_name(finished, capsys):
 
 def test_flags_that_cannot_change_the_result_may_differ(finished, capsys, tmp_path):
     d, _ = finished
-    code = main(["train", "--sample", "-q", "--json", "--resume", str(d), "--keep", "5",
-                 "--checkpoint-every", "7", "-b", "32", "--seed", "3", "--engine", "auto",
-                 "--save-weights", str(tmp_path / "w.pt")])  # fmt: skip
+    code = main(
+        [
+            "train",
+            "--sample",
+            "-q",
+            "--json",
+            "--resume",
+            str(d),
+            "--keep",
+            "5",
+            "--checkpoint-every",
+            "7",
+            "-b",
+            "32",
+            "--seed",
+            "3",
+            "--engine",
+            "auto",
+            "--save-weights",
+            str(tmp_path / "w.pt"),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
 
 
 def test_checkpoint_dir_and_resume_must_agree(finished, tmp_path, capsys):
     d, _ = finished
-    code = main(["train", "--sample", "-q", "--resume", str(d), "--checkpoint-dir",
-                 str(tmp_path / "other")])  # fmt: skip
+    code = main(
+        ["train", "--sample", "-q", "--resume", str(d), "--checkpoint-dir", str(tmp_path / "other")]
+    )
     assert code == 2 and "different directories" in capsys.readouterr().err
     assert not (tmp_path / "other").exists()
 
@@ -155,8 +182,14 @@ def test_more_epochs_extend_the_run_bitwise(sample, tmp_path, method, every):
     kw = {"method": method, "lr": 0.1 if method == "gd" else 0.005, "data": sample, **FAST}
     d = tmp_path / "ck"
     train(epochs=e1, checkpoint_dir=d, checkpoint_every=every, **kw)
-    extended = train(epochs=e2, checkpoint_dir=d, checkpoint_every=every, resume="auto",
-                     explicit={"epochs"}, **kw)  # fmt: skip
+    extended = train(
+        epochs=e2,
+        checkpoint_dir=d,
+        checkpoint_every=every,
+        resume="auto",
+        explicit={"epochs"},
+        **kw,
+    )
     assert extended.resumed_step is not None and len(extended.history) == e2
     assert extended.config["epochs"] == e2
     assert _same(extended, train(epochs=e2, **kw))
@@ -168,8 +201,18 @@ def test_cli_epochs_extend_then_same_command_finds_it_finished(finished, tmp_pat
     d.mkdir()
     for f in checkpoint.list_checkpoints(src):
         (d / f.name).write_bytes(f.read_bytes())
-    argv = ["train", "--sample", "-q", "--json", "--resume", str(d), "--epochs", "3",
-            "--save-weights", str(tmp_path / "w.pt")]  # fmt: skip
+    argv = [
+        "train",
+        "--sample",
+        "-q",
+        "--json",
+        "--resume",
+        str(d),
+        "--epochs",
+        "3",
+        "--save-weights",
+        str(tmp_path / "w.pt"),
+    ]
     assert main(argv) == 0
     capsys.readouterr()
     ref = train(epochs=3, batch_size=32, seed=3, data=sample, **FAST)
@@ -179,16 +222,19 @@ def test_cli_epochs_extend_then_same_command_finds_it_finished(finished, tmp_pat
     assert checkpoint.load(checkpoint.list_checkpoints(d)[-1])["config"]["epochs"] == 3
 
 
-@pytest.mark.parametrize("epochs, words", [(1, "fewer than the 2 epochs this run has already"),
-                                           (3, "fewer than the run's 4 epochs")])
+@pytest.mark.parametrize(
+    "epochs, words",
+    [(1, "fewer than the 2 epochs this run has already"), (3, "fewer than the run's 4 epochs")],
+)
 def test_fewer_epochs_are_refused(sample, tmp_path, epochs, words):
     d = tmp_path / "ck"
     train(epochs=4, data=sample, checkpoint_dir=d, checkpoint_every="epoch", keep=10, **FAST)
     for f in checkpoint.list_checkpoints(d)[2:]:
         f.unlink()  # as if killed after epoch 2
     with pytest.raises(CheckpointError, match=words):
-        train(epochs=epochs, data=sample, checkpoint_dir=d, resume=True, explicit={"epochs"},
-              **FAST)  # fmt: skip
+        train(
+            epochs=epochs, data=sample, checkpoint_dir=d, resume=True, explicit={"epochs"}, **FAST
+        )
 
 
 @pytest.mark.parametrize("extra, why", [({"schedule": "cosine"}, "cosine")])
@@ -204,14 +250,26 @@ def test_cosine_run_refuses_more_epochs_end_to_end(sample, tmp_path):
     train(epochs=1, schedule="cosine", data=sample, checkpoint_dir=d, **FAST)
     before = _state(d)
     with pytest.raises(CheckpointError, match="cosine"):
-        train(epochs=2, schedule="cosine", data=sample, checkpoint_dir=d, resume=True,
-              explicit={"epochs"}, **FAST)  # fmt: skip
+        train(
+            epochs=2,
+            schedule="cosine",
+            data=sample,
+            checkpoint_dir=d,
+            resume=True,
+            explicit={"epochs"},
+            **FAST,
+        )
     assert _state(d) == before
 
 
-@pytest.mark.parametrize("opts", [{"average": True, "momentum": 0.9},
-                                  {"schedule": "step", "gamma": 0.5, "weight_decay": 1e-3},
-                                  {"schedule": "inverse", "t0": 50.0, "validation": 100}])
+@pytest.mark.parametrize(
+    "opts",
+    [
+        {"average": True, "momentum": 0.9},
+        {"schedule": "step", "gamma": 0.5, "weight_decay": 1e-3},
+        {"schedule": "inverse", "t0": 50.0, "validation": 100},
+    ],
+)
 def test_options_extend_the_run_bitwise(sample, tmp_path, opts):
     """Averaging restarts every epoch and step/inverse schedules count global steps: more
     epochs on resume give bitwise the uninterrupted longer run."""
@@ -236,10 +294,17 @@ def test_library_default_explicit_is_what_differs_from_the_defaults(finished, sa
     assert run.config["batch_size"] == 32 and run.config["seed"] == 3
 
 
-@pytest.mark.parametrize("argv, expect", [
-    (["--epochs", "5"], {"epochs"}), (["-e5"], {"epochs"}), (["--epo", "5"], {"epochs"}),
-    (["--lr=0.1", "-q"], {"lr", "quiet"}), ([], set()), (["--seed", "0"], {"seed"}),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "argv, expect",
+    [
+        (["--epochs", "5"], {"epochs"}),
+        (["-e5"], {"epochs"}),
+        (["--epo", "5"], {"epochs"}),
+        (["--lr=0.1", "-q"], {"lr", "quiet"}),
+        ([], set()),
+        (["--seed", "0"], {"seed"}),
+    ],
+)
 def test_explicit_options(argv, expect):
     p = subparsers(build_parser())["train"]
     assert explicit_options(p, ["--sample", *argv]) == {"sample", *expect}
@@ -251,8 +316,9 @@ def test_kill_leftovers_are_not_checkpoints(tmp_path):
     runs.refuse_used_dir(tmp_path)  # no error
 
 
-def test_checkpoint_fields_missing_take_defaults_unknown_ones_are_refused(finished, tmp_path,
-                                                                          sample):  # fmt: skip
+def test_checkpoint_fields_missing_take_defaults_unknown_ones_are_refused(
+    finished, tmp_path, sample
+):
     d, ref = finished
     state = checkpoint.load(checkpoint.list_checkpoints(d)[-1])
     older = {**state, "config": {k: v for k, v in state["config"].items() if k != "drop_last"}}

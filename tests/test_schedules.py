@@ -22,12 +22,16 @@ def _torch_lrs(make, steps: int, lr: float = 0.1) -> torch.Tensor:
 S = torch.optim.lr_scheduler
 CASES = {
     "constant": (dict(schedule="constant"), lambda o: S.LambdaLR(o, lambda t: 1.0)),
-    "step": (dict(schedule="step", gamma=0.5, step_epochs=2, steps_per_epoch=7),
-             lambda o: S.StepLR(o, step_size=14, gamma=0.5)),
+    "step": (
+        dict(schedule="step", gamma=0.5, step_epochs=2, steps_per_epoch=7),
+        lambda o: S.StepLR(o, step_size=14, gamma=0.5),
+    ),
     "cosine": (dict(schedule="cosine", total_steps=50), lambda o: S.CosineAnnealingLR(o, 50)),
-    "inverse": (dict(schedule="inverse", t0=6.0),
-                lambda o: S.LambdaLR(o, lambda t: 1 / (1 + t / 6.0))),
-}  # fmt: skip
+    "inverse": (
+        dict(schedule="inverse", t0=6.0),
+        lambda o: S.LambdaLR(o, lambda t: 1 / (1 + t / 6.0)),
+    ),
+}
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -43,8 +47,7 @@ def test_matches_torch_lr_scheduler(name):
 def test_stretches_concatenate_and_lr_at_agrees(name):
     kw, _ = CASES[name]
     whole = schedules.lrs(0, 50, lr=0.1, **kw)
-    parts = torch.cat([schedules.lrs(a, b, lr=0.1, **kw) for a, b in ((0, 13), (13, 13),
-                                                                       (13, 50))])  # fmt: skip
+    parts = torch.cat([schedules.lrs(a, b, lr=0.1, **kw) for a, b in ((0, 13), (13, 13), (13, 50))])
     assert torch.equal(whole, parts)
     assert schedules.lr_at(17, lr=0.1, **kw) == whole[17].item()
 

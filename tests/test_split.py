@@ -1,4 +1,4 @@
-"""sgdlab.split: a seeded held-out set, independent of the training seed, recorded by hash."""
+"""sgdlab.data.split: a seeded held-out set, independent of the training seed, recorded by hash."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from sgdlab import train
+from sgdlab.data.split import hold_out, indices_sha256, validation_split
 from sgdlab.errors import ConfigError
-from sgdlab.split import hold_out, indices_sha256, validation_split
 
 
 def test_partition_sorted_and_seeded():
@@ -22,8 +22,11 @@ def test_partition_sorted_and_seeded():
 def test_hold_out_removes_the_samples(sample):
     rest, (vx, vy), info = hold_out(sample, 100, seed=0)
     assert rest.train_images.shape[0] == 900 and vx.shape == (100, 28, 28) and vy.shape == (100,)
-    assert info == {"size": 100, "seed": 0,
-                    "sha256": indices_sha256(validation_split(1000, 100, seed=0)[1])}
+    assert info == {
+        "size": 100,
+        "seed": 0,
+        "sha256": indices_sha256(validation_split(1000, 100, seed=0)[1]),
+    }
     rows = {bytes(r.numpy()) for r in rest.train_images} & {bytes(r.numpy()) for r in vx}
     assert len(rows) <= 1  # disjoint (up to identical images)
     assert rest.test_images is sample.test_images

@@ -5,7 +5,7 @@ import copy
 import pytest
 import torch
 
-from sgdlab.data import to_float
+from sgdlab.data.fashion import to_float
 from sgdlab.model import SoftmaxRegression, cost
 from sgdlab.steps import full_gradient, gd_step, sgd_step
 

@@ -1,14 +1,14 @@
-"""The training loop's call lengths (sgdlab.stretch): adaptive, bounded, and without effect on
-the result."""
+"""The training loop's call lengths (sgdlab.training.stretch): adaptive, bounded, and without effect
+on the result."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from sgdlab import stretch
-from sgdlab.stretch import Stretch
-from sgdlab.train import train
+from sgdlab.training import stretch
+from sgdlab.training.stretch import Stretch
+from sgdlab.training.trainer import train
 
 
 def test_adapts_to_the_measured_rate_within_bounds():
@@ -41,13 +41,22 @@ def test_train_same_bits_for_any_stretch(sample, monkeypatch):
     def spy(*a, **k):
         eng = real(*a, **k)
         inner = eng.sgd_steps
-        eng.sgd_steps = lambda m, p, b, lr, i, j, **kw: calls.append(j - i) or inner(
-            m, p, b, lr, i, j, **kw)  # fmt: skip
+        eng.sgd_steps = lambda m, p, b, lr, i, j, **kw: (
+            calls.append(j - i) or inner(m, p, b, lr, i, j, **kw)
+        )
         return eng
 
     monkeypatch.setattr(engines, "get_engine", spy)
-    kw = dict(batch_size=4, epochs=2, lr=0.01, seed=1, engine="fast", data=sample,
-              progress=False, momentum=0.9)  # fmt: skip
+    kw = dict(
+        batch_size=4,
+        epochs=2,
+        lr=0.01,
+        seed=1,
+        engine="fast",
+        data=sample,
+        progress=False,
+        momentum=0.9,
+    )
     runs = {}
     for seg in (None, 7, 10_000):
         calls.clear()

@@ -8,25 +8,49 @@ import torch
 from sgdlab import train
 from sgdlab.errors import ConfigError, DivergenceError
 
-KEYS = {"epoch", "steps", "train_seconds", "mean_minibatch_cost", "train_cost", "train_accuracy",
-        "test_cost", "test_accuracy"}  # fmt: skip
+KEYS = {
+    "epoch",
+    "steps",
+    "train_seconds",
+    "mean_minibatch_cost",
+    "train_cost",
+    "train_accuracy",
+    "test_cost",
+    "test_accuracy",
+}
 
 
 @pytest.mark.parametrize(
     "kw, match",
-    [({"batch_size": 0}, "batch size"), ({"batch_size": 1001}, "1..1000"),
-     ({"batch_size": 2.5}, "batch size"), ({"lr": float("nan")}, "learning rate"),
-     ({"lr": float("inf")}, "learning rate"), ({"lr": -0.1}, "learning rate"),
-     ({"lr": 0}, "learning rate"), ({"epochs": 0}, "epochs"), ({"seed": -1}, "seed"),
-     ({"method": "adam"}, "method"), ({"engine": "warp"}, "engine"),
-     ({"device": "tpu"}, "device"), ({"momentum": -0.1}, "momentum"),
-     ({"momentum": 1.0}, "momentum"), ({"momentum": float("nan")}, "momentum"),
-     ({"weight_decay": -1e-4}, "weight decay"), ({"nesterov": True}, "nesterov"),
-     ({"schedule": "warmup"}, "schedule"), ({"gamma": 0}, "gamma"), ({"gamma": -1}, "gamma"),
-     ({"step_epochs": 0}, "step epochs"), ({"t0": 0}, "t0"), ({"t0": float("inf")}, "t0"),
-     ({"validation": 1000}, "validation size"), ({"validation_seed": -1}, "validation seed"),
-     ({"average": 1}, "average")],
-)  # fmt: skip
+    [
+        ({"batch_size": 0}, "batch size"),
+        ({"batch_size": 1001}, "1..1000"),
+        ({"batch_size": 2.5}, "batch size"),
+        ({"lr": float("nan")}, "learning rate"),
+        ({"lr": float("inf")}, "learning rate"),
+        ({"lr": -0.1}, "learning rate"),
+        ({"lr": 0}, "learning rate"),
+        ({"epochs": 0}, "epochs"),
+        ({"seed": -1}, "seed"),
+        ({"method": "adam"}, "method"),
+        ({"engine": "warp"}, "engine"),
+        ({"device": "tpu"}, "device"),
+        ({"momentum": -0.1}, "momentum"),
+        ({"momentum": 1.0}, "momentum"),
+        ({"momentum": float("nan")}, "momentum"),
+        ({"weight_decay": -1e-4}, "weight decay"),
+        ({"nesterov": True}, "nesterov"),
+        ({"schedule": "warmup"}, "schedule"),
+        ({"gamma": 0}, "gamma"),
+        ({"gamma": -1}, "gamma"),
+        ({"step_epochs": 0}, "step epochs"),
+        ({"t0": 0}, "t0"),
+        ({"t0": float("inf")}, "t0"),
+        ({"validation": 1000}, "validation size"),
+        ({"validation_seed": -1}, "validation seed"),
+        ({"average": 1}, "average"),
+    ],
+)
 def test_bad_hyperparameters_raise_clear_errors(sample, kw, match):
     with pytest.raises(ConfigError, match=match):
         train(data=sample, progress=False, **kw)
@@ -39,8 +63,9 @@ def test_cuda_without_gpu_is_a_clear_error(sample):
 
 
 def test_history_and_config(sample):
-    run = train(batch_size=16, epochs=2, lr=0.005, seed=3, engine="reference", data=sample,
-                progress=False)  # fmt: skip
+    run = train(
+        batch_size=16, epochs=2, lr=0.005, seed=3, engine="reference", data=sample, progress=False
+    )
     assert [h["epoch"] for h in run.history] == [1, 2]
     assert all(set(h) >= KEYS for h in run.history)
     assert run.history[-1]["steps"] == 2 * math.ceil(1000 / 16)

@@ -3,15 +3,23 @@
 Importing the package has no side effects: no data is loaded, no file or thread is touched.
 """
 
-__version__ = "0.1.0"
-
-from .data import CLASS_NAMES, load_fashion_mnist
-from .model import SoftmaxRegression, cost
-from .sampler import MinibatchSampler
-from .steps import gd_step, sgd_step
-from .train import train
+from sgdlab._version import __version__
+from sgdlab.config import TrainConfig
+from sgdlab.data import CLASS_NAMES, load_fashion_mnist
+from sgdlab.model import SoftmaxRegression, cost
+from sgdlab.sampler import MinibatchSampler
+from sgdlab.steps import gd_step, sgd_step
+from sgdlab.training import train
 
 __all__ = [
-    "CLASS_NAMES", "load_fashion_mnist", "SoftmaxRegression", "cost", "MinibatchSampler",
-    "sgd_step", "gd_step", "train", "__version__",
-]  # fmt: skip
+    "CLASS_NAMES",
+    "load_fashion_mnist",
+    "SoftmaxRegression",
+    "cost",
+    "MinibatchSampler",
+    "sgd_step",
+    "gd_step",
+    "train",
+    "TrainConfig",
+    "__version__",
+]

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from .errors import ConfigError
+from sgdlab.errors import ConfigError
 
 METHODS = ("sgd", "gd")
 SCHEDULES = ("constant", "step", "cosine", "inverse")  # see sgdlab.schedules
@@ -51,14 +51,16 @@ class TrainConfig:
         v = self.validation
         n_fit = n - v if _is_int(v) and 0 <= v < n else n  # samples left for training
         if not _is_int(self.batch_size) or not 1 <= self.batch_size <= n_fit:
-            raise ConfigError(f"batch size must be an integer in 1..{n_fit}, "
-                              f"got {self.batch_size!r}")  # fmt: skip
+            raise ConfigError(
+                f"batch size must be an integer in 1..{n_fit}, got {self.batch_size!r}"
+            )
         if not _is_int(self.epochs) or self.epochs < 1:
             raise ConfigError(f"epochs must be an integer ≥ 1, got {self.epochs!r}")
         lr_ok = isinstance(self.lr, (int, float)) and math.isfinite(self.lr)
         if not lr_ok or not 0 < self.lr <= FLOAT32_MAX:
-            raise ConfigError(f"learning rate must be finite, > 0 and ≤ {FLOAT32_MAX:.3g}, "
-                              f"got {self.lr!r}")  # fmt: skip
+            raise ConfigError(
+                f"learning rate must be finite, > 0 and ≤ {FLOAT32_MAX:.3g}, got {self.lr!r}"
+            )
         if not _is_int(self.seed) or self.seed < 0:
             raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
         if self.method not in METHODS:
@@ -79,29 +81,38 @@ class TrainConfig:
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
         if not _finite(self.gamma) or self.gamma <= 0:
-            raise ConfigError(f"gamma must be finite and > 0 (the lr must stay positive), "
-                              f"got {self.gamma!r}")  # fmt: skip
+            raise ConfigError(
+                f"gamma must be finite and > 0 (the lr must stay positive), got {self.gamma!r}"
+            )
         if not _is_int(self.step_epochs) or self.step_epochs < 1:
             raise ConfigError(f"step epochs must be an integer ≥ 1, got {self.step_epochs!r}")
         if not _finite(self.t0) or self.t0 <= 0:
-            raise ConfigError(f"t0 must be finite and > 0 (the lr must stay positive), "
-                              f"got {self.t0!r}")  # fmt: skip
+            raise ConfigError(
+                f"t0 must be finite and > 0 (the lr must stay positive), got {self.t0!r}"
+            )
         if not isinstance(self.average, bool):
             raise ConfigError(f"average must be true or false, got {self.average!r}")
         if not _is_int(self.validation) or not 0 <= self.validation < n:
-            raise ConfigError(f"validation size must be an integer in 0..{n - 1} (fewer than "
-                              f"the {n} training samples), got {self.validation!r}")  # fmt: skip
+            raise ConfigError(
+                f"validation size must be an integer in 0..{n - 1} (fewer than "
+                f"the {n} training samples), got {self.validation!r}"
+            )
         if not _is_int(self.validation_seed) or self.validation_seed < 0:
-            raise ConfigError(f"validation seed must be a non-negative integer, "
-                              f"got {self.validation_seed!r}")  # fmt: skip
+            raise ConfigError(
+                f"validation seed must be a non-negative integer, got {self.validation_seed!r}"
+            )
 
     @property
     def hyper(self):
         """The update as :class:`sgdlab.optim.SGDHyper`."""
-        from .optim import SGDHyper
+        from sgdlab.optim import SGDHyper
 
-        return SGDHyper(momentum=float(self.momentum), nesterov=self.nesterov,
-                        weight_decay=float(self.weight_decay), average=self.average)
+        return SGDHyper(
+            momentum=float(self.momentum),
+            nesterov=self.nesterov,
+            weight_decay=float(self.weight_decay),
+            average=self.average,
+        )
 
 
 def _finite(v: Any) -> bool:

@@ -67,7 +67,7 @@ def evaluate_sums(
 
     Sums, so that shards of a data set combine by addition (data-parallel evaluation).
     """
-    from .data import to_float
+    from sgdlab.data.fashion import to_float
 
     total, correct = 0.0, 0
     dev = model.z.weight.device

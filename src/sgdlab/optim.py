@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from .model import N_CLASSES, N_PIXELS
+from sgdlab.model import N_CLASSES, N_PIXELS
 
 
 @dataclass(frozen=True)
@@ -54,8 +54,9 @@ class OptimState:
 
     buf_w: torch.Tensor = field(default_factory=lambda: _zeros(N_CLASSES, N_PIXELS))
     buf_b: torch.Tensor = field(default_factory=lambda: _zeros(N_CLASSES))
-    avg_w: torch.Tensor = field(default_factory=lambda: _zeros(N_CLASSES, N_PIXELS,
-                                                               dtype=torch.float64))
+    avg_w: torch.Tensor = field(
+        default_factory=lambda: _zeros(N_CLASSES, N_PIXELS, dtype=torch.float64)
+    )
     avg_b: torch.Tensor = field(default_factory=lambda: _zeros(N_CLASSES, dtype=torch.float64))
     avg_count: int = 0
 
@@ -73,22 +74,27 @@ class OptimState:
 
     def state_dict(self) -> dict[str, Any]:
         """Tensors (cloned) and an int: loads with ``torch.load(weights_only=True)``."""
-        return {"buf_w": self.buf_w.clone(), "buf_b": self.buf_b.clone(),
-                "avg_w": self.avg_w.clone(), "avg_b": self.avg_b.clone(),
-                "avg_count": int(self.avg_count)}  # fmt: skip
+        return {
+            "buf_w": self.buf_w.clone(),
+            "buf_b": self.buf_b.clone(),
+            "avg_w": self.avg_w.clone(),
+            "avg_b": self.avg_b.clone(),
+            "avg_count": int(self.avg_count),
+        }
 
     @classmethod
     def from_state_dict(cls, s: dict[str, Any]) -> OptimState:
-        shapes = {"buf_w": ((N_CLASSES, N_PIXELS), torch.float32),
-                  "buf_b": ((N_CLASSES,), torch.float32),
-                  "avg_w": ((N_CLASSES, N_PIXELS), torch.float64),
-                  "avg_b": ((N_CLASSES,), torch.float64)}  # fmt: skip
+        shapes = {
+            "buf_w": ((N_CLASSES, N_PIXELS), torch.float32),
+            "buf_b": ((N_CLASSES,), torch.float32),
+            "avg_w": ((N_CLASSES, N_PIXELS), torch.float64),
+            "avg_b": ((N_CLASSES,), torch.float64),
+        }
         for k, (shape, dtype) in shapes.items():
             t = s[k]
             if not (isinstance(t, torch.Tensor) and t.shape == shape and t.dtype == dtype):
                 raise ValueError(f"optimizer state {k} is not a {dtype} {shape} tensor")
-        return cls(**{k: s[k].clone().contiguous() for k in shapes},
-                   avg_count=int(s["avg_count"]))  # fmt: skip
+        return cls(**{k: s[k].clone().contiguous() for k in shapes}, avg_count=int(s["avg_count"]))
 
 
 def init() -> OptimState:
@@ -97,16 +103,25 @@ def init() -> OptimState:
 
 
 @torch.no_grad()
-def update(w: torch.Tensor, b: torch.Tensor, gw: torch.Tensor, gb: torch.Tensor, lr,
-           hyper: SGDHyper, state: OptimState | None) -> None:  # fmt: skip
+def update(
+    w: torch.Tensor,
+    b: torch.Tensor,
+    gw: torch.Tensor,
+    gb: torch.Tensor,
+    lr,
+    hyper: SGDHyper,
+    state: OptimState | None,
+) -> None:
     """One step in place on ``w`` (10,784), ``b`` (10,) float32 from gradients ``gw``, ``gb``.
 
     ``lr``: a float or a float32 0-dim tensor on the weights' device. ``state`` (needed for
     momentum or averaging) must live on the weights' device; ``torch.optim.SGD``'s order of
     operations, so the result matches it to rounding. Averaging is separate (:func:`accumulate`).
     """
-    for p, g, buf in ((w, gw, None if state is None else state.buf_w),
-                      (b, gb, None if state is None else state.buf_b)):  # fmt: skip
+    for p, g, buf in (
+        (w, gw, None if state is None else state.buf_w),
+        (b, gb, None if state is None else state.buf_b),
+    ):
         if hyper.weight_decay != 0:
             g = g.add(p, alpha=hyper.weight_decay)
         if hyper.momentum != 0:

@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from .errors import ConfigError
+from sgdlab.errors import ConfigError
 
 
 def _plt():
@@ -41,7 +41,7 @@ def save_figure(fig, path: str | os.PathLike) -> Path:
 
 def image_grid(images: torch.Tensor, labels: torch.Tensor, path: str | os.PathLike) -> Path:
     """Draw uint8 images (B,28,28) in a grid titled with their class names; save to ``path``."""
-    from .data import CLASS_NAMES
+    from sgdlab.data import CLASS_NAMES
 
     plt = _plt()
     b = images.shape[0]
@@ -69,39 +69,83 @@ def bench_figure(result: dict[str, Any], path: str | os.PathLike) -> Path:
         b = [r["effective_batch_size"] for r in rows]
         it = [r["per_iteration"] for r in rows]
         yerr = [[s["median"] - s["q1"] for s in it], [s["q3"] - s["median"] for s in it]]
-        ax1.errorbar(b, [s["median"] for s in it], yerr=yerr, marker="o", color=color,
-                     capsize=3, label=f"SGD, {name}")  # fmt: skip
+        ax1.errorbar(
+            b,
+            [s["median"] for s in it],
+            yerr=yerr,
+            marker="o",
+            color=color,
+            capsize=3,
+            label=f"SGD, {name}",
+        )
         gd = res["gd"]["per_iteration"]["median"]
         ax1.axhline(gd, color=color, ls="--", lw=1, label=f"full GD (N={res['n']:,}), {name}")
-        ax2.plot(b, [r["epoch_estimate_seconds"] for r in rows], marker="o", color=color,
-                 label=f"SGD, {name}: steps × step time")  # fmt: skip
-        meas = [(r["effective_batch_size"], r["epoch_measured"]["median"]) for r in rows
-                if r["epoch_measured"]]  # fmt: skip
+        ax2.plot(
+            b,
+            [r["epoch_estimate_seconds"] for r in rows],
+            marker="o",
+            color=color,
+            label=f"SGD, {name}: steps × step time",
+        )
+        meas = [
+            (r["effective_batch_size"], r["epoch_measured"]["median"])
+            for r in rows
+            if r["epoch_measured"]
+        ]
         if meas:
-            ax2.plot(*zip(*meas, strict=True), ls="none", marker="x", ms=9, color=color,
-                     label=f"SGD, {name}: measured epoch")  # fmt: skip
+            ax2.plot(
+                *zip(*meas, strict=True),
+                ls="none",
+                marker="x",
+                ms=9,
+                color=color,
+                label=f"SGD, {name}: measured epoch",
+            )
         ax2.axhline(gd, color=color, ls="--", lw=1, label=f"full GD: 1 iteration, {name}")
         if rows and rows[0].get("vs_peak"):
-            ax3.plot(b, [r["vs_peak"]["over_roofline"] for r in rows], marker="o", color=color,
-                     label=f"SGD step, {name}")  # fmt: skip
-            ep = [(r["effective_batch_size"], r["epoch_vs_peak"]["over_roofline"]) for r in rows
-                  if r["epoch_vs_peak"]]  # fmt: skip
+            ax3.plot(
+                b,
+                [r["vs_peak"]["over_roofline"] for r in rows],
+                marker="o",
+                color=color,
+                label=f"SGD step, {name}",
+            )
+            ep = [
+                (r["effective_batch_size"], r["epoch_vs_peak"]["over_roofline"])
+                for r in rows
+                if r["epoch_vs_peak"]
+            ]
             if ep:
-                ax3.plot(*zip(*ep, strict=True), ls="none", marker="x", ms=9, color=color,
-                         label=f"SGD epoch, {name}")  # fmt: skip
-            ax3.axhline(res["gd"]["vs_peak"]["over_roofline"], color=color, ls="--", lw=1,
-                        label=f"full GD, {name}")  # fmt: skip
+                ax3.plot(
+                    *zip(*ep, strict=True),
+                    ls="none",
+                    marker="x",
+                    ms=9,
+                    color=color,
+                    label=f"SGD epoch, {name}",
+                )
+            ax3.axhline(
+                res["gd"]["vs_peak"]["over_roofline"],
+                color=color,
+                ls="--",
+                lw=1,
+                label=f"full GD, {name}",
+            )
     ax3.axhline(1.0, color="k", lw=1)
-    for ax, title, ylabel in ((ax1, "time per iteration", "seconds"),
-                              (ax2, "time per epoch", "seconds"),
-                              (ax3, "measured / roofline time (1 = at the limit)", "ratio")):
+    for ax, title, ylabel in (
+        (ax1, "time per iteration", "seconds"),
+        (ax2, "time per epoch", "seconds"),
+        (ax3, "measured / roofline time (1 = at the limit)", "ratio"),
+    ):
         ax.set(xscale="log", yscale="log", xlabel="batch size b", ylabel=ylabel, title=title)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7)
     cfg, env = result["config"], result["environment"]
     where = env["cpu_model"] if cfg["device"] == "cpu" else env["device_name"]
-    fig.suptitle(f"sgdlab bench on {cfg['device']} ({where}, {env['torch_threads']} threads, "
-                 f"N = {result['n_train']:,}): median, IQR bars")  # fmt: skip
+    fig.suptitle(
+        f"sgdlab bench on {cfg['device']} ({where}, {env['torch_threads']} threads, "
+        f"N = {result['n_train']:,}): median, IQR bars"
+    )
     return save_figure(fig, path)
 
 
@@ -115,15 +159,25 @@ def estimators_figure(mc: dict[str, Any], path: str):
     fig, (a0, a1) = plt.subplots(1, 2, figsize=(11, 4.2))
     a0.loglog(bs, c, "o", label="measured  √E‖g_B − ∇C‖² / ‖∇C‖")
     a0.loglog(bs, cf, "-", label="formula  √((N−b)/(b(N−1))·σ²) / ‖∇C‖")
-    a0.set(xlabel="minibatch size b", ylabel="relative RMS error",
-           title="minibatch gradient of C: unbiased, ∝ 1/√b")  # fmt: skip
+    a0.set(
+        xlabel="minibatch size b",
+        ylabel="relative RMS error",
+        title="minibatch gradient of C: unbiased, ∝ 1/√b",
+    )
     a1.set_xscale("log", base=2)
     for key, label in (("plugin", "−N·exp(−N·C_B)·∇C_B"), ("rescaled", "(N/b)·∇L_B")):
-        a1.plot(bs, [r["likelihood_grad"][key]["log10_rms_rel_error"] for r in mc["rows"]],
-                "o-", label=f"∇L estimate {label}")
+        a1.plot(
+            bs,
+            [r["likelihood_grad"][key]["log10_rms_rel_error"] for r in mc["rows"]],
+            "o-",
+            label=f"∇L estimate {label}",
+        )
     a1.plot(bs, [math.log10(v) for v in c], "s-", label="∇C estimate g_B (left panel)")
-    a1.set(xlabel="minibatch size b", ylabel="log10 relative RMS error",
-           title="estimating ∇L from a minibatch: off by 10ᵏ")  # fmt: skip
+    a1.set(
+        xlabel="minibatch size b",
+        ylabel="log10 relative RMS error",
+        title="estimating ∇L from a minibatch: off by 10ᵏ",
+    )
     for ax in (a0, a1):
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
@@ -135,7 +189,7 @@ def likelihood_figure(h: torch.Tensor, path: str | os.PathLike) -> Path:
     """How far the likelihood of the first n samples, Π_{i≤n} y_(i,t_i) = e^{−Σ H_i}, lies below
     1 (−log10 of it, in decades; data in file order) against n, log-log, with the points where
     float32 and float64 round it to exactly 0."""
-    from .likelihood import DTYPES, LN10, zero_nats
+    from sgdlab.analysis.likelihood import DTYPES, LN10, zero_nats
 
     plt = _plt()
     decades = (torch.cumsum(h.double(), 0) / LN10).numpy()  # (N,) −log10 Π_{i≤n} y_t
@@ -143,11 +197,20 @@ def likelihood_figure(h: torch.Tensor, path: str | os.PathLike) -> Path:
     fig, ax = plt.subplots(figsize=(7, 3.8))
     ax.plot(n, decades, color="C0", label="−log10 Π_{i≤n} y_(i,t_i)  (= Σ H_i / ln 10)")
     for k, (name, dt) in enumerate(DTYPES.items()):
-        ax.axhline(zero_nats(dt) / LN10, color=f"C{k + 1}", ls="--", lw=1,
-                   label=f"{name}: L = 0 exactly above this")  # fmt: skip
-    ax.set(xscale="log", yscale="log", xlabel="number of training samples n",
-           ylabel="decades below 1: −log10 L",
-           title=f"likelihood L of the first n samples (N = {len(n):,})")  # fmt: skip
+        ax.axhline(
+            zero_nats(dt) / LN10,
+            color=f"C{k + 1}",
+            ls="--",
+            lw=1,
+            label=f"{name}: L = 0 exactly above this",
+        )
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="number of training samples n",
+        ylabel="decades below 1: −log10 L",
+        title=f"likelihood L of the first n samples (N = {len(n):,})",
+    )
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     return save_figure(fig, path)
@@ -156,7 +219,7 @@ def likelihood_figure(h: torch.Tensor, path: str | os.PathLike) -> Path:
 def gradient_images(grads: dict[str, torch.Tensor], path: str | os.PathLike) -> Path:
     """One row per gradient ∂C/∂W (10,784): each class's 784 weights' gradient as a 28×28 image
     (red > 0, blue < 0, one colour scale per row), titled with the class names."""
-    from .data import CLASS_NAMES
+    from sgdlab.data import CLASS_NAMES
 
     plt = _plt()
     fig, axes = plt.subplots(len(grads), 10, figsize=(14, 1.75 * len(grads)), squeeze=False)
@@ -181,8 +244,9 @@ def history_curves(history: list[dict], path: str | os.PathLike, *, title: str =
     for split, style in (("train", "-o"), ("test", "-s"), ("val", "-^")):
         if all(f"{split}_cost" in h for h in history) and history:
             ax_c.plot(epochs, [h[f"{split}_cost"] for h in history], style, label=split, ms=3)
-            ax_a.plot(epochs, [100 * h[f"{split}_accuracy"] for h in history], style,
-                      label=split, ms=3)  # fmt: skip
+            ax_a.plot(
+                epochs, [100 * h[f"{split}_accuracy"] for h in history], style, label=split, ms=3
+            )
     ax_c.set(xlabel="epoch", ylabel="cost C (nats)", title="cost")
     ax_a.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
     for ax in (ax_c, ax_a):

@@ -27,8 +27,9 @@ class MinibatchSampler:
     :meth:`state_dict`, so a run can stop after any minibatch and resume exactly.
     """
 
-    def __init__(self, n: int, batch_size: int, *, generator: torch.Generator,
-                 drop_last: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self, n: int, batch_size: int, *, generator: torch.Generator, drop_last: bool = False
+    ) -> None:
         if not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be a positive integer, got {n!r}")
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
@@ -75,11 +76,14 @@ class MinibatchSampler:
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to resume: sizes, epoch, position and generator states."""
         return {
-            "n": self.n, "batch_size": self.batch_size, "drop_last": self.drop_last,
-            "epoch": self.epoch, "batch": self.batch,
+            "n": self.n,
+            "batch_size": self.batch_size,
+            "drop_last": self.drop_last,
+            "epoch": self.epoch,
+            "batch": self.batch,
             "epoch_generator_state": self._epoch_state,
             "generator_state": self.generator.get_state(),
-        }  # fmt: skip
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a :meth:`state_dict`; the same minibatches follow, bit for bit."""

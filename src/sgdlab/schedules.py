@@ -24,9 +24,18 @@ import torch
 SCHEDULES = ("constant", "step", "cosine", "inverse")
 
 
-def lrs(start: int, stop: int, *, lr: float, schedule: str = "constant", total_steps: int = 1,
-        steps_per_epoch: int = 1, gamma: float = 0.1, step_epochs: int = 1,
-        t0: float = 1000.0) -> torch.Tensor:  # fmt: skip
+def lrs(
+    start: int,
+    stop: int,
+    *,
+    lr: float,
+    schedule: str = "constant",
+    total_steps: int = 1,
+    steps_per_epoch: int = 1,
+    gamma: float = 0.1,
+    step_epochs: int = 1,
+    t0: float = 1000.0,
+) -> torch.Tensor:
     """α_t for the global steps t = start..stop-1: float64 (stop-start,).
 
     ``total_steps`` (T, the run's number of steps) is used by ``cosine`` only;

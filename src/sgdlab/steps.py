@@ -8,8 +8,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .data import to_float
-from .model import SoftmaxRegression, cost
+from sgdlab.data.fashion import to_float
+from sgdlab.model import SoftmaxRegression, cost
 
 
 def sgd_step(model: SoftmaxRegression, x: torch.Tensor, y: torch.Tensor, *, lr: float) -> float:
@@ -28,8 +28,11 @@ def sgd_step(model: SoftmaxRegression, x: torch.Tensor, y: torch.Tensor, *, lr: 
     return c.item()
 
 
-def gradient_sum(model: SoftmaxRegression, x: torch.Tensor, y: torch.Tensor,
-                 ) -> tuple[float, torch.Tensor, torch.Tensor]:  # fmt: skip
+def gradient_sum(
+    model: SoftmaxRegression,
+    x: torch.Tensor,
+    y: torch.Tensor,
+) -> tuple[float, torch.Tensor, torch.Tensor]:
     """Autograd on ``Σ H`` over a (share of a) minibatch, no update: (Σ H in nats,
     Σ ∂H/∂W (10,784), Σ ∂H/∂b (10,)). ``x`` uint8/float (B,...), ``y`` int64 (B,); B = 0 gives
     zeros. Leaves the same gradients in ``.grad``.
@@ -41,9 +44,12 @@ def gradient_sum(model: SoftmaxRegression, x: torch.Tensor, y: torch.Tensor,
 
 
 def full_gradient(
-    model: SoftmaxRegression, images: torch.Tensor, labels: torch.Tensor, *,
+    model: SoftmaxRegression,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
     chunk_size: int = 4096,
-) -> tuple[float, torch.Tensor, torch.Tensor]:  # fmt: skip
+) -> tuple[float, torch.Tensor, torch.Tensor]:
     """The exact gradient of C over all N samples, accumulated chunk by chunk.
 
     Each chunk contributes ``Σ_chunk H / N`` to one autograd graph at a time, so the extra memory
@@ -66,9 +72,13 @@ def full_gradient(
 
 
 def gd_step(
-    model: SoftmaxRegression, images: torch.Tensor, labels: torch.Tensor, *, lr: float,
+    model: SoftmaxRegression,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    lr: float,
     chunk_size: int = 4096,
-) -> float:  # fmt: skip
+) -> float:
     """One full-gradient-descent iteration over the whole set (exercise 3); returns C before."""
     c, gw, gb = full_gradient(model, images, labels, chunk_size=chunk_size)
     with torch.no_grad():
@@ -78,9 +88,15 @@ def gd_step(
 
 
 def compare_steps(
-    images: torch.Tensor, labels: torch.Tensor, *, batch_size: int = 16, lr: float = 0.005,
-    seed: int = 0, init: str = "zeros", device: torch.device | str = "cpu",
-) -> dict:  # fmt: skip
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    batch_size: int = 16,
+    lr: float = 0.005,
+    seed: int = 0,
+    init: str = "zeros",
+    device: torch.device | str = "cpu",
+) -> dict:
     """Exercises 2 and 3 side by side: one SGD iteration on the seeded sampler's first minibatch
     and one full-GD iteration over all N samples, from the same initial weights.
 
@@ -91,8 +107,8 @@ def compare_steps(
     import copy
     import time
 
-    from .model import evaluate
-    from .sampler import MinibatchSampler
+    from sgdlab.model import evaluate
+    from sgdlab.sampler import MinibatchSampler
 
     dev = torch.device(device)
     n = int(labels.shape[0])
@@ -121,15 +137,17 @@ def compare_steps(
             after_mb = cost(model, to_float(x), y).item()
         after_full, _ = evaluate(model, images, labels)  # chunked: no (N,784) float copy
         out[name] = {
-            "samples": len(y) if name == "sgd" else n, "cost_before": before,
+            "samples": len(y) if name == "sgd" else n,
+            "cost_before": before,
             "minibatch_cost_after": after_mb if name == "sgd" else None,
             "full_cost_before": before if name == "gd" else None,  # gd_step returns C before
             "full_cost_after": after_full,
             "grad_norm_weight": model.z.weight.grad.norm().item(),
             "grad_norm_bias": model.z.bias.grad.norm().item(),
             "grad_weight_shape": list(model.z.weight.grad.shape),
-            "grad_bias_shape": list(model.z.bias.grad.shape), "seconds": seconds,
+            "grad_bias_shape": list(model.z.bias.grad.shape),
+            "seconds": seconds,
             "grad_weight": model.z.weight.grad.detach().cpu().clone(),
-        }  # fmt: skip
+        }
     out["time_ratio_gd_over_sgd"] = out["gd"]["seconds"] / out["sgd"]["seconds"]
     return out

@@ -28,14 +28,14 @@ from __future__ import annotations
 
 import torch
 
-from ..errors import ConfigError
-from .base import Engine
-from .reference import ReferenceEngine
+from sgdlab.engines.base import Engine
+from sgdlab.engines.reference import ReferenceEngine
+from sgdlab.errors import ConfigError
 
 # name -> (module, class). Optional engines are imported lazily (numba, CUDA).
 _REGISTRY: dict[str, tuple[str, str]] = {
     "reference": ("sgdlab.engines.reference", "ReferenceEngine"),
-    "fast": ("sgdlab.engines.numba_cpu", "NumbaEngine"),
+    "fast": ("sgdlab.engines.fast.engine", "NumbaEngine"),
     "torch": ("sgdlab.engines.torch_fused", "TorchEngine"),
 }
 #: Preference order for ``engine="auto"`` (first available wins).
@@ -70,8 +70,9 @@ def resolve(name: str, device: torch.device) -> str:
     return name
 
 
-def get_engine(name: str, images: torch.Tensor, labels: torch.Tensor,
-               device: torch.device | str = "cpu") -> Engine:  # fmt: skip
+def get_engine(
+    name: str, images: torch.Tensor, labels: torch.Tensor, device: torch.device | str = "cpu"
+) -> Engine:
     """Build engine ``name`` (or ``"auto"``) holding the training set on ``device``."""
     device = torch.device(device)
     return _engine_class(resolve(name, device))(images, labels, device=device)

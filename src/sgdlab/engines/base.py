@@ -6,8 +6,8 @@ from abc import ABC, abstractmethod
 
 import torch
 
-from ..model import SoftmaxRegression
-from ..optim import OptimState, SGDHyper, accumulate, update
+from sgdlab.model import SoftmaxRegression
+from sgdlab.optim import OptimState, SGDHyper, accumulate, update
 
 PLAIN = SGDHyper()
 
@@ -61,27 +61,45 @@ class Engine(ABC):
         return True
 
     @abstractmethod
-    def sgd_steps(self, model: SoftmaxRegression, perm: torch.Tensor, batch_size: int,
-                  lr: float | torch.Tensor, start: int, stop: int, *,
-                  hyper: SGDHyper | None = None,
-                  state: OptimState | None = None) -> torch.Tensor: ...  # fmt: skip
+    def sgd_steps(
+        self,
+        model: SoftmaxRegression,
+        perm: torch.Tensor,
+        batch_size: int,
+        lr: float | torch.Tensor,
+        start: int,
+        stop: int,
+        *,
+        hyper: SGDHyper | None = None,
+        state: OptimState | None = None,
+    ) -> torch.Tensor: ...
 
     @abstractmethod
-    def full_gradient(self, model: SoftmaxRegression) -> tuple[float, torch.Tensor, torch.Tensor]:
-        ...
+    def full_gradient(
+        self, model: SoftmaxRegression
+    ) -> tuple[float, torch.Tensor, torch.Tensor]: ...
 
     @abstractmethod
-    def minibatch_gradient(self, model: SoftmaxRegression, idx: torch.Tensor,
-                           ) -> tuple[float, torch.Tensor, torch.Tensor]:  # fmt: skip
+    def minibatch_gradient(
+        self,
+        model: SoftmaxRegression,
+        idx: torch.Tensor,
+    ) -> tuple[float, torch.Tensor, torch.Tensor]:
         """Sums over the samples ``idx`` (int64 (B,), B ≥ 0) at the model's weights, no update:
         (Σ H in nats (float), Σ ∂H/∂W float32 (10,784), Σ ∂H/∂b float32 (10,)).
 
         Sums, not means, so the shares of one minibatch combine exactly by addition (the
-        data-parallel path, :mod:`sgdlab.data_parallel`); an empty ``idx`` gives zeros.
+        data-parallel path, :mod:`sgdlab.training.data_parallel`); an empty ``idx`` gives zeros.
         """
 
-    def gd_step(self, model: SoftmaxRegression, lr: float, *, hyper: SGDHyper | None = None,
-                state: OptimState | None = None) -> float:  # fmt: skip
+    def gd_step(
+        self,
+        model: SoftmaxRegression,
+        lr: float,
+        *,
+        hyper: SGDHyper | None = None,
+        state: OptimState | None = None,
+    ) -> float:
         """One full-gradient step with the same update as ``sgd_steps``; returns C before it."""
         hyper = check_state(hyper, state)
         c, gw, gb = self.full_gradient(model)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import torch
 
-from ..data import to_float
-from ..model import SoftmaxRegression, cost
-from ..optim import OptimState, SGDHyper, accumulate
-from ..steps import full_gradient, gradient_sum, sgd_step
-from .base import Engine, as_lrs, check_state
+from sgdlab.data.fashion import to_float
+from sgdlab.engines.base import Engine, as_lrs, check_state
+from sgdlab.model import SoftmaxRegression, cost
+from sgdlab.optim import OptimState, SGDHyper, accumulate
+from sgdlab.steps import full_gradient, gradient_sum, sgd_step
 
 
 class ReferenceEngine(Engine):
@@ -21,10 +21,18 @@ class ReferenceEngine(Engine):
 
     name = "reference"
 
-    def sgd_steps(self, model: SoftmaxRegression, perm: torch.Tensor, batch_size: int,
-                  lr: float | torch.Tensor, start: int, stop: int, *,
-                  hyper: SGDHyper | None = None,
-                  state: OptimState | None = None) -> torch.Tensor:  # fmt: skip
+    def sgd_steps(
+        self,
+        model: SoftmaxRegression,
+        perm: torch.Tensor,
+        batch_size: int,
+        lr: float | torch.Tensor,
+        start: int,
+        stop: int,
+        *,
+        hyper: SGDHyper | None = None,
+        state: OptimState | None = None,
+    ) -> torch.Tensor:
         hyper = check_state(hyper, state)
         lrs = as_lrs(lr, stop - start).tolist()
         costs = torch.empty(stop - start, dtype=torch.float64)
@@ -52,9 +60,14 @@ class ReferenceEngine(Engine):
 
     def _optimizer(self, model, hyper: SGDHyper, state, lrs) -> torch.optim.SGD:
         w, b = model.z.weight, model.z.bias
-        opt = torch.optim.SGD([w, b], lr=lrs[0] if lrs else 0.0, momentum=hyper.momentum,
-                              nesterov=hyper.nesterov, weight_decay=hyper.weight_decay,
-                              dampening=0.0)  # fmt: skip
+        opt = torch.optim.SGD(
+            [w, b],
+            lr=lrs[0] if lrs else 0.0,
+            momentum=hyper.momentum,
+            nesterov=hyper.nesterov,
+            weight_decay=hyper.weight_decay,
+            dampening=0.0,
+        )
         if hyper.momentum != 0:  # a zero buffer gives the same first step as torch's None
             opt.state[w]["momentum_buffer"] = state.buf_w.to(w.device, copy=True)
             opt.state[b]["momentum_buffer"] = state.buf_b.to(b.device, copy=True)
@@ -63,7 +76,10 @@ class ReferenceEngine(Engine):
     def full_gradient(self, model: SoftmaxRegression) -> tuple[float, torch.Tensor, torch.Tensor]:
         return full_gradient(model, self.images, self.labels)
 
-    def minibatch_gradient(self, model: SoftmaxRegression, idx: torch.Tensor,
-                           ) -> tuple[float, torch.Tensor, torch.Tensor]:  # fmt: skip
+    def minibatch_gradient(
+        self,
+        model: SoftmaxRegression,
+        idx: torch.Tensor,
+    ) -> tuple[float, torch.Tensor, torch.Tensor]:
         idx = idx.to(self.device)
         return gradient_sum(model, self.images[idx], self.labels[idx])

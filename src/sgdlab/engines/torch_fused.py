@@ -29,10 +29,10 @@ from contextlib import nullcontext
 
 import torch
 
-from ..data import pixel_affine
-from ..model import N_CLASSES, N_PIXELS, SoftmaxRegression
-from ..optim import OptimState, SGDHyper, update
-from .base import PLAIN, Engine, as_lrs, check_state
+from sgdlab.data.fashion import pixel_affine
+from sgdlab.engines.base import PLAIN, Engine, as_lrs, check_state
+from sgdlab.model import N_CLASSES, N_PIXELS, SoftmaxRegression
+from sgdlab.optim import OptimState, SGDHyper, update
 
 #: Steps captured per CUDA graph (a 500-step training segment = 15 replays + 20 1-step ones).
 GRAPH_STEPS = 32
@@ -51,11 +51,12 @@ class TorchEngine(Engine):
         self.scale, self.shift = pixel_affine(dev)  # (784,) float32 each
         self.W = torch.zeros(N_CLASSES, N_PIXELS, device=dev)  # (10,784) working weights
         self.b = torch.zeros(N_CLASSES, device=dev)  # (10,)
-        self.opt = OptimState(buf_w=torch.zeros(N_CLASSES, N_PIXELS, device=dev),
-                              buf_b=torch.zeros(N_CLASSES, device=dev),
-                              avg_w=torch.zeros(N_CLASSES, N_PIXELS, dtype=torch.float64,
-                                                device=dev),
-                              avg_b=torch.zeros(N_CLASSES, dtype=torch.float64, device=dev))
+        self.opt = OptimState(
+            buf_w=torch.zeros(N_CLASSES, N_PIXELS, device=dev),
+            buf_b=torch.zeros(N_CLASSES, device=dev),
+            avg_w=torch.zeros(N_CLASSES, N_PIXELS, dtype=torch.float64, device=dev),
+            avg_b=torch.zeros(N_CLASSES, dtype=torch.float64, device=dev),
+        )
         self.hyper = PLAIN  # the update of the current call (captured into graphs)
         self._runners: dict[tuple, tuple] = {}  # (B, K, hyper) -> _runner()
         self._neg1: dict[int, torch.Tensor] = {}  # B -> (B,1) of −1 (onehot subtraction)
@@ -95,8 +96,9 @@ class TorchEngine(Engine):
 
     # -- K steps at a time: a CUDA graph on a GPU, the same steps eagerly on the CPU ----------
 
-    def _runner(self, B: int, K: int) -> tuple[Callable[[], None], torch.Tensor, torch.Tensor,
-                                               torch.Tensor]:  # fmt: skip
+    def _runner(
+        self, B: int, K: int
+    ) -> tuple[Callable[[], None], torch.Tensor, torch.Tensor, torch.Tensor]:
         """(run, idx (K·B,) int64, lrs (K,) float32, costs (K,) float32): ``run()`` does K steps
         of batch size B on the minibatches written into ``idx`` with the step sizes written into
         ``lrs``, leaving their costs in ``costs`` (one graph per update ``self.hyper``)."""
@@ -131,17 +133,26 @@ class TorchEngine(Engine):
             with torch.cuda.graph(graph, stream=stream):  # records the kernels, runs nothing
                 run()
             torch.cuda.current_stream().wait_stream(stream)
-            for t, t0 in zip((self.W, self.b, o.buf_w, o.buf_b, o.avg_w, o.avg_b), saved,
-                             strict=True):  # fmt: skip
+            for t, t0 in zip(
+                (self.W, self.b, o.buf_w, o.buf_b, o.avg_w, o.avg_b), saved, strict=True
+            ):
                 t.copy_(t0)  # undo the warm-up steps
         return graph.replay
 
     # -- the Engine API --------------------------------------------------------------------
 
-    def sgd_steps(self, model: SoftmaxRegression, perm: torch.Tensor, batch_size: int,
-                  lr: float | torch.Tensor, start: int, stop: int, *,
-                  hyper: SGDHyper | None = None,
-                  state: OptimState | None = None) -> torch.Tensor:  # fmt: skip
+    def sgd_steps(
+        self,
+        model: SoftmaxRegression,
+        perm: torch.Tensor,
+        batch_size: int,
+        lr: float | torch.Tensor,
+        start: int,
+        stop: int,
+        *,
+        hyper: SGDHyper | None = None,
+        state: OptimState | None = None,
+    ) -> torch.Tensor:
         self.hyper = hyper = check_state(hyper, state)
         b, n = int(batch_size), self.n
         if b < 1 or not 0 <= start <= stop <= -(-n // b):
@@ -153,8 +164,12 @@ class TorchEngine(Engine):
         o = self.opt
         pairs = ((self.W, model.z.weight), (self.b, model.z.bias))
         if state is not None:
-            pairs += ((o.buf_w, state.buf_w), (o.buf_b, state.buf_b), (o.avg_w, state.avg_w),
-                      (o.avg_b, state.avg_b))  # fmt: skip
+            pairs += (
+                (o.buf_w, state.buf_w),
+                (o.buf_b, state.buf_b),
+                (o.avg_w, state.avg_w),
+                (o.avg_b, state.avg_b),
+            )
         with torch.no_grad(), on_gpu:  # graphs replay on the current stream of self.device
             for mine, theirs in pairs:
                 mine.copy_(theirs)
@@ -178,8 +193,11 @@ class TorchEngine(Engine):
             state.avg_count += stop - start
         return costs.to("cpu", torch.float64)
 
-    def minibatch_gradient(self, model: SoftmaxRegression, idx: torch.Tensor,
-                           ) -> tuple[float, torch.Tensor, torch.Tensor]:  # fmt: skip
+    def minibatch_gradient(
+        self,
+        model: SoftmaxRegression,
+        idx: torch.Tensor,
+    ) -> tuple[float, torch.Tensor, torch.Tensor]:
         with torch.no_grad():
             idx = idx.to(self.device, torch.int64)
             W, b = model.z.weight.detach().to(self.device), model.z.bias.detach().to(self.device)

@@ -21,11 +21,11 @@ Library API (for reports and notebooks)::
     sweep.verdict()     # Markdown text computed from the data
     sweep.to_dict()     # JSON-ready: spec, data, environment, chosen, table, verdict, runs
 
-    from sgdlab import experiment_plots as ep   # matplotlib is imported only there
+    from sgdlab.experiments import plots as ep   # matplotlib is imported only there
     ep.plot_curves(sweep, "curves.png")          # C and val accuracy vs epochs and seconds
     ep.plot_noise(sweep, "noise.svg")            # minibatch costs over the exact C
     ep.plot_lr(sweep, "lr.png")                  # the lr rule: final val cost vs lr per b
-    ep.plot_escape(sgdlab.landscape.escape_study(), "escape.png")
+    ep.plot_escape(sgdlab.analysis.landscape.escape_study(), "escape.png")
 
 ``SweepSpec.full()`` / ``SweepSpec.quick()`` are the presets (keyword overrides allowed);
 ``SweepSpec.from_dict(settings, base="full")`` builds one from a TOML table. A run's record:
@@ -43,17 +43,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..data import FashionMNIST
-from .cache import Cache, default_dir
-from .spec import FULL, RunSpec, SweepSpec
-from .summary import aggregate, choose_lr, table
-from .sweep import RunResult, check_workers, execute, noise_specs
-from .verdict import verdict
+from sgdlab.data import FashionMNIST
+from sgdlab.experiments.cache import Cache, default_dir
+from sgdlab.experiments.spec import FULL, RunSpec, SweepSpec
+from sgdlab.experiments.summary import aggregate, choose_lr, table
+from sgdlab.experiments.sweep import RunResult, check_workers, execute, noise_specs
+from sgdlab.experiments.verdict import verdict
 
 SCHEMA = "sgdlab.experiment/1"
 
-__all__ = ["SweepSpec", "RunSpec", "RunResult", "Sweep", "run_sweep", "FULL", "aggregate",
-           "default_dir", "SCHEMA"]  # fmt: skip
+__all__ = [
+    "SweepSpec",
+    "RunSpec",
+    "RunResult",
+    "Sweep",
+    "run_sweep",
+    "FULL",
+    "aggregate",
+    "default_dir",
+    "SCHEMA",
+]
 
 
 @dataclass
@@ -84,47 +93,86 @@ class Sweep:
         return verdict(self.table())
 
     def to_dict(self) -> dict[str, Any]:
-        return {"schema": SCHEMA, "spec": self.spec.to_dict(), "data": self.data,
-                "environment": self.environment, "wall_seconds": self.wall_seconds,
-                "runs_trained": self.trained, "runs_cached": len(self.runs) + len(self.noise)
-                - self.trained, "workers": self.workers, "cache_dir": self.cache_dir,
-                "lr_rule": LR_RULE, "chosen": self.chosen(), "table": self.table(),
-                "verdict": self.verdict(),
-                "runs": self.records(), "noise": [r.record for r in self.noise]}  # fmt: skip
+        return {
+            "schema": SCHEMA,
+            "spec": self.spec.to_dict(),
+            "data": self.data,
+            "environment": self.environment,
+            "wall_seconds": self.wall_seconds,
+            "runs_trained": self.trained,
+            "runs_cached": len(self.runs) + len(self.noise) - self.trained,
+            "workers": self.workers,
+            "cache_dir": self.cache_dir,
+            "lr_rule": LR_RULE,
+            "chosen": self.chosen(),
+            "table": self.table(),
+            "verdict": self.verdict(),
+            "runs": self.records(),
+            "noise": [r.record for r in self.noise],
+        }
 
 
-LR_RULE = ("for each batch size, the lr of its grid with the lowest validation cost at the end "
-           "of the epoch budget, averaged over seeds; an lr with any diverged seed is excluded")
+LR_RULE = (
+    "for each batch size, the lr of its grid with the lowest validation cost at the end "
+    "of the epoch budget, averaged over seeds; an lr with any diverged seed is excluded"
+)
 
 
-def run_sweep(spec: SweepSpec, *, data: FashionMNIST, cache_dir: str | Path | None = None,
-              workers: int | None = None, progress: bool = True) -> Sweep:  # fmt: skip
+def run_sweep(
+    spec: SweepSpec,
+    *,
+    data: FashionMNIST,
+    cache_dir: str | Path | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+) -> Sweep:
     """Run (or read from the cache) every run of ``spec`` on ``data``; return a :class:`Sweep`.
 
     ``workers`` processes (default: one per usable core) with one thread each. Then, at each
     SGD batch size's chosen lr, one noise run (every minibatch cost recorded). Raises
     :class:`~sgdlab.errors.TrainingInterrupted` on Ctrl-C (finished runs stay cached) and
     :class:`~sgdlab.errors.ConfigError` for bad settings (e.g. validation ≥ N)."""
-    from .. import __version__
-    from ..errors import ConfigError
-    from ..provenance import environment
+    from sgdlab._version import __version__
+    from sgdlab.errors import ConfigError
+    from sgdlab.measure.provenance import environment
 
     n = int(data.train_images.shape[0])
     if not 1 <= spec.validation < n:
-        raise ConfigError(f"validation must be in 1..{n - 1} images (the data has {n} training "
-                          f"images), got {spec.validation}; use --quick or set [sweep] "
-                          "validation in --config")  # fmt: skip
+        raise ConfigError(
+            f"validation must be in 1..{n - 1} images (the data has {n} training "
+            f"images), got {spec.validation}; use --quick or set [sweep] "
+            "validation in --config"
+        )
     workers = check_workers(workers)
     cache = Cache(cache_dir, data_sha256=data.sha256, version=__version__)
     t0 = time.perf_counter()
-    grid = execute(spec.runs(), data=data, cache=cache, workers=workers, progress=progress,
-                   desc="sweep runs")  # fmt: skip
+    grid = execute(
+        spec.runs(), data=data, cache=cache, workers=workers, progress=progress, desc="sweep runs"
+    )
     chosen = choose_lr([r.record for r in grid.results])
-    noise = execute(noise_specs(spec, chosen, n - spec.validation), data=data, cache=cache,
-                    workers=workers, progress=progress, desc="noise runs")  # fmt: skip
-    info = {"source": data.source, "is_sample": data.is_sample, "n_train": n,
-            "n_test": int(data.test_images.shape[0]), "sha256": data.sha256}  # fmt: skip
-    return Sweep(spec=spec, runs=grid.results, noise=noise.results, data=info,
-                 environment=environment("cpu"), wall_seconds=time.perf_counter() - t0,
-                 trained=grid.trained + noise.trained, workers=workers,
-                 cache_dir=str(cache.dir))  # fmt: skip
+    noise = execute(
+        noise_specs(spec, chosen, n - spec.validation),
+        data=data,
+        cache=cache,
+        workers=workers,
+        progress=progress,
+        desc="noise runs",
+    )
+    info = {
+        "source": data.source,
+        "is_sample": data.is_sample,
+        "n_train": n,
+        "n_test": int(data.test_images.shape[0]),
+        "sha256": data.sha256,
+    }
+    return Sweep(
+        spec=spec,
+        runs=grid.results,
+        noise=noise.results,
+        data=info,
+        environment=environment("cpu"),
+        wall_seconds=time.perf_counter() - t0,
+        trained=grid.trained + noise.trained,
+        workers=workers,
+        cache_dir=str(cache.dir),
+    )

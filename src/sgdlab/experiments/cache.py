@@ -17,8 +17,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
-from .spec import RunSpec
+from sgdlab.errors import ConfigError
+from sgdlab.experiments.spec import RunSpec
 
 SCHEMA = "sgdlab.experiment-run/1"
 #: Bumped when a run records other fields: older cache files then miss and are re-run.
@@ -31,8 +31,12 @@ def default_dir() -> Path:
 
 
 def identity(spec: RunSpec, data_sha256: dict[str, str], version: str) -> dict[str, Any]:
-    return {"spec": spec.to_dict(), "data_sha256": dict(sorted(data_sha256.items())),
-            "sgdlab_version": version, "record_format": RECORD_FORMAT}  # fmt: skip
+    return {
+        "spec": spec.to_dict(),
+        "data_sha256": dict(sorted(data_sha256.items())),
+        "sgdlab_version": version,
+        "record_format": RECORD_FORMAT,
+    }
 
 
 def key(spec: RunSpec, data_sha256: dict[str, str], version: str) -> str:
@@ -44,8 +48,9 @@ def key(spec: RunSpec, data_sha256: dict[str, str], version: str) -> str:
 class Cache:
     """Finished runs under ``directory`` (created on first write)."""
 
-    def __init__(self, directory: str | os.PathLike | None, *, data_sha256: dict[str, str],
-                 version: str) -> None:  # fmt: skip
+    def __init__(
+        self, directory: str | os.PathLike | None, *, data_sha256: dict[str, str], version: str
+    ) -> None:
         self.dir = Path(directory) if directory is not None else default_dir()
         if self.dir.exists() and not self.dir.is_dir():
             raise ConfigError(f"cache dir {self.dir} exists and is not a directory")
@@ -76,8 +81,12 @@ class Cache:
         except OSError as e:
             raise ConfigError(f"cannot create cache dir {self.dir}: {e.strerror}") from None
         path = self.path(spec)
-        doc = {"schema": SCHEMA, "key": self.key(spec),
-               "identity": identity(spec, self.data_sha256, self.version), "record": record}
+        doc = {
+            "schema": SCHEMA,
+            "key": self.key(spec),
+            "identity": identity(spec, self.data_sha256, self.version),
+            "record": record,
+        }
         fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=f".{path.stem}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:

@@ -26,12 +26,12 @@ from typing import Any
 
 import torch
 
-from .. import engines
-from ..data import FashionMNIST
-from ..model import SoftmaxRegression, evaluate
-from ..sampler import MinibatchSampler
-from ..split import hold_out
-from .spec import RunSpec
+from sgdlab import engines
+from sgdlab.data import FashionMNIST
+from sgdlab.data.split import hold_out
+from sgdlab.experiments.spec import RunSpec
+from sgdlab.model import SoftmaxRegression, evaluate
+from sgdlab.sampler import MinibatchSampler
 
 
 def eval_points(steps_per_epoch: int, evals: int) -> list[int]:
@@ -49,13 +49,16 @@ def run_one(spec: RunSpec, data: FashionMNIST) -> dict[str, Any]:
 class _Run:
     def __init__(self, spec: RunSpec, data: FashionMNIST):
         if not 1 <= spec.validation < data.train_images.shape[0]:
-            from ..errors import ConfigError
+            from sgdlab.errors import ConfigError
 
-            raise ConfigError(f"validation must be in 1..{data.train_images.shape[0] - 1} "
-                              f"images, got {spec.validation}")
+            raise ConfigError(
+                f"validation must be in 1..{data.train_images.shape[0] - 1} "
+                f"images, got {spec.validation}"
+            )
         self.spec = spec
-        fit, (self.val_x, self.val_y), self.split = hold_out(data, spec.validation,
-                                                             seed=spec.validation_seed)
+        fit, (self.val_x, self.val_y), self.split = hold_out(
+            data, spec.validation, seed=spec.validation_seed
+        )
         self.n = fit.train_images.shape[0]
         self.test = (data.test_images, data.test_labels)
         self.eng = engines.get_engine(spec.engine, fit.train_images, fit.train_labels, "cpu")
@@ -78,13 +81,22 @@ class _Run:
         test_cost = test_acc = None
         if self.diverged_at is None:
             test_cost, test_acc = evaluate(self.model, *self.test)
-        rec = {"spec": s.to_dict(), "diverged": self.diverged_at is not None,
-               "diverged_at_step": self.diverged_at, "n_train": self.n,
-               "validation": self.split, "steps_per_epoch": self.spe,
-               "engine": self.eng.name, "torch_threads": torch.get_num_threads(),
-               "train_seconds": self.seconds, "train_cpu_seconds": self.cpu,
-               "load_average": _loadavg(), "test_cost": test_cost,
-               "test_accuracy": test_acc, "curve": self.curve}  # fmt: skip
+        rec = {
+            "spec": s.to_dict(),
+            "diverged": self.diverged_at is not None,
+            "diverged_at_step": self.diverged_at,
+            "n_train": self.n,
+            "validation": self.split,
+            "steps_per_epoch": self.spe,
+            "engine": self.eng.name,
+            "torch_threads": torch.get_num_threads(),
+            "train_seconds": self.seconds,
+            "train_cpu_seconds": self.cpu,
+            "load_average": _loadavg(),
+            "test_cost": test_cost,
+            "test_accuracy": test_acc,
+            "curve": self.curve,
+        }
         if s.kind == "noise":
             costs = torch.cat(self.all_costs) if self.all_costs else torch.empty(0)
             rec["minibatch_costs"] = [float(f"{c:.6g}") for c in costs.tolist()]
@@ -111,8 +123,9 @@ class _Run:
         eng, lr = self.eng, self.spec.lr
         if self.spec.is_gd:
             t0, c0 = time.perf_counter(), time.thread_time()
-            c = torch.tensor([eng.gd_step(self.model, lr) for _ in range(stop - start)],
-                             dtype=torch.float64)  # fmt: skip
+            c = torch.tensor(
+                [eng.gd_step(self.model, lr) for _ in range(stop - start)], dtype=torch.float64
+            )
         else:
             perm = self.sampler.permutation()  # drawn outside the clock, as train() does
             t0, c0 = time.perf_counter(), time.thread_time()
@@ -141,11 +154,18 @@ class _Run:
         self.pending = []
         if not all(math.isfinite(v) for v in (train_cost, val_cost)):
             self.diverged_at = self.step
-        self.curve.append({"epoch": self.step / self.spe, "step": self.step,
-                           "train_seconds": self.seconds, "train_cpu_seconds": self.cpu,
-                           "train_cost": train_cost,
-                           "val_cost": val_cost, "val_accuracy": val_acc,
-                           "minibatch_cost": mb})  # fmt: skip
+        self.curve.append(
+            {
+                "epoch": self.step / self.spe,
+                "step": self.step,
+                "train_seconds": self.seconds,
+                "train_cpu_seconds": self.cpu,
+                "train_cost": train_cost,
+                "val_cost": val_cost,
+                "val_accuracy": val_acc,
+                "minibatch_cost": mb,
+            }
+        )
 
 
 def _loadavg() -> float | None:

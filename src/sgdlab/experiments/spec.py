@@ -12,7 +12,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..errors import ConfigError
+from sgdlab.errors import ConfigError
 
 FULL = "full"  # the batch size that means full-batch GD
 KINDS = ("curve", "noise")
@@ -42,7 +42,7 @@ class RunSpec:
     ``kind="curve"``: evaluate ``evals_per_epoch`` times per epoch (SGD) or every
     ``eval_every_steps`` steps (GD). ``kind="noise"``: one run that records every minibatch cost
     and the exact C every ``eval_every_steps`` steps. ``validation``: held-out training images
-    chosen by ``validation_seed`` (:func:`sgdlab.split.hold_out`, as ``sgdlab train
+    chosen by ``validation_seed`` (:func:`sgdlab.data.split.hold_out`, as ``sgdlab train
     --validation``): the same split for every seed, so lrs are compared on the same images.
     """
 
@@ -144,11 +144,17 @@ class SweepSpec:
         each (factor √10 apart), 3 seeds, 10 epochs for SGD and 200 for full GD."""
         r10 = math.sqrt(10)
         kw: dict[str, Any] = dict(
-            lr_grids={"1": _grid(3e-4, 5, r10), "16": _grid(3e-3, 5, r10),
-                      "128": _grid(3e-2, 5, r10), "1024": _grid(0.1, 5, r10),
-                      FULL: _grid(0.1, 5, r10)},
-            epochs={"1": 10, "16": 10, "128": 10, "1024": 10, FULL: 200}, evals_per_epoch=5,
-            name="full")
+            lr_grids={
+                "1": _grid(3e-4, 5, r10),
+                "16": _grid(3e-3, 5, r10),
+                "128": _grid(3e-2, 5, r10),
+                "1024": _grid(0.1, 5, r10),
+                FULL: _grid(0.1, 5, r10),
+            },
+            epochs={"1": 10, "16": 10, "128": 10, "1024": 10, FULL: 200},
+            evals_per_epoch=5,
+            name="full",
+        )
         return cls(**{**kw, **overrides})
 
     @classmethod
@@ -156,10 +162,15 @@ class SweepSpec:
         """A small grid that finishes in well under a minute (sample or real data)."""
         kw: dict[str, Any] = dict(
             batch_sizes=(1, 16, 128, FULL),
-            lr_grids={"1": (1e-4, 1e-3), "16": (3e-3, 3e-2), "128": (3e-2, 3e-1),
-                      FULL: (0.1, 0.3)},
-            seeds=(0, 1), epochs={"1": 2, "16": 2, "128": 2, FULL: 20},
-            evals_per_epoch=4, gd_eval_every=2, validation=200, noise_evals=20, name="quick")
+            lr_grids={"1": (1e-4, 1e-3), "16": (3e-3, 3e-2), "128": (3e-2, 3e-1), FULL: (0.1, 0.3)},
+            seeds=(0, 1),
+            epochs={"1": 2, "16": 2, "128": 2, FULL: 20},
+            evals_per_epoch=4,
+            gd_eval_every=2,
+            validation=200,
+            noise_evals=20,
+            name="quick",
+        )
         return cls(**{**kw, **overrides})
 
     def runs(self) -> list[RunSpec]:
@@ -177,15 +188,31 @@ class SweepSpec:
         """The run whose every minibatch cost is recorded (first seed, ``noise_epochs``)."""
         steps = self.noise_epochs * (1 if b == FULL else -(-n_train // int(b)))
         every = max(1, steps // self.noise_evals)
-        return RunSpec(batch_size=b, lr=lr, seed=self.seeds[0], epochs=self.noise_epochs,
-                       kind="noise", eval_every_steps=every, validation=self.validation,
-                       validation_seed=self.validation_seed, engine=self.engine)  # fmt: skip
+        return RunSpec(
+            batch_size=b,
+            lr=lr,
+            seed=self.seeds[0],
+            epochs=self.noise_epochs,
+            kind="noise",
+            eval_every_steps=every,
+            validation=self.validation,
+            validation_seed=self.validation_seed,
+            engine=self.engine,
+        )
 
     def _run(self, b, lr, seed, epochs, kind) -> RunSpec:
-        return RunSpec(batch_size=b, lr=lr, seed=seed, epochs=epochs, kind=kind,
-                       evals_per_epoch=self.evals_per_epoch, eval_every_steps=self.gd_eval_every,
-                       validation=self.validation, validation_seed=self.validation_seed,
-                       engine=self.engine)  # fmt: skip
+        return RunSpec(
+            batch_size=b,
+            lr=lr,
+            seed=seed,
+            epochs=epochs,
+            kind=kind,
+            evals_per_epoch=self.evals_per_epoch,
+            eval_every_steps=self.gd_eval_every,
+            validation=self.validation,
+            validation_seed=self.validation_seed,
+            engine=self.engine,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

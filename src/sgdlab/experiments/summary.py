@@ -17,7 +17,7 @@ import statistics
 from collections import defaultdict
 from typing import Any
 
-from .spec import batch_label
+from sgdlab.experiments.spec import batch_label
 
 #: The clock of every time figure: CPU seconds of the single training thread (see :mod:`.run`).
 TIME = "train_cpu_seconds"
@@ -50,11 +50,13 @@ def choose_lr(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         lrs = list(grid)
         best = min(lrs, key=lambda lr: grid[lr])
         ok = math.isfinite(grid[best])
-        out[b] = {"lr": best if ok else None, "val_cost": grid[best] if ok else None,
-                  "at_edge": ok and len(lrs) > 1 and best in (lrs[0], lrs[-1]),
-                  "grid": {str(lr): (v if math.isfinite(v) else None) for lr, v in grid.items()},
-                  "diverged_lrs": [lr for lr, runs in per_lr.items()
-                                   if any(r["diverged"] for r in runs)]}  # fmt: skip
+        out[b] = {
+            "lr": best if ok else None,
+            "val_cost": grid[best] if ok else None,
+            "at_edge": ok and len(lrs) > 1 and best in (lrs[0], lrs[-1]),
+            "grid": {str(lr): (v if math.isfinite(v) else None) for lr, v in grid.items()},
+            "diverged_lrs": [lr for lr, runs in per_lr.items() if any(r["diverged"] for r in runs)],
+        }
     return out
 
 
@@ -104,8 +106,12 @@ def _stats(vals: list[float | None]) -> dict[str, Any]:
     return {"mean": statistics.fmean(got), "min": min(got), "max": max(got), "n": len(got)}
 
 
-def table(records: list[dict[str, Any]], *, targets: tuple[float, ...] = (0.83, 0.84),
-          chosen: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+def table(
+    records: list[dict[str, Any]],
+    *,
+    targets: tuple[float, ...] = (0.83, 0.84),
+    chosen: dict[str, dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
     """One row per batch size (grid order: SGD by b, then full GD), at its chosen lr.
 
     Figures are over the seeds of the chosen lr: ``{"mean","min","max","n"}``. ``resolution_s``
@@ -122,20 +128,29 @@ def table(records: list[dict[str, Any]], *, targets: tuple[float, ...] = (0.83, 
             continue
         runs = groups[b][lr]
         r0 = runs[0]
-        gaps = [q[TIME] - p[TIME]
-                for r in runs
-                for p, q in zip(r["curve"], r["curve"][1:], strict=False)]  # fmt: skip
+        gaps = [
+            q[TIME] - p[TIME]
+            for r in runs
+            for p, q in zip(r["curve"], r["curve"][1:], strict=False)
+        ]
         epochs = r0["spec"]["epochs"]
-        row = {"batch_size": b, "lr": lr, "lr_at_edge": chosen[b]["at_edge"],
-               "seeds": [r["spec"]["seed"] for r in runs],
-               "steps_per_epoch": r0["steps_per_epoch"],
-               "epochs": epochs, "evals": len(r0["curve"]) - 1,
-               "seconds_per_epoch": _stats([r["curve"][-1][TIME] / epochs for r in runs]),
-               "resolution_s": statistics.median(gaps) if gaps else None}  # fmt: skip
+        row = {
+            "batch_size": b,
+            "lr": lr,
+            "lr_at_edge": chosen[b]["at_edge"],
+            "seeds": [r["spec"]["seed"] for r in runs],
+            "steps_per_epoch": r0["steps_per_epoch"],
+            "epochs": epochs,
+            "evals": len(r0["curve"]) - 1,
+            "seconds_per_epoch": _stats([r["curve"][-1][TIME] / epochs for r in runs]),
+            "resolution_s": statistics.median(gaps) if gaps else None,
+        }
         for name, ep in (("epoch1", 1.0), ("final", float(epochs))):
             pts = [at_epoch(r, ep) for r in runs]
-            row[name] = {f: _stats([p[f] if p else None for p in pts])
-                         for f in ("train_cost", "val_cost", "val_accuracy")}
+            row[name] = {
+                f: _stats([p[f] if p else None for p in pts])
+                for f in ("train_cost", "val_cost", "val_accuracy")
+            }
         row["time_to"] = {f"{t:g}": _stats([time_to(r, t) for r in runs]) for t in targets}
         row["test_accuracy"] = _stats([r["test_accuracy"] for r in runs])
         row["_runs"] = runs

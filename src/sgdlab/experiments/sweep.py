@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..data import FashionMNIST
-from ..errors import ConfigError, TrainingInterrupted
-from .cache import Cache
-from .spec import FULL, RunSpec, SweepSpec, batch_label
+from sgdlab.data import FashionMNIST
+from sgdlab.errors import ConfigError, TrainingInterrupted
+from sgdlab.experiments.cache import Cache
+from sgdlab.experiments.spec import FULL, RunSpec, SweepSpec, batch_label
 
 _W: dict[str, Any] = {}  # worker state: data, cache
 
@@ -50,7 +50,7 @@ def _init_worker(data: FashionMNIST, cache: Cache) -> None:
 
 
 def _work(spec: RunSpec) -> tuple[RunSpec, dict[str, Any]]:
-    from .run import run_one
+    from sgdlab.experiments.run import run_one
 
     record = run_one(spec, _W["data"])
     _W["cache"].put(spec, record)
@@ -72,9 +72,16 @@ class Executed:
     trained: int = 0
 
 
-def execute(specs: Iterable[RunSpec], *, data: FashionMNIST, cache: Cache, workers: int,
-            progress: bool = True, desc: str = "runs",
-            on_result: Callable[[RunResult], None] | None = None) -> Executed:  # fmt: skip
+def execute(
+    specs: Iterable[RunSpec],
+    *,
+    data: FashionMNIST,
+    cache: Cache,
+    workers: int,
+    progress: bool = True,
+    desc: str = "runs",
+    on_result: Callable[[RunResult], None] | None = None,
+) -> Executed:
     """Read cached runs, run the others (``workers`` processes; 1 = in this process)."""
     specs = list(specs)
     out = Executed()
@@ -108,7 +115,9 @@ def execute(specs: Iterable[RunSpec], *, data: FashionMNIST, cache: Cache, worke
         raise TrainingInterrupted(
             f"interrupted after {time.perf_counter() - started:.0f} s: {kept} of {len(specs)} "
             f"{desc} are finished and cached in {cache.dir}; run the same command again to "
-            "continue from them", signal.SIGINT) from None
+            "continue from them",
+            signal.SIGINT,
+        ) from None
     finally:
         if old_term is not None:
             signal.signal(signal.SIGTERM, old_term)
@@ -133,8 +142,8 @@ def _term_as_interrupt():
 
 
 def _run_here(todo, data, cache, done) -> None:
-    from ..machine import restore_threads, set_threads
-    from .run import run_one
+    from sgdlab.experiments.run import run_one
+    from sgdlab.measure.machine import restore_threads, set_threads
 
     old = set_threads(1)
     try:
@@ -178,6 +187,8 @@ def check_workers(workers: int | None) -> int:
 
 def noise_specs(spec: SweepSpec, chosen: dict[str, dict[str, Any]], n_train: int) -> list[RunSpec]:
     """One noise run per SGD batch size at its chosen lr (full GD has no minibatch noise)."""
-    return [spec.noise_run(b, chosen[batch_label(b)]["lr"], n_train=n_train)
-            for b in spec.batch_sizes
-            if b != FULL and chosen.get(batch_label(b), {}).get("lr") is not None]  # fmt: skip
+    return [
+        spec.noise_run(b, chosen[batch_label(b)]["lr"], n_train=n_train)
+        for b in spec.batch_sizes
+        if b != FULL and chosen.get(batch_label(b), {}).get("lr") is not None
+    ]

@@ -37,29 +37,39 @@ def ladder(rows: list[dict[str, Any]], figure: str) -> dict[str, Any]:
     Returns ``{"pairs": [(small, large, outcome)], "answer": "yes"|"not always"|"no",
     "pays_down_to": b}``: the smallest b reached from the largest by steps that all pay."""
     rows = [r for r in rows if not r.get("all_diverged")]
-    pairs = [(s["batch_size"], g["batch_size"], compare(s[figure], g[figure]))
-             for s, g in zip(rows, rows[1:], strict=False)]  # fmt: skip
+    pairs = [
+        (s["batch_size"], g["batch_size"], compare(s[figure], g[figure]))
+        for s, g in zip(rows, rows[1:], strict=False)
+    ]
     outcomes = [o for _, _, o in pairs]
     down_to = rows[-1]["batch_size"] if rows else None
     for small, _, o in reversed(pairs):
         if o != "better":
             break
         down_to = small
-    answer = ("yes" if outcomes and all(o == "better" for o in outcomes)
-              else "no" if not any(o == "better" for o in outcomes) else "not always")
+    answer = (
+        "yes"
+        if outcomes and all(o == "better" for o in outcomes)
+        else "no"
+        if not any(o == "better" for o in outcomes)
+        else "not always"
+    )
     return {"pairs": pairs, "answer": answer, "pays_down_to": down_to}
 
 
 def _ladder_text(lad: dict[str, Any], rows, figure: str) -> str:
-    vals = ", ".join(f"b={r['batch_size']}: {_fmt(r[figure])}" for r in rows
-                     if not r.get("all_diverged"))  # fmt: skip
+    vals = ", ".join(
+        f"b={r['batch_size']}: {_fmt(r[figure])}" for r in rows if not r.get("all_diverged")
+    )
     bad = [f"b={s} vs b={g}: {o}" for s, g, o in lad["pairs"] if o != "better"]
     ok = [r for r in rows if not r.get("all_diverged") and r[figure].get("mean") is not None]
     best = min(ok, key=lambda r: r[figure]["mean"])["batch_size"] if ok else None
     text = f"C = {vals} (lowest: b={best}). Smaller b pays: **{lad['answer']}**"
     if lad["answer"] != "yes" and lad["pays_down_to"] is not None:
-        text += (f"; making b smaller keeps paying from the largest b down to "
-                 f"b={lad['pays_down_to']}, not beyond ({'; '.join(bad)})")
+        text += (
+            f"; making b smaller keeps paying from the largest b down to "
+            f"b={lad['pays_down_to']}, not beyond ({'; '.join(bad)})"
+        )
     return text + "."
 
 
@@ -75,24 +85,33 @@ def verdict(rows: list[dict[str, Any]], *, convex_note: bool = True) -> str:
     per_sec = ladder(ok, "cost_at_common_time")
     lines = ["### Verdict (computed from the runs above)", ""]
     lines.append(f"- **Per epoch, after 1 epoch:** {_ladder_text(per_epoch1, ep1, 'c1')}")
-    lines.append(f"- **Per epoch, after {e} epochs:** "
-                 f"{_ladder_text(per_epoch, ok, 'cost_at_common_epochs')}")
+    lines.append(
+        f"- **Per epoch, after {e} epochs:** {_ladder_text(per_epoch, ok, 'cost_at_common_epochs')}"
+    )
     t = ok[0]["common_time_s"]
-    lines.append(f"- **Per second, after {t:.3g} s of training** (the shortest budget of any b): "
-                 f"{_ladder_text(per_sec, ok, 'cost_at_common_time')}")
+    lines.append(
+        f"- **Per second, after {t:.3g} s of training** (the shortest budget of any b): "
+        f"{_ladder_text(per_sec, ok, 'cost_at_common_time')}"
+    )
     for target in ok[0]["time_to"]:
-        reached = [(r["time_to"][target]["mean"], r["batch_size"]) for r in ok
-                   if r["time_to"][target]["n"] == len(r["seeds"])]
-        missed = [f"b={r['batch_size']}" for r in ok
-                  if r["time_to"][target]["n"] != len(r["seeds"])]
+        reached = [
+            (r["time_to"][target]["mean"], r["batch_size"])
+            for r in ok
+            if r["time_to"][target]["n"] == len(r["seeds"])
+        ]
+        missed = [
+            f"b={r['batch_size']}" for r in ok if r["time_to"][target]["n"] != len(r["seeds"])
+        ]
         if reached:
             res = {r["batch_size"]: r["resolution_s"] or 0.0 for r in ok}
             ranked = sorted(reached)
             best_t, best_b = ranked[0]
             order = ", ".join(f"b={b}: {s:.3g} s (res. {res[b]:.2g})" for s, b in ranked)
-            text = (f"- **Time to {float(target):.0%} validation accuracy** (mean over seeds, "
-                    f"res. = time between evaluation points; fastest first): {order}. "
-                    f"Fastest: **b={best_b}**")
+            text = (
+                f"- **Time to {float(target):.0%} validation accuracy** (mean over seeds, "
+                f"res. = time between evaluation points; fastest first): {order}. "
+                f"Fastest: **b={best_b}**"
+            )
             ties = [f"b={b}" for s, b in ranked[1:] if s - best_t <= max(res[b], res[best_b])]
             if ties:
                 text += f", tied within the resolution with {', '.join(ties)}"
@@ -100,14 +119,20 @@ def verdict(rows: list[dict[str, Any]], *, convex_note: bool = True) -> str:
                 text += f"; not reached by every seed within the budget: {', '.join(missed)}"
             lines.append(text + ".")
         else:
-            lines.append(f"- **{float(target):.0%} validation accuracy**: not reached by any b "
-                         "in every seed within the budget.")
+            lines.append(
+                f"- **{float(target):.0%} validation accuracy**: not reached by any b "
+                "in every seed within the budget."
+            )
     edge = [f"b={r['batch_size']}" for r in ok if r.get("lr_at_edge")]
     if edge:
-        lines.append(f"- Caveat: the chosen lr lies at the edge of its grid for "
-                     f"{', '.join(edge)}; a wider grid might change those rows.")
+        lines.append(
+            f"- Caveat: the chosen lr lies at the edge of its grid for "
+            f"{', '.join(edge)}; a wider grid might change those rows."
+        )
     if convex_note:
-        lines.append("- The chapter's other claim (noise helps escape local minima) cannot be "
-                     "tested on this model: C is convex in (W, b), so it has no local minima "
-                     "other than the global one; see the 2-D illustration.")
+        lines.append(
+            "- The chapter's other claim (noise helps escape local minima) cannot be "
+            "tested on this model: C is convex in (W, b), so it has no local minima "
+            "other than the global one; see the 2-D illustration."
+        )
     return "\n".join(lines)

@@ -1,0 +1,84 @@
+"""The ``sgdlab`` command line: parses arguments and calls library functions, nothing more.
+
+Each subcommand lives in :mod:`sgdlab.cli` (one module per command, exporting
+``register(subparsers, parents)``). A user's mistake (bad option, bad value, missing data) is
+printed as one line on stderr with exit code 2 and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from sgdlab.errors import DistributedError, SgdlabError, TrainingInterrupted
+
+#: Subcommand modules, in the order ``--help`` lists them.
+COMMANDS = ("minibatch", "step", "train", "bench", "likelihood", "experiment", "report")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2 (argparse prints usage + message)
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from sgdlab.cli.common import common_parent
+
+    parser = _Parser(
+        prog="sgdlab",
+        description="Train and study minibatch SGD on Fashion-MNIST: the chapter's softmax "
+        "classifier y = softmax(z(x)), cost C = mean cross-entropy, step (W,b) -= lr*grad C.",
+        epilog="Exercises: 1 = sgdlab minibatch, 2-3 = sgdlab step, 4 = sgdlab bench, "
+        "5 = sgdlab likelihood; main job = sgdlab train; does a smaller minibatch converge "
+        "faster? = sgdlab experiment; all of it on one page = sgdlab report. "
+        "Run 'sgdlab COMMAND --help' for each command's options.",
+    )
+    from sgdlab._version import __version__
+
+    parser.add_argument("--version", action="version", version=f"sgdlab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMANDS:  # a parent per command: its options are that command's own objects
+        importlib.import_module(f"sgdlab.cli.{name}").register(sub, [common_parent()])
+    return parser
+
+
+def subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """The subcommand parsers of ``parser`` (as built by :func:`build_parser`), by name."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args) or 0)
+    except TrainingInterrupted as e:
+        print(f"sgdlab {args.command}: {e}", file=sys.stderr)
+        return e.exit_code
+    except DistributedError as e:  # a lost rank or a rendezvous that never formed
+        print(f"sgdlab {args.command}: error: {e}", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(e.exit_code)  # the process group is broken: its teardown could abort or hang
+    except SgdlabError as e:
+        msg = str(e).rstrip()
+        print(f"sgdlab {args.command}: error: {msg}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # output piped into `head` and closed early
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        print(f"sgdlab {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

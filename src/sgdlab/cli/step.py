@@ -1,0 +1,85 @@
+"""``sgdlab step``: exercises 2-3, one SGD iteration and one full-GD iteration, same start."""
+
+from __future__ import annotations
+
+import argparse
+
+from sgdlab.cli.common import data_info, emit_json, load_data, positive_float, positive_int
+
+
+def register(sub, parents) -> None:
+    p = sub.add_parser(
+        "step",
+        parents=parents,
+        help="exercises 2-3: one SGD and one full-GD iteration",
+        description="From the same initial weights, take one SGD iteration on a minibatch "
+        "(autograd: backward(), z.weight.grad, z.bias.grad) and one full-gradient iteration "
+        "over the whole training set. Prints cost before/after, gradient norms and wall times "
+        "(single runs; 'sgdlab bench' measures timings properly).",
+    )
+    p.add_argument("--batch-size", "-b", type=positive_int, default=16, help="default 16")
+    p.add_argument("--lr", type=positive_float, default=0.005, help="step size α (default 0.005)")
+    p.add_argument(
+        "--init",
+        choices=("zeros", "uniform"),
+        default="zeros",
+        help="initial weights (default zeros: C = log 10)",
+    )
+    p.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from sgdlab.errors import ConfigError
+    from sgdlab.measure.provenance import environment
+    from sgdlab.steps import compare_steps
+    from sgdlab.training.trainer import resolve_device
+
+    ds = load_data(args)
+    n = len(ds.train_labels)
+    if args.batch_size > n:
+        raise ConfigError(f"batch size must be in 1..{n}, got {args.batch_size}")
+    dev = resolve_device(args.device)
+    res = compare_steps(
+        ds.train_images,
+        ds.train_labels,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        init=args.init,
+        device=dev,
+    )
+    results = {k: {f: v for f, v in res[k].items() if f != "grad_weight"} for k in ("sgd", "gd")}
+    out = {
+        "seed": args.seed,
+        "lr": args.lr,
+        "batch_size": args.batch_size,
+        "init": args.init,
+        "indices": res["indices"],
+        "sgd": results["sgd"],
+        "gd": results["gd"],
+        "time_ratio_gd_over_sgd": res["time_ratio_gd_over_sgd"],
+        "environment": environment(dev),
+        "data": data_info(ds),
+    }
+    if args.json:
+        emit_json(out)
+        return 0
+    s, g = results["sgd"], results["gd"]
+    print(f"data: {ds.source}; lr={args.lr}, seed={args.seed}, init={args.init}, device={dev}")
+    print(f"SGD iteration on a minibatch of {s['samples']} (autograd):")
+    print(f"  minibatch cost  {s['cost_before']:.6f} -> {s['minibatch_cost_after']:.6f}")
+    print(f"  full-set cost   -> {s['full_cost_after']:.6f}")
+    print(f"  |z.weight.grad| = {s['grad_norm_weight']:.6f}  {tuple(s['grad_weight_shape'])}")
+    print(f"  |z.bias.grad|   = {s['grad_norm_bias']:.6f}  {tuple(s['grad_bias_shape'])}")
+    print(f"  wall time       {s['seconds'] * 1e3:.3f} ms")
+    print(f"Full-gradient iteration over all {g['samples']} training samples:")
+    print(f"  full-set cost   {g['cost_before']:.6f} -> {g['full_cost_after']:.6f}")
+    print(f"  |z.weight.grad| = {g['grad_norm_weight']:.6f}")
+    print(f"  |z.bias.grad|   = {g['grad_norm_bias']:.6f}")
+    print(f"  wall time       {g['seconds'] * 1e3:.3f} ms")
+    print(
+        f"one GD iteration took {out['time_ratio_gd_over_sgd']:.0f}x one SGD iteration "
+        "(one cold run each; see 'sgdlab bench' for warmed-up medians)"
+    )
+    return 0

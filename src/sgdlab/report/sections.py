@@ -1,0 +1,245 @@
+"""The numbers and figures behind each section of ``sgdlab report``, computed by the library.
+
+Each ``compute_*`` function takes the data set and the report's :class:`Options` and returns a
+JSON-ready dict (language-independent: the page's words come from :mod:`sgdlab.report.text`).
+Figures are PNG files drawn by :mod:`sgdlab.plots`, carried as base64 strings under
+``"figures"`` so a cached section holds everything its part of the page needs.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sgdlab.data import CLASS_NAMES, FashionMNIST
+
+
+@dataclass(frozen=True)
+class Options:
+    """What a report computes. ``quick``: fewer repeats and Monte Carlo draws (for the sample)."""
+
+    quick: bool = False
+    seed: int = 0
+    batch_size: int = 16
+    lr: float = 0.005
+
+    @property
+    def draws(self) -> int:
+        """Monte Carlo minibatches per batch size in exercise 5(b)."""
+        return 200 if self.quick else 1000
+
+
+def figure_b64(draw: Callable[..., Any], *args: Any) -> str:
+    """Run ``draw(*args, path)`` (a :mod:`sgdlab.plots` function) into a temporary PNG; return it
+    base64-encoded."""
+    with tempfile.TemporaryDirectory(prefix="sgdlab-fig-") as d:
+        path = Path(d) / "figure.png"
+        draw(*args, path)
+        return base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _plain(o: Any) -> Any:
+    """Tensors -> lists, recursively (JSON-ready)."""
+    if isinstance(o, torch.Tensor):
+        return o.tolist()
+    if isinstance(o, dict):
+        return {k: _plain(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_plain(v) for v in o]
+    return o
+
+
+def compute_minibatch(ds: FashionMNIST, opts: Options) -> dict[str, Any]:
+    """Exercise 1: the seeded sampler's first minibatch, its shapes, labels and a picture."""
+    from sgdlab.plots import image_grid
+    from sgdlab.sampler import MinibatchSampler
+
+    gen = torch.Generator().manual_seed(opts.seed)
+    idx = next(iter(MinibatchSampler(len(ds.train_labels), opts.batch_size, generator=gen)))
+    images, labels = ds.train_images[idx], ds.train_labels[idx]
+    return {
+        "indices": idx.tolist(),
+        "labels": labels.tolist(),
+        "class_names": [CLASS_NAMES[i] for i in labels.tolist()],
+        "images_shape": list(images.shape),
+        "images_dtype": str(images.dtype),
+        "figures": {"grid": figure_b64(image_grid, images, labels)},
+    }
+
+
+def compute_steps(ds: FashionMNIST, opts: Options) -> dict[str, Any]:
+    """Exercises 2 and 3: one SGD and one full-GD iteration from the same zero weights."""
+    from sgdlab.plots import gradient_images
+    from sgdlab.steps import compare_steps
+
+    res = compare_steps(
+        ds.train_images, ds.train_labels, batch_size=opts.batch_size, lr=opts.lr, seed=opts.seed
+    )
+    grads = {
+        f"SGD, b = {opts.batch_size}": res["sgd"].pop("grad_weight"),
+        f"GD, N = {len(ds.train_labels):,}": res["gd"].pop("grad_weight"),
+    }
+    cos = torch.nn.functional.cosine_similarity(*(g.reshape(1, -1) for g in grads.values()))
+    res["cosine_sgd_gd"] = float(cos)
+    res["labels"] = ds.train_labels[res["indices"]].tolist()
+    res["figures"] = {"gradients": figure_b64(gradient_images, grads)}
+    return _plain(res)
+
+
+def compute_bench(ds: FashionMNIST, opts: Options) -> dict[str, Any]:
+    """Exercise 4: ``sgdlab bench`` (its quick mode when ``opts.quick``), every available engine."""
+    from sgdlab.measure.bench import benchmark
+    from sgdlab.plots import bench_figure
+
+    res = benchmark(ds, engine="all", quick=opts.quick, seed=opts.seed)
+    for engine in res["results"]:  # the raw per-block figures are not shown: keep the cache small
+        for row in [*engine["sgd"], engine["gd"]]:
+            row["per_iteration"].pop("raw", None)
+            if row.get("epoch_measured"):
+                row["epoch_measured"].pop("raw", None)
+    res["figures"] = {"timing": figure_b64(bench_figure, res)}
+    return res
+
+
+def compute_likelihood(ds: FashionMNIST, opts: Options) -> dict[str, Any]:
+    """Exercise 5: L, ∇L three ways and ascent vs descent (a); the Monte Carlo over minibatches
+    (b); for the model after one epoch of SGD (batch 16, lr 0.005), as docs/exercise-5.md."""
+    from sgdlab.analysis.estimators import DEFAULT_BATCH_SIZES, monte_carlo
+    from sgdlab.analysis.likelihood import (
+        ascent_vs_descent,
+        gradient_figures,
+        likelihood_figures,
+        per_sample,
+    )
+    from sgdlab.plots import estimators_figure, likelihood_figure
+    from sgdlab.training.trainer import train
+
+    run = train(
+        epochs=1,
+        batch_size=opts.batch_size,
+        lr=opts.lr,
+        seed=opts.seed,
+        data=ds,
+        device="cpu",
+        progress=False,
+    )
+    model = run.model.cpu()
+    ps = per_sample(model, ds.train_images, ds.train_labels)
+    gen = torch.Generator().manual_seed(opts.seed)
+    sizes = tuple(b for b in DEFAULT_BATCH_SIZES if b < ps.n)
+    mc = monte_carlo(ps, batch_sizes=sizes, draws=opts.draws, generator=gen)
+    return {
+        "model": {
+            "epochs": 1,
+            "batch_size": opts.batch_size,
+            "lr": opts.lr,
+            "engine": run.config["engine"],
+            "test_accuracy": run.history[-1]["test_accuracy"],
+        },
+        "likelihood": likelihood_figures(ps),
+        "gradient": gradient_figures(model, ps, p=0, q=406),
+        "steps": ascent_vs_descent(model, ps, lr=opts.lr),
+        "monte_carlo": mc,
+        "figures": {
+            "underflow": figure_b64(likelihood_figure, ps.h),
+            "estimators": figure_b64(estimators_figure, mc),
+        },
+    }
+
+
+def compute_convergence(
+    ds: FashionMNIST, opts: Options, *, cache_dir: Path | None = None, progress: bool = False
+) -> dict[str, Any]:
+    """The convergence experiment of ``sgdlab experiment`` (:func:`sgdlab.experiments.run_sweep`,
+    ``SweepSpec.quick()`` when ``opts.quick`` else ``SweepSpec.full()``): its per-b table, its
+    verdict and its curves. Runs already in the experiments' cache (``cache_dir``, default
+    theirs) are not retrained."""
+    from sgdlab.experiments import LR_RULE, run_sweep
+    from sgdlab.experiments.plots import plot_curves
+
+    spec = convergence_spec(opts)
+    sweep = run_sweep(
+        spec, data=ds, cache_dir=cache_dir, workers=1 if opts.quick else None, progress=progress
+    )
+    return {
+        "spec": spec.to_dict(),
+        "lr_rule": LR_RULE,
+        "chosen": sweep.chosen(),
+        "table": sweep.table(),
+        "verdict": sweep.verdict(),
+        "runs": len(sweep.runs),
+        "runs_trained": sweep.trained,
+        "cache_dir": sweep.cache_dir,
+        "figures": {"curves": figure_b64(plot_curves, sweep)},
+    }
+
+
+def convergence_spec(opts: Options) -> Any:
+    """The sweep the report runs: ``SweepSpec.quick()`` when ``opts.quick``, else ``.full()``."""
+    from sgdlab.experiments import SweepSpec
+
+    return SweepSpec.quick() if opts.quick else SweepSpec.full()
+
+
+def convergence_identity(opts: Options) -> dict[str, Any]:
+    """What the convergence section's result depends on besides the data and the options: the
+    sweep's spec and the experiments' record format (part of its cache key)."""
+    from sgdlab.experiments import SCHEMA
+    from sgdlab.experiments.cache import RECORD_FORMAT
+
+    return {
+        "spec": convergence_spec(opts).to_dict(),
+        "schema": SCHEMA,
+        "record_format": RECORD_FORMAT,
+    }
+
+
+def compute_environment(ds: FashionMNIST, opts: Options) -> dict[str, Any]:
+    """Versions, CPU/GPU, threads, git commit and the data's SHA-256s (never cached)."""
+    import platform
+
+    from sgdlab._version import __version__
+    from sgdlab.measure.machine import thread_info
+    from sgdlab.measure.provenance import cpu_model, environment
+
+    env = {
+        **environment("cpu"),
+        **thread_info(),
+        "cpu_model": cpu_model(),
+        "machine": platform.machine(),
+    }
+    env["sgdlab_version"] = __version__
+    env["gpu"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    for mod in ("numpy", "numba", "matplotlib"):
+        try:
+            env[f"{mod}_version"] = __import__(mod).__version__
+        except ImportError:
+            env[f"{mod}_version"] = None
+    return {
+        "environment": env,
+        "data": {
+            "source": ds.source,
+            "is_sample": ds.is_sample,
+            "n_train": len(ds.train_labels),
+            "n_test": len(ds.test_labels),
+            "sha256": ds.sha256,
+        },
+    }
+
+
+def finite(o: Any) -> Any:
+    """NaN/±inf -> None, recursively (strict JSON for the cache)."""
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    if isinstance(o, dict):
+        return {k: finite(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [finite(v) for v in o]
+    return o

@@ -1,0 +1,178 @@
+"""What a checkpoint directory holds and whether a run may start, resume or extend there.
+
+The rules (``sgdlab train`` and :func:`sgdlab.train` follow them):
+
+- **A new run never writes into a directory that holds checkpoints.** :func:`refuse_used_dir`
+  names the run it found (seed, step, config) and the two ways out: resume it, or use an
+  empty directory. Nothing in the directory is touched.
+- **Resuming where there is nothing yet starts the run** (``resume="auto"``, what
+  ``sgdlab train --resume DIR`` does), so one command line is crash-safe from its first
+  second: run it again after any crash and it continues or starts, as the directory says.
+- **On resume, every option given on purpose must agree with the checkpoint.**
+  :func:`reconcile` compares the explicitly given fields of the config (generically, over the
+  fields of :class:`~sgdlab.config.TrainConfig`) with the checkpoint's and refuses, naming
+  each one that differs. The one exception: a larger ``epochs`` extends the run, unless the
+  learning-rate schedule depends on the total length (:func:`length_dependent`), where an
+  extended run would not be the run that was asked for. Options that cannot change the result
+  (progress, output, checkpoint frequency, ``keep``, threads) are not config fields and are
+  free to differ.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from sgdlab.errors import CheckpointError
+from sgdlab.training import checkpoint
+
+#: Config fields whose value "auto" accepts whatever the checkpoint resolved it to.
+AUTO_FIELDS = ("engine", "device")
+
+
+def summary(cfg: Mapping[str, Any]) -> str:
+    """A short human description of a run's config, e.g. ``sgd batch=16 lr=0.005 epochs=5``."""
+    skip = {"seed", "method"}
+    parts = [str(cfg.get("method", "?"))]
+    parts += [f"{k}={v}" for k, v in cfg.items() if k not in skip]
+    return " ".join(parts)
+
+
+def describe(state: Mapping[str, Any]) -> str:
+    """The run a checkpoint belongs to: seed, step, epochs done and config."""
+    cfg = state.get("config", {})
+    done = len(state.get("history", []))
+    return (
+        f"seed {cfg.get('seed')}, step {state.get('step')}, {done} of {cfg.get('epochs')} "
+        f"epochs done: {summary(cfg)}"
+    )
+
+
+def has_checkpoints(directory: str | os.PathLike | None) -> bool:
+    """Whether ``directory`` holds at least one checkpoint file (valid or not)."""
+    return directory is not None and bool(checkpoint.list_checkpoints(directory))
+
+
+def refuse_used_dir(directory: str | os.PathLike) -> None:
+    """Raise :class:`CheckpointError` when ``directory`` holds checkpoints (a new run would mix
+    with them); return quietly when it is missing or holds none. Reads only."""
+    files = checkpoint.list_checkpoints(directory)
+    if not files:
+        return
+    found = f"{len(files)} damaged checkpoint file(s)"
+    for path in reversed(files):
+        try:
+            found = f"the checkpoints of a run ({describe(checkpoint.load(path))})"
+            break
+        except CheckpointError:
+            continue
+    raise CheckpointError(
+        f"{directory} already holds {found}; a new run would mix with it. Continue that run "
+        f"with --resume {directory}, or start this one in an empty directory"
+    )
+
+
+def length_dependent(cfg: Mapping[str, Any]) -> str | None:
+    """Why the run's result depends on its total length (so it cannot be extended), or None.
+
+    A cosine schedule's lr depends on the total number of steps. (Averaging does not: the
+    training loop averages every epoch's iterates afresh and evaluates each epoch's mean, so the
+    last epoch's average is the same whichever epoch is last.) A field the config lacks is off.
+    """
+    if cfg.get("schedule") == "cosine":
+        return "the cosine schedule's learning rate depends on the total number of steps"
+    return None
+
+
+def reconcile(
+    saved: Mapping[str, Any], asked: Mapping[str, Any], explicit: Iterable[str], *, done_epochs: int
+) -> dict[str, Any]:
+    """The config to resume with: the checkpoint's, after checking the options given on purpose.
+
+    ``saved`` is the checkpoint's config, ``asked`` the config the caller built from its
+    arguments, ``explicit`` the names of the fields the caller set on purpose (others are
+    ignored), ``done_epochs`` the epochs the checkpoint has finished. Equal values are fine;
+    ``"auto"`` for engine/device accepts the checkpoint's; a larger ``epochs`` extends the run
+    (unless :func:`length_dependent`). Anything else raises :class:`CheckpointError` naming
+    every differing option.
+    """
+    cfg = dict(saved)
+    conflicts: list[str] = []
+    for name in sorted(set(explicit) & set(asked)):
+        want, have = asked[name], saved.get(name)
+        if want == have or (name in AUTO_FIELDS and want == "auto"):
+            continue
+        if name == "epochs":
+            cfg["epochs"] = _extend(saved, want, done_epochs)
+            continue
+        conflicts.append(f"{_flag(name)} {_show(want)} (the checkpoint has {_show(have)})")
+    if conflicts:
+        raise CheckpointError(
+            "resuming a run with other options would not continue the same run: "
+            + "; ".join(conflicts)
+            + ". Drop these options (or pass the checkpoint's values), "
+            "or start a new run in an empty directory"
+        )
+    return cfg
+
+
+def _extend(saved: Mapping[str, Any], epochs: int, done: int) -> int:
+    have = saved["epochs"]
+    if epochs < done:
+        raise CheckpointError(
+            f"--epochs {epochs} is fewer than the {done} epochs this run has "
+            "already done; a run cannot be shortened"
+        )
+    if epochs < have:
+        raise CheckpointError(
+            f"--epochs {epochs} is fewer than the run's {have} epochs; a run "
+            f"cannot be shortened (drop --epochs, or pass {have} or more)"
+        )
+    why = length_dependent(saved)
+    if why:
+        raise CheckpointError(
+            f"cannot extend this run from {have} to {epochs} epochs: {why}, "
+            f"so the first {done} epochs would not be those of a {epochs}-epoch "
+            "run; start a new run in an empty directory"
+        )
+    return epochs
+
+
+def _show(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def remove_stale_temporaries(directory: str | os.PathLike) -> list[Path]:
+    """Delete half-written checkpoint files (``.ckpt-*.PID.tmp``) left by a killed writer whose
+    process is gone; return them. They are never read, only disk space."""
+    d, gone = Path(directory), []
+    if not d.is_dir():
+        return gone
+    for p in d.iterdir():
+        m = _TMP.match(p.name)
+        if m and not _alive(int(m.group(1))):
+            p.unlink(missing_ok=True)
+            gone.append(p)
+    return gone
+
+
+_TMP = re.compile(r"^\.ckpt-\d{10}\.sgdlab\.(\d+)\.tmp$")
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # ours, from an earlier run in this process: not being written now
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,67 @@
+"""Save and load the trained ``z.weight`` (10,784) and ``z.bias`` (10,), never executing code.
+
+Format from the extension: ``.safetensors`` (provenance in its string metadata) or ``.pt`` (a
+plain dict of the two tensors plus ``"metadata"``, a JSON string, that loads with
+``torch.load(path, weights_only=True)``). Files are written atomically (temp file + rename).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from sgdlab.errors import CheckpointError, ConfigError
+from sgdlab.model import SoftmaxRegression
+
+FORMATS = (".safetensors", ".pt")
+
+
+def save_weights(
+    model: SoftmaxRegression, path: str | os.PathLike, metadata: dict[str, str] | None = None
+) -> Path:
+    path = Path(path)
+    if path.suffix not in FORMATS:
+        raise ConfigError(f"weights file must end in .safetensors or .pt, got {path.name!r}")
+    tensors = {
+        "z.weight": model.z.weight.detach().cpu().contiguous(),
+        "z.bias": model.z.bias.detach().cpu().contiguous(),
+    }
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import save_file
+
+            save_file(tensors, str(tmp), metadata=metadata)
+        else:  # provenance as one JSON string: still loads with weights_only=True
+            import json
+
+            torch.save({**tensors, "metadata": json.dumps(metadata or {})}, tmp)
+        os.replace(tmp, path)
+    except Exception as e:  # noqa: BLE001 - torch/safetensors raise RuntimeError-like errors
+        tmp.unlink(missing_ok=True) if tmp.parent.is_dir() else None
+        raise ConfigError(f"cannot write {path}: {getattr(e, 'strerror', None) or e}") from None
+    return path
+
+
+def load_weights(path: str | os.PathLike) -> SoftmaxRegression:
+    path = Path(path)
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            tensors = load_file(str(path))
+        else:
+            tensors = torch.load(path, weights_only=True, map_location="cpu")
+    except Exception as e:  # noqa: BLE001 - any parse failure is a bad file
+        raise CheckpointError(f"cannot load weights from {path}: {e}") from None
+    model = SoftmaxRegression()
+    try:
+        model.z.weight.data.copy_(tensors["z.weight"])
+        model.z.bias.data.copy_(tensors["z.bias"])
+    except (KeyError, RuntimeError, TypeError) as e:
+        raise CheckpointError(
+            f"{path} does not hold z.weight (10,784) and z.bias (10,): {e}"
+        ) from None
+    return model
