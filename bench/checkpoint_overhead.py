@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 
 import sgdlab
 from sgdlab.data import load, load_sample
-from sgdlab.training import checkpoint
+from sgdlab.training import checkpoint, trainer
 
 
 def main() -> None:
@@ -29,7 +28,7 @@ def main() -> None:
     ap.add_argument("--sample", action="store_true", help="bundled sample instead of full set")
     args = ap.parse_args()
     ds = load_sample() if args.sample else load()
-    loop_cls = sys.modules["sgdlab.train"]._Loop
+    loop_cls = trainer._Loop
     main_thread, writes = [], []
     orig_save, orig_write = loop_cls.save, checkpoint.save
 

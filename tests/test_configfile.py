@@ -10,10 +10,11 @@ import pytest
 
 from sgdlab.cli.configfile import load_toml, resolve, values
 from sgdlab.cli.main import build_parser, main
-from sgdlab.cli.train import CONFIG_FIELDS, SCHEDULES
+from sgdlab.cli.train import CONFIG_FIELDS
 from sgdlab.config import SCHEDULES as CONFIG_SCHEDULES
 from sgdlab.config import TrainConfig
 from sgdlab.errors import ConfigError
+from sgdlab.schedules import SCHEDULES
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -139,3 +139,34 @@ def accumulate(w: torch.Tensor, b: torch.Tensor, state: OptimState) -> None:
     state.avg_w.add_(w.to(state.avg_w.device, torch.float64))
     state.avg_b.add_(b.to(state.avg_b.device, torch.float64))
     state.avg_count += 1
+
+
+@torch.no_grad()
+def apply_gradient(
+    model, gw: torch.Tensor, gb: torch.Tensor, lr: float, hyper: SGDHyper, state: OptimState | None
+) -> None:
+    """One step of ``model`` (a :class:`~sgdlab.model.SoftmaxRegression`) in place from the
+    minibatch (or full) gradient ``gw`` (10,784), ``gb`` (10,) float32, then the iterate joins
+    the average when ``hyper.average``: the one update of full-gradient steps (every engine's
+    ``gd_step``) and of data-parallel SGD. Plain SGD is (W, b) ← (W, b) − lr·(gw, gb);
+    otherwise :func:`update` with ``state`` (CPU; copied to the weights' device and back)."""
+    w, b = model.z.weight, model.z.bias
+    gw, gb = gw.to(w.device), gb.to(w.device)
+    if hyper.plain:
+        w -= lr * gw
+        b -= lr * gb
+    else:
+        dev = _on(state, w.device) if hyper.momentum != 0 else None
+        update(w, b, gw, gb, float(lr), hyper, dev)
+        if dev is not None and dev is not state:
+            state.buf_w.copy_(dev.buf_w)
+            state.buf_b.copy_(dev.buf_b)
+    if hyper.average:
+        accumulate(w, b, state)
+
+
+def _on(state: OptimState, device: torch.device) -> OptimState:
+    """``state`` itself on the CPU, else a copy of its momentum buffers on ``device``."""
+    if device.type == "cpu":
+        return state
+    return OptimState(buf_w=state.buf_w.to(device), buf_b=state.buf_b.to(device))

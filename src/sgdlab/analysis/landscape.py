@@ -28,8 +28,8 @@ from typing import Any
 
 import torch
 
-from sgdlab.config import _is_int
 from sgdlab.errors import ConfigError
+from sgdlab.values import is_int as _is_int
 
 
 @dataclass(frozen=True)

@@ -30,10 +30,10 @@ def register(sub, parents) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from sgdlab.config import resolve_device
     from sgdlab.errors import ConfigError
     from sgdlab.measure.provenance import environment
     from sgdlab.steps import compare_steps
-    from sgdlab.training.trainer import resolve_device
 
     ds = load_data(args)
     n = len(ds.train_labels)

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import fields
 
 from sgdlab.cli.common import (
     IMAGE_SUFFIXES,
     emit_json,
     load_data,
-    momentum_float,
-    nonneg_float,
-    nonneg_int,
     positive_float,
     positive_int,
     writable_file,
 )
 from sgdlab.cli.configfile import defer_defaults, resolve
+from sgdlab.config import GROUPS, TrainConfig
 
 
 def register(sub, parents) -> None:
@@ -29,30 +28,7 @@ def register(sub, parents) -> None:
         "one step (W,b) -= lr * grad C_minibatch per minibatch. Prints a per-epoch table and "
         "the final test accuracy. Defaults reach ~83% test accuracy after 1 epoch, ~84% after 5.",
     )
-    p.add_argument(
-        "--batch-size",
-        "-b",
-        type=positive_int,
-        default=16,
-        help="minibatch size B in 1..N (default 16)",
-    )
-    p.add_argument("--epochs", "-e", type=positive_int, default=5, help="passes over the data (5)")
-    p.add_argument(
-        "--lr", type=positive_float, default=0.005, help="constant step size α (default 0.005)"
-    )
-    p.add_argument(
-        "--method",
-        choices=("sgd", "gd"),
-        default="sgd",
-        help="sgd: minibatch steps; gd: one full-gradient step per epoch",
-    )
-    p.add_argument(
-        "--engine",
-        default="auto",
-        help="reference (autograd) or a fast engine; auto picks the fastest (default)",
-    )
-    p.add_argument("--device", default="auto", help="cpu, cuda or auto (default auto)")
-    p.add_argument("--init", choices=("zeros", "uniform"), default="zeros")
+    add_config_options(p)
     p.add_argument(
         "--threads",
         type=positive_int,
@@ -66,69 +42,6 @@ def register(sub, parents) -> None:
         metavar="FILE.toml",
         help="read option values from a TOML file (keys: long option names, e.g. "
         "batch-size = 16 or batch_size = 16); flags on the command line win",
-    )
-    o = p.add_argument_group("the update: torch.optim.SGD (dampening 0) and averaging")
-    o.add_argument(
-        "--momentum",
-        type=momentum_float,
-        default=0.0,
-        help="momentum μ in [0, 1) (default 0: the chapter's plain SGD)",
-    )
-    o.add_argument(
-        "--nesterov",
-        action=argparse.BooleanOptionalAction,
-        default=False,
-        help="Nesterov momentum (needs --momentum > 0)",
-    )
-    o.add_argument(
-        "--weight-decay",
-        type=nonneg_float,
-        default=0.0,
-        help="L2 weight decay λ ≥ 0 added to the gradient of z.weight and z.bias",
-    )
-    o.add_argument(
-        "--average",
-        action=argparse.BooleanOptionalAction,
-        default=False,
-        help="Polyak-Ruppert: evaluate (and return) the mean of each epoch's iterates",
-    )
-    s_ = p.add_argument_group("learning-rate schedule (steps counted across epochs)")
-    s_.add_argument(
-        "--schedule",
-        choices=SCHEDULES,
-        default="constant",
-        help="constant (default); step: lr*gamma every --step-epochs epochs; "
-        "cosine: PyTorch's CosineAnnealingLR over all steps; inverse: lr/(1+t/t0)",
-    )
-    s_.add_argument(
-        "--gamma", type=positive_float, default=0.1, help="step schedule factor (> 0, default 0.1)"
-    )
-    s_.add_argument(
-        "--step-epochs",
-        type=positive_int,
-        default=1,
-        help="step schedule period in epochs (default 1)",
-    )
-    s_.add_argument(
-        "--t0",
-        type=positive_float,
-        default=1000.0,
-        help="inverse schedule time scale in steps (default 1000)",
-    )
-    v = p.add_argument_group("validation (held out of the training set)")
-    v.add_argument(
-        "--validation",
-        type=nonneg_int,
-        default=0,
-        metavar="N",
-        help="hold out N training samples; the history gains val_cost, val_accuracy",
-    )
-    v.add_argument(
-        "--validation-seed",
-        type=nonneg_int,
-        default=0,
-        help="seed of the split, independent of --seed so every training seed is "
-        "validated on the same samples (default 0)",
     )
     c = p.add_argument_group(
         "checkpoints (crash-safe; a resumed run is bitwise the same run)",
@@ -191,28 +104,26 @@ def register(sub, parents) -> None:
     p.set_defaults(run=run, parser=p)
 
 
-SCHEDULES = ("constant", "step", "cosine", "inverse")
-#: TrainConfig fields that the command line sets (for ``args._explicit``).
-CONFIG_FIELDS = {
-    "batch_size",
-    "epochs",
-    "lr",
-    "seed",
-    "method",
-    "engine",
-    "device",
-    "init",
-    "momentum",
-    "nesterov",
-    "weight_decay",
-    "schedule",
-    "gamma",
-    "step_epochs",
-    "t0",
-    "average",
-    "validation",
-    "validation_seed",
-}
+#: TrainConfig fields that the command line and ``--config`` files set (``args._explicit``).
+CONFIG_FIELDS = frozenset(TrainConfig.field_names())
+
+
+def add_config_options(p: argparse.ArgumentParser) -> None:
+    """One option per :class:`TrainConfig` field (but ``seed``, a common option of every
+    command), from the field's metadata: ``--batch-size``/``-b`` for ``batch_size``, its
+    help, default, type or choices, and its group; a bool field is ``--x/--no-x``."""
+    groups = {key: p.add_argument_group(title) for key, title in GROUPS.items()}
+    for f in fields(TrainConfig):
+        m = f.metadata
+        if not m["cli"]:
+            continue
+        flags = [f"--{f.name.replace('_', '-')}"] + ([m["short"]] if m["short"] else [])
+        kw: dict = {"default": f.default, "help": f"{m['help']} (default: {f.default})"}
+        if isinstance(f.default, bool):
+            kw["action"] = argparse.BooleanOptionalAction
+        else:
+            kw.update(type=m["parse"], choices=m["choices"], metavar=m["metavar"])
+        (groups[m["group"]] if m["group"] else p).add_argument(*flags, **kw)
 
 
 def every_type(text: str) -> int | str:
@@ -249,32 +160,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace, ds, train):
-    return train(
-        batch_size=args.batch_size,
-        epochs=args.epochs,
-        lr=args.lr,
-        seed=args.seed,
-        method=args.method,
-        engine=args.engine,
-        device=args.device,
-        init=args.init,
-        data=ds,
-        progress=not args.quiet,
+    from sgdlab.config import CheckpointConfig
+
+    cfg = TrainConfig(**{name: getattr(args, name) for name in CONFIG_FIELDS})
+    checkpoints = CheckpointConfig(
         checkpoint_dir=args.resume or args.checkpoint_dir,
         checkpoint_every=args.checkpoint_every,
         keep=args.keep,
         resume="auto" if args.resume else False,
-        explicit=args._explicit,
-        momentum=args.momentum,
-        nesterov=args.nesterov,
-        weight_decay=args.weight_decay,
-        schedule=args.schedule,
-        gamma=args.gamma,
-        step_epochs=args.step_epochs,
-        t0=args.t0,
-        average=args.average,
-        validation=args.validation,
-        validation_seed=args.validation_seed,
+    )
+    return train(
+        cfg, data=ds, checkpoints=checkpoints, explicit=args._explicit, progress=not args.quiet
     )
 
 

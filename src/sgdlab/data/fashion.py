@@ -29,6 +29,7 @@ import os
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -94,6 +95,17 @@ class FashionMNIST:
     source: str  # directory the files came from, or "bundled sample"
     is_sample: bool = False
     sha256: dict[str, str] = field(default_factory=dict)  # file stem -> decompressed SHA-256
+
+    def provenance(self) -> dict[str, Any]:
+        """Where the data came from, JSON-ready: ``source``, ``is_sample``, ``n_train``,
+        ``n_test`` (images) and the files' ``sha256``."""
+        return {
+            "source": self.source,
+            "is_sample": self.is_sample,
+            "n_train": int(self.train_images.shape[0]),
+            "n_test": int(self.test_images.shape[0]),
+            "sha256": self.sha256,
+        }
 
     def split(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
         if name not in SPLITS:

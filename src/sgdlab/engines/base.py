@@ -7,7 +7,7 @@ from abc import ABC, abstractmethod
 import torch
 
 from sgdlab.model import SoftmaxRegression
-from sgdlab.optim import OptimState, SGDHyper, accumulate, update
+from sgdlab.optim import OptimState, SGDHyper, apply_gradient
 
 PLAIN = SGDHyper()
 
@@ -100,32 +100,14 @@ class Engine(ABC):
         hyper: SGDHyper | None = None,
         state: OptimState | None = None,
     ) -> float:
-        """One full-gradient step with the same update as ``sgd_steps``; returns C before it."""
+        """One full-gradient step with the same update as ``sgd_steps``
+        (:func:`sgdlab.optim.apply_gradient`); returns C before it."""
         hyper = check_state(hyper, state)
         c, gw, gb = self.full_gradient(model)
-        w, b = model.z.weight, model.z.bias
-        with torch.no_grad():
-            if hyper.plain:
-                w -= lr * gw.to(w.device)
-                b -= lr * gb.to(b.device)
-            else:
-                dev = _on(state, w.device) if hyper.momentum != 0 else None
-                update(w, b, gw.to(w.device), gb.to(w.device), float(lr), hyper, dev)
-                if dev is not None and dev is not state:
-                    state.buf_w.copy_(dev.buf_w)
-                    state.buf_b.copy_(dev.buf_b)
-            if hyper.average:
-                accumulate(w, b, state)
+        apply_gradient(model, gw, gb, lr, hyper, state)
         return c
 
     def synchronize(self) -> None:
         """Wait for queued device work (a no-op on CPU); call before reading a clock."""
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
-
-
-def _on(state: OptimState, device: torch.device) -> OptimState:
-    """``state`` itself on the CPU, else a copy of its momentum buffers on ``device``."""
-    if device.type == "cpu":
-        return state
-    return OptimState(buf_w=state.buf_w.to(device), buf_b=state.buf_b.to(device))

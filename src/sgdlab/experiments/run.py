@@ -1,8 +1,9 @@
 """One run of a sweep: SGD (or full GD) with the exact cost evaluated at fixed points.
 
-The run is the same algorithm as :func:`sgdlab.train` (same generator use: init, then one
-permutation per epoch; same engines; the weights after each epoch are bitwise those of
-``train()`` on the same training images), but it stops at evaluation points *inside* epochs:
+The run is driven by the same training core as :func:`sgdlab.train`
+(:class:`sgdlab.training.core.Core`: the same generator use, sampler, engine calls, update,
+finiteness check and clocks), so the weights after each epoch are bitwise those of ``train()``
+with the same config; it stops at evaluation points *inside* epochs:
 ``evals_per_epoch`` evenly spaced minibatch boundaries (SGD) or every ``eval_every_steps`` steps
 (GD). At each point it records, outside the clock:
 
@@ -21,17 +22,19 @@ A non-finite cost or weight ends the run with ``diverged=True`` (the curve up to
 from __future__ import annotations
 
 import math
-import time
+import os
 from typing import Any
 
 import torch
 
 from sgdlab import engines
+from sgdlab.config import TrainConfig
 from sgdlab.data import FashionMNIST
 from sgdlab.data.split import hold_out
+from sgdlab.errors import ConfigError, DivergenceError
 from sgdlab.experiments.spec import RunSpec
 from sgdlab.model import SoftmaxRegression, evaluate
-from sgdlab.sampler import MinibatchSampler
+from sgdlab.training.core import Core
 
 
 def eval_points(steps_per_epoch: int, evals: int) -> list[int]:
@@ -46,11 +49,26 @@ def run_one(spec: RunSpec, data: FashionMNIST) -> dict[str, Any]:
     return _Run(spec, data).go()[0]
 
 
+def train_config(spec: RunSpec, n: int) -> TrainConfig:
+    """The :class:`TrainConfig` of ``spec``'s run on ``n`` training images (after the
+    validation split): full GD is ``method="gd"``, one step per epoch."""
+    return TrainConfig(
+        batch_size=n if spec.is_gd else int(spec.batch_size),
+        method="gd" if spec.is_gd else "sgd",
+        epochs=spec.epochs,
+        lr=spec.lr,
+        seed=spec.seed,
+        engine=spec.engine,
+        device="cpu",
+        init=spec.init,
+        validation=spec.validation,
+        validation_seed=spec.validation_seed,
+    )
+
+
 class _Run:
     def __init__(self, spec: RunSpec, data: FashionMNIST):
         if not 1 <= spec.validation < data.train_images.shape[0]:
-            from sgdlab.errors import ConfigError
-
             raise ConfigError(
                 f"validation must be in 1..{data.train_images.shape[0] - 1} "
                 f"images, got {spec.validation}"
@@ -61,19 +79,20 @@ class _Run:
         )
         self.n = fit.train_images.shape[0]
         self.test = (data.test_images, data.test_labels)
-        self.eng = engines.get_engine(spec.engine, fit.train_images, fit.train_labels, "cpu")
-        gen = torch.Generator().manual_seed(spec.seed)
-        self.model = SoftmaxRegression(init=spec.init, generator=gen)
-        self.b = self.n if spec.is_gd else int(spec.batch_size)
-        self.sampler = MinibatchSampler(self.n, self.b, generator=gen)
-        self.spe = 1 if spec.is_gd else len(self.sampler)
-        self.step, self.seconds, self.cpu, self.curve = 0, 0.0, 0.0, []
+        eng = engines.get_engine(spec.engine, fit.train_images, fit.train_labels, "cpu")
+        self.core = Core(train_config(spec, self.n), eng, n=self.n, device=torch.device("cpu"))
+        self.spe = self.core.steps_per_epoch
+        self.curve: list[dict[str, Any]] = []
         self.pending: list[torch.Tensor] = []  # minibatch costs since the last point
         self.all_costs: list[torch.Tensor] = []  # noise runs only
         self.diverged_at: int | None = None
 
+    @property
+    def model(self) -> SoftmaxRegression:
+        return self.core.model
+
     def go(self) -> tuple[dict[str, Any], SoftmaxRegression]:
-        s = self.spec
+        s, core = self.spec, self.core
         self._point()
         for _ in range(s.epochs):
             if not self._epoch():
@@ -88,11 +107,11 @@ class _Run:
             "n_train": self.n,
             "validation": self.split,
             "steps_per_epoch": self.spe,
-            "engine": self.eng.name,
+            "engine": core.eng.name,
             "torch_threads": torch.get_num_threads(),
-            "train_seconds": self.seconds,
-            "train_cpu_seconds": self.cpu,
-            "load_average": _loadavg(),
+            "train_seconds": core.wall_seconds,
+            "train_cpu_seconds": core.cpu_seconds,
+            "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
             "test_cost": test_cost,
             "test_accuracy": test_acc,
             "curve": self.curve,
@@ -106,8 +125,7 @@ class _Run:
         s = self.spec
         if s.is_gd or s.kind == "noise":
             every = s.eval_every_steps
-            marks = [k for k in range(every, self.spe + 1, every)] + [self.spe]
-            marks = sorted(set(marks))
+            marks = sorted({*range(every, self.spe + 1, every), self.spe})
         else:
             marks = eval_points(self.spe, s.evals_per_epoch)
         start = 0
@@ -119,57 +137,43 @@ class _Run:
         return True
 
     def _advance(self, start: int, stop: int) -> bool:
-        """Steps ``start..stop-1`` of this epoch (or ``stop-start`` GD steps), timed."""
-        eng, lr = self.eng, self.spec.lr
-        if self.spec.is_gd:
-            t0, c0 = time.perf_counter(), time.thread_time()
-            c = torch.tensor(
-                [eng.gd_step(self.model, lr) for _ in range(stop - start)], dtype=torch.float64
-            )
-        else:
-            perm = self.sampler.permutation()  # drawn outside the clock, as train() does
-            t0, c0 = time.perf_counter(), time.thread_time()
-            c = eng.sgd_steps(self.model, perm, self.b, lr, start, stop)
-        eng.synchronize()
-        self.seconds += time.perf_counter() - t0
-        self.cpu += time.thread_time() - c0
-        if not self.spec.is_gd:
-            self.sampler.advance(stop - start)
+        """Steps ``start..stop-1`` of this epoch (GD: ``stop-start`` steps of one epoch
+        each); False once the run diverged."""
+        core = self.core
+        for _ in range(stop - start if self.spec.is_gd else 1):
+            try:
+                c = core.advance(stop - start)
+            except DivergenceError as e:
+                self._costs(e.costs)
+                self.diverged_at = e.step
+                return False
+            self._costs(c)
+            if core.epoch_done:
+                core.end_epoch()
+        return True
+
+    def _costs(self, c: torch.Tensor) -> None:
         self.pending.append(c)
         if self.spec.kind == "noise":
             self.all_costs.append(c)
-        bad = (~torch.isfinite(c)).nonzero()
-        z = self.model.z
-        if len(bad) or not bool(torch.isfinite(z.weight).all() and torch.isfinite(z.bias).all()):
-            self.diverged_at = self.step + (int(bad[0]) if len(bad) else len(c)) + 1
-            self.step += len(c)
-            return False
-        self.step += len(c)
-        return True
 
     def _point(self) -> None:
-        train_cost = float(self.eng.full_gradient(self.model)[0])
+        core = self.core
+        train_cost = float(core.eng.full_gradient(self.model)[0])
         val_cost, val_acc = evaluate(self.model, self.val_x, self.val_y)
         mb = torch.cat(self.pending).mean().item() if self.pending else None
         self.pending = []
         if not all(math.isfinite(v) for v in (train_cost, val_cost)):
-            self.diverged_at = self.step
+            self.diverged_at = core.step
         self.curve.append(
             {
-                "epoch": self.step / self.spe,
-                "step": self.step,
-                "train_seconds": self.seconds,
-                "train_cpu_seconds": self.cpu,
+                "epoch": core.step / self.spe,
+                "step": core.step,
+                "train_seconds": core.wall_seconds,
+                "train_cpu_seconds": core.cpu_seconds,
                 "train_cost": train_cost,
                 "val_cost": val_cost,
                 "val_accuracy": val_acc,
                 "minibatch_cost": mb,
             }
         )
-
-
-def _loadavg() -> float | None:
-    """The 1-minute load average at the end of the run (how shared the machine was)."""
-    import os
-
-    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None

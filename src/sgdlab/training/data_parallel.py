@@ -27,9 +27,9 @@ import time
 import torch
 
 from sgdlab.engines import Engine
-from sgdlab.engines.base import _on, as_lrs, check_state
+from sgdlab.engines.base import as_lrs, check_state
 from sgdlab.model import N_CLASSES, N_PIXELS, SoftmaxRegression, evaluate_sums
-from sgdlab.optim import OptimState, SGDHyper, accumulate, update
+from sgdlab.optim import OptimState, SGDHyper, apply_gradient
 from sgdlab.training import dist
 
 #: Gradient entries reduced per step: z.weight (10·784) then z.bias (10).
@@ -37,36 +37,8 @@ N_PARAMS = N_CLASSES * N_PIXELS + N_CLASSES
 _NW = N_CLASSES * N_PIXELS
 
 
-@torch.no_grad()
-def apply_update(
-    model: SoftmaxRegression,
-    gw: torch.Tensor,
-    gb: torch.Tensor,
-    lr: float,
-    hyper: SGDHyper,
-    state: OptimState | None,
-) -> None:
-    """One update from the minibatch (or full) gradient ``gw`` (10,784), ``gb`` (10,) float32,
-    in place, the same rounding as the single-process engines: plain SGD is
-    (W, b) ← (W, b) − lr·(gw, gb); otherwise :func:`sgdlab.optim.update` on ``state``; then the
-    iterate joins the Polyak average when ``hyper.average``."""
-    w, b = model.z.weight, model.z.bias
-    gw, gb = gw.to(w.device), gb.to(w.device)
-    if hyper.plain:
-        w -= lr * gw
-        b -= lr * gb
-    else:
-        dev = _on(state, w.device) if hyper.momentum != 0 else None
-        update(w, b, gw, gb, float(lr), hyper, dev)
-        if dev is not None and dev is not state:
-            state.buf_w.copy_(dev.buf_w)
-            state.buf_b.copy_(dev.buf_b)
-    if hyper.average:
-        accumulate(w, b, state)
-
-
 class DataParallel:
-    """The data-parallel inner loops of :func:`sgdlab.train.train` over one :class:`Engine`.
+    """The data-parallel inner loops of :func:`sgdlab.train` over one :class:`Engine`.
 
     ``eng`` holds the whole training set (SGD) or this rank's shard (GD); ``n_total`` is N.
     Counts the all-reduces of gradients and their wall time (``reduce_calls``,
@@ -118,7 +90,7 @@ class DataParallel:
             flat[_NW:].copy_(gb)
             self._reduce(flat)  # Σ over the whole minibatch, the same bits on every rank
             g = flat / len(mb)  # ∇C of the minibatch, float32 (7850,)
-            apply_update(model, g[:_NW].view(N_CLASSES, N_PIXELS), g[_NW:], lrs[j], hyper, state)
+            apply_gradient(model, g[:_NW].view(N_CLASSES, N_PIXELS), g[_NW:], lrs[j], hyper, state)
             sums[j], sizes[j] = c, len(mb)
         dist.all_reduce_(sums)  # once per stretch: the costs are for the history only
         return sums / sizes
@@ -141,7 +113,7 @@ class DataParallel:
         buf[N_PARAMS] = c * w
         self._reduce(buf)
         gw = buf[:_NW].to(torch.float32).view(N_CLASSES, N_PIXELS)
-        apply_update(model, gw, buf[_NW:N_PARAMS].to(torch.float32), lr, hyper, state)
+        apply_gradient(model, gw, buf[_NW:N_PARAMS].to(torch.float32), lr, hyper, state)
         return float(buf[N_PARAMS])
 
     def evaluate(
