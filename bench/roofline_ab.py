@@ -5,17 +5,16 @@ all-core roofline measured in the same run.
     PYTHONPATH=src python bench/roofline_ab.py [--batch-size 16] [--repeats 9] [--json out.json]
     PYTHONPATH=<other checkout>/src python bench/roofline_ab.py    # the same for a "before"
 
-One process measures, in this order: the machine's peak (``sgdlab.measure.roofline.measure_peak``:
-sgemm of ``torch.mm`` on all threads, copy bandwidth), then ``--repeats`` epochs at b in calls
-of the lengths ``sgdlab train`` picks (``epoch_train``: ``sgdlab.training.stretch``, about 50 ms
-a call;
-a checkout without it: calls of 500 steps, as its train ran them), in calls of 500 steps
-(``epoch_500``), in one call, and full-gradient iterations, each a median (and best) of wall
-times, torch on one thread where train does so; nothing is evaluated between epochs. Each
-figure is printed with its ratio to the roofline time of its work (``sgdlab.measure.roofline``).
-For a
-before/after, run it for both checkouts back to back (alternating) on a quiet machine: only
-ratios from one run are comparable (machines of one kind differ by up to 2× in time).
+One process measures, in this order: the machine's peak
+(``sgdlab.measure.roofline.measure_peak``: sgemm of ``torch.mm`` on all threads, copy
+bandwidth), then ``--repeats`` epochs at b in calls of the lengths ``sgdlab train`` picks
+(``epoch_train``: ``sgdlab.training.stretch``, about 50 ms a call; a checkout without it: calls
+of 500 steps, as its train ran them), in calls of 500 steps (``epoch_500``), in one call, and
+full-gradient iterations, each a median (and best) of wall times, torch on one thread where
+train does so; nothing is evaluated between epochs. Each figure is printed with its ratio to the
+roofline time of its work (``sgdlab.measure.roofline``). For a before/after, run it for both
+checkouts back to back (alternating) on a quiet machine: only ratios from one run are
+comparable (machines of one kind differ by up to 2× in time).
 """
 
 from __future__ import annotations
