@@ -9,7 +9,9 @@ the file opens offline, with no network request.
 Each expensive section is cached as one JSON file under ``cache_dir`` (default
 ``~/.cache/sgdlab/report``), keyed by the section, sgdlab's version, the data's SHA-256s and the
 options. A second report (in either language) reuses them; an interrupted one (Ctrl-C) keeps the
-sections it finished. ``fresh=True`` recomputes everything.
+sections it finished. Files are written atomically (:func:`sgdlab.atomic.atomic_write`); the
+temporaries of a killed writer are deleted by the next report. ``fresh=True`` recomputes
+everything.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sgdlab.atomic import atomic_write, remove_stale_temporaries
 from sgdlab.data import FashionMNIST
 from sgdlab.errors import ConfigError
 from sgdlab.report.sections import (
@@ -99,9 +102,7 @@ def _load(path: Path) -> dict[str, Any] | None:
 
 def _save(path: Path, doc: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(finite(doc), allow_nan=False), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(finite(doc), allow_nan=False))
 
 
 def section(
@@ -173,6 +174,8 @@ def build_report(
     t0 = time.perf_counter()
     opts = Options(quick=quick, seed=seed)
     cdir = (Path(cache_dir) if cache_dir else default_cache_dir()) if use_cache else None
+    if cdir is not None:  # what killed writers left (never read, only disk space)
+        remove_stale_temporaries(cdir)
     computes = dict(SECTIONS)  # the convergence sweep reuses (and fills) its own run cache
     computes["convergence"] = functools.partial(
         compute_convergence,
@@ -210,12 +213,9 @@ def write_report(path: str | os.PathLike, ds: FashionMNIST, **kwargs: Any) -> Re
     """:func:`build_report`, then write the page to ``path`` atomically (UTF-8)."""
     path = Path(path)
     rep = build_report(ds, **kwargs)
-    tmp = path.with_name(f".{path.name}.tmp")
     try:
-        tmp.write_text(rep.html, encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write(path, rep.html)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
         raise ConfigError(f"cannot write {path}: {e.strerror or e}") from None
     rep.path = path
     return rep
