@@ -225,7 +225,7 @@ def test_other_directory_fsync_errors_are_raised(tmp_path, monkeypatch):
 def test_a_directory_as_target_is_a_clear_error(tmp_path):
     d = tmp_path / "P"
     (d / "inside").mkdir(parents=True)
-    with pytest.raises(IsADirectoryError, match="is a directory") as e:
+    with pytest.raises(IsADirectoryError, match="Is a directory") as e:
         atomic_write(d, b"x")
     assert e.value.filename == str(d)
     assert (d / "inside").is_dir() and temporaries(tmp_path) == []

@@ -139,14 +139,14 @@ def atomic_file(
 
 
 def _refuse_directory(path: Path) -> None:
-    """A clear error before writing anything when the target is a directory (not a link)."""
+    """The error ``open()`` gives (``[Errno 21] Is a directory: PATH``) before anything is
+    written, when the target is a directory (not a link to one)."""
     try:
         st = os.lstat(path)
     except FileNotFoundError:
         return
     if stat.S_ISDIR(st.st_mode):
-        why = "is a directory"
-        raise IsADirectoryError(errno.EISDIR, why, str(path))
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
 
 
 def _prefix(name: str) -> str:

@@ -6,7 +6,8 @@ written atomically (:func:`sgdlab.atomic.atomic_write`: a temporary file in the 
 flushed, fsync'ed, then ``os.replace``), so a crash or Ctrl-C leaves either the complete file or
 none; the temporaries a killed process left are deleted by the next :meth:`Cache.put`. A file
 that does not parse, has another schema or whose key does not match is ignored (and re-run).
-Default directory: ``$SGDLAB_EXPERIMENT_CACHE`` else ``~/.cache/sgdlab/experiments``.
+Default directory: :func:`sgdlab.paths.experiment_cache_dir` (``$SGDLAB_EXPERIMENT_CACHE``, else
+``$SGDLAB_CACHE_DIR/experiments``, else ``~/.cache/sgdlab/experiments``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from sgdlab import paths
 from sgdlab.atomic import atomic_write, remove_stale_temporaries
 from sgdlab.errors import ConfigError
 from sgdlab.experiments.spec import RunSpec
@@ -27,8 +29,8 @@ RECORD_FORMAT = 2
 
 
 def default_dir() -> Path:
-    env = os.environ.get("SGDLAB_EXPERIMENT_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "sgdlab" / "experiments"
+    """Where runs are cached by default: :func:`sgdlab.paths.experiment_cache_dir`."""
+    return paths.experiment_cache_dir()
 
 
 def identity(spec: RunSpec, data_sha256: dict[str, str], version: str) -> dict[str, Any]:
