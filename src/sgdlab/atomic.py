@@ -243,7 +243,7 @@ def stale_temporaries(
     d = Path(directory)
     try:
         entries = list(d.iterdir())
-    except (FileNotFoundError, NotADirectoryError):
+    except OSError:  # missing, not a directory, unreadable: nothing to clean there
         return []
     out = []
     for p in entries:
