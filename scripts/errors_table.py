@@ -675,6 +675,7 @@ def _fill(s: str, places: dict[str, Path]) -> str:
 
 def run_case(case: Case, scratch: Path) -> Outcome:
     """Run ``case`` in the empty directory ``scratch``; return what the user saw."""
+    from sgdlab import paths
     from sgdlab.cli.main import main
     from sgdlab.data import fashion as data
 
@@ -713,7 +714,7 @@ def run_case(case: Case, scratch: Path) -> Outcome:
         if "SGDLAB_DATA" not in case.env:
             os.environ.pop("SGDLAB_DATA", None)
         stack.enter_context(mock.patch.object(data, "FILES", table))
-        stack.enter_context(mock.patch.object(data, "SYSTEM_DIR", scratch / "system"))
+        stack.enter_context(mock.patch.object(paths, "SYSTEM_DATA_DIR", scratch / "system"))
         stack.enter_context(contextlib.redirect_stderr(err))
         stack.enter_context(contextlib.redirect_stdout(io.StringIO()))
         try:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sgdlab import paths
 from sgdlab.data import fashion as data
 from sgdlab.data.idx import sha256
 
@@ -27,7 +28,7 @@ def idx_bytes(arr: np.ndarray) -> bytes:
 
 
 def main() -> None:
-    ds = data.load(sys.argv[1] if len(sys.argv) > 1 else data.SYSTEM_DIR, download=False)
+    ds = data.load(sys.argv[1] if len(sys.argv) > 1 else paths.system_data_dir(), download=False)
     x = ds.train_images.reshape(-1, 784).numpy().astype(np.float64) / 255.0
     stats = {
         "about": "per-pixel mean and std of the 60,000 Fashion-MNIST training images in [0,1]",

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sgdlab import paths
 from sgdlab.cli.main import main
 from sgdlab.data import fashion as data
 from sgdlab.errors import DataFormatError, DataNotFoundError
@@ -80,7 +81,7 @@ def dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
         for split, kinds in data.FILES.items()
     }
     monkeypatch.setattr(data, "FILES", table)
-    monkeypatch.setattr(data, "SYSTEM_DIR", d["system"])
+    monkeypatch.setattr(paths, "SYSTEM_DATA_DIR", d["system"])
     monkeypatch.setenv("SGDLAB_CACHE_DIR", str(d["cache"]))
     monkeypatch.setenv("SGDLAB_MIRRORS", f"http://127.0.0.1:{closed_port()}/")
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
@@ -210,8 +211,8 @@ def test_cli_without_require_full_falls_back_to_sample_loudly(dirs, capsys):
 def test_cli_require_full_in_a_real_process(dirs):
     """The same through a real interpreter: exit status 2, no traceback."""
     code = (
-        "import sys; from pathlib import Path; import sgdlab.data.fashion as d; "
-        "d.SYSTEM_DIR = Path(sys.argv[1]); from sgdlab.cli.main import main; "
+        "import sys; from pathlib import Path; import sgdlab.paths as d; "
+        "d.SYSTEM_DATA_DIR = Path(sys.argv[1]); from sgdlab.cli.main import main; "
         "sys.exit(main(sys.argv[2:]))"
     )
     env = {**os.environ, "SGDLAB_CACHE_DIR": str(dirs["cache"])}

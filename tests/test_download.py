@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 import requests
 
+from sgdlab import paths
 from sgdlab.data import download
 from sgdlab.data import fashion as data
 from sgdlab.data.download import InsecureRedirectError, check_redirect, fetch
@@ -216,7 +217,7 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("SGDLAB_MIRRORS", f"http://127.0.0.1:{closed_port()}/")
     monkeypatch.setenv("SGDLAB_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("SGDLAB_DATA", raising=False)
-    monkeypatch.setattr(data, "SYSTEM_DIR", tmp_path / "system")
+    monkeypatch.setattr(paths, "SYSTEM_DATA_DIR", tmp_path / "system")
 
 
 def closed_port() -> int:

@@ -310,6 +310,36 @@ def test_explicit_options(argv, expect):
     assert explicit_options(p, ["--sample", *argv]) == {"sample", *expect}
 
 
+def test_stale_checkpoint_temporaries_old_and_new_names_only_dead_writers(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    seen = {}
+
+    def pause():  # inside checkpoint.save's write: its temporary exists, half written
+        seen["names"] = [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+        seen["removed"] = runs.remove_stale_temporaries(tmp_path)
+
+    monkeypatch.setattr(checkpoint, "_fault_pause", pause)
+    checkpoint.save({"x": torch.zeros(1)}, tmp_path, step=7)
+    assert len(seen["names"]) == 1 and runs._TMP.match(seen["names"][0])
+    assert seen["removed"] == []  # the one this process is writing is not stale
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        dead_new = tmp_path / ".ckpt-0000000001.sgdlab.999999999.k2j_x9az.tmp"
+        dead_old = tmp_path / ".ckpt-0000000002.sgdlab.999999999.tmp"
+        alive = tmp_path / f".ckpt-0000000003.sgdlab.{live.pid}.k2j_x9az.tmp"
+        other = tmp_path / ".report.json.999999999.k2j_x9az.tmp"
+        for p in (dead_new, dead_old, alive, other):
+            p.write_bytes(b"x")
+        assert runs.remove_stale_temporaries(tmp_path) == [dead_new, dead_old]
+        assert alive.exists() and other.exists()
+    finally:
+        live.kill()
+        live.wait()
+    assert [p.name for p in checkpoint.list_checkpoints(tmp_path)] == ["ckpt-0000000007.sgdlab"]
+
+
 def test_kill_leftovers_are_not_checkpoints(tmp_path):
     (tmp_path / f".ckpt-0000000001.sgdlab.{os.getpid()}.tmp").write_bytes(b"x")
     assert not runs.has_checkpoints(tmp_path)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import Any
 
 import torch
 
+from sgdlab.atomic import atomic_write
 from sgdlab.errors import ConfigError
 
 
@@ -26,15 +26,11 @@ def save_figure(fig, path: str | os.PathLike) -> Path:
     """Save ``fig`` to ``path`` (format from its extension) atomically; clear error otherwise."""
     path = Path(path)
     fmt = path.suffix.lstrip(".").lower()
-    tmp = path.with_name(f".{path.name}.tmp")
     try:
-        fig.savefig(tmp, dpi=120, bbox_inches="tight", format=fmt)
-        os.replace(tmp, path)
+        atomic_write(path, lambda f: fig.savefig(f, dpi=120, bbox_inches="tight", format=fmt))
     except (OSError, ValueError) as e:
         raise ConfigError(f"cannot write {path}: {getattr(e, 'strerror', None) or e}") from None
     finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
         _plt().close(fig)
     return path
 

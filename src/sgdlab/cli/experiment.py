@@ -63,8 +63,8 @@ def register(sub, parents) -> None:
         metavar="DIR",
         type=_cache_dir,
         default=None,
-        help="where finished runs are cached (default $SGDLAB_EXPERIMENT_CACHE or "
-        "~/.cache/sgdlab/experiments)",
+        help="where finished runs are cached (default $SGDLAB_EXPERIMENT_CACHE, else "
+        "$SGDLAB_CACHE_DIR/experiments or ~/.cache/sgdlab/experiments)",
     )
     p.add_argument(
         "--plot",

@@ -3,9 +3,10 @@
 A file reaches its final path only after ``verify`` accepted it (the data loader checks the
 SHA-256 of the *decompressed* content), so a partial download, an HTML error page served with
 status 200, or a tampered file is never cached. The body is streamed into a temporary file
-next to the final path and renamed into place (``os.replace``); the temporary file is removed
-whatever happens. A process killed mid-download (``kill -9``) cannot remove its temporary file
-(``.NAME.PID.XXXXXX.part``); the next :func:`fetch` of that file deletes it once its process
+next to the final path (:func:`sgdlab.atomic.atomic_file`), fsync'ed, verified and only then
+renamed into place (``os.replace``); the temporary file is removed whatever else happens. A
+process killed mid-download (``kill -9``) cannot remove its temporary file
+(``.NAME.PID.XXXXXXXX.part``); the next :func:`fetch` of that file deletes it once its process
 is gone. A partial file is never resumed or read: the download starts over and is verified.
 
 Failures and what :func:`fetch` does about them:
@@ -26,17 +27,19 @@ came from one is reported with a warning (it was accepted because its SHA-256 ma
 from __future__ import annotations
 
 import contextlib
+import glob
 import http.client
 import logging
 import os
+import re
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
+from sgdlab.atomic import atomic_file, remove_stale_temporaries, temporary_pattern
 from sgdlab.errors import DataFormatError, DownloadError
 
 if TYPE_CHECKING:
@@ -233,23 +236,16 @@ def _attempt(
     progress: bool,
 ) -> None:
     """One download into a temporary file, verified, then renamed to ``final``."""
-    try:
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{final.name}.{os.getpid()}.", suffix=".part", dir=final.parent
-        )
-    except OSError as e:
-        raise _LocalWriteError(e) from None
-    tmp_path = Path(tmp)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            _transfer(session, url, out, timeout=timeout, stop_at=stop_at, progress=progress)
+
+    def check(tmp: Path) -> None:
         try:
-            verify(tmp_path)
+            verify(tmp)
         except DataFormatError as e:  # name the download, not the random temporary file
-            raise DataFormatError(str(e).replace(str(tmp_path), "the downloaded file")) from None
-        os.replace(tmp_path, final)
-    finally:
-        tmp_path.unlink(missing_ok=True)
+            raise DataFormatError(str(e).replace(str(tmp), "the downloaded file")) from None
+
+    # the temporary (.NAME.PID.RANDOM.part) is removed on any error; renamed only once verified
+    with atomic_file(final, suffix=".part", check=check) as out:
+        _transfer(session, url, out, timeout=timeout, stop_at=stop_at, progress=progress)
 
 
 #: A ``.part`` file without a process id in its name (older sgdlab) is stale after this long.
@@ -259,32 +255,20 @@ STALE_PART_SECONDS = 3600.0
 def remove_stale_parts(dest_dir: str | os.PathLike, filename: str) -> list[Path]:
     """Delete the temporary ``.part`` files of ``filename`` in ``dest_dir`` left by downloads
     whose process is gone (killed); keep those of live processes. Returns what was removed."""
-    removed = []
-    for p in Path(dest_dir).glob(f".{filename}.*.part"):
-        pid = p.name[len(filename) + 2 :].split(".", 1)[0]
+    pattern = temporary_pattern(re.escape(filename), ".part")
+    removed = remove_stale_temporaries(dest_dir, pattern)
+    for p in Path(dest_dir).glob(f".{glob.escape(filename)}.*.part"):
+        if pattern.match(p.name):
+            continue  # has a process id: judged above
         try:
-            stale = (
-                (not _process_alive(int(pid)))
-                if pid.isdigit()
-                else (time.time() - p.stat().st_mtime > STALE_PART_SECONDS)
-            )
-            if stale:
+            if time.time() - p.stat().st_mtime > STALE_PART_SECONDS:
                 p.unlink()
                 removed.append(p)
-                log.info("removed %s, left by an interrupted download", p)
         except OSError:  # gone meanwhile, or not ours to delete
             continue
+    for p in removed:
+        log.info("removed %s, left by an interrupted download", p)
     return removed
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, another user's
-        return True
-    return True
 
 
 def _transfer(session, url: str, out, *, timeout: float, stop_at: float, progress: bool) -> None:

@@ -3,8 +3,10 @@
 Where the data comes from, in this order (the first directory holding all four files wins):
 
 1. ``data_dir`` argument / ``--data-dir`` / environment variable ``SGDLAB_DATA``;
-2. the user cache directory (``SGDLAB_CACHE_DIR``, else ``~/.cache/sgdlab/fashion-mnist``);
-3. ``/usr/share/datasets/fashion-mnist`` (Debian package ``dataset-fashion-mnist``);
+2. the user cache directory (:func:`sgdlab.paths.data_cache_dir`: ``$SGDLAB_CACHE_DIR``, else
+   ``~/.cache/sgdlab/fashion-mnist``);
+3. ``/usr/share/datasets/fashion-mnist`` (:func:`sgdlab.paths.system_data_dir`, Debian package
+   ``dataset-fashion-mnist``);
 4. download from the official mirrors into the cache (or into ``data_dir`` when given).
 
 Every file is checked against the SHA-256 of its *decompressed* content, so upstream's gzip files
@@ -34,6 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from sgdlab import paths
 from sgdlab.data.idx import parse_idx, read_bytes, sha256
 from sgdlab.errors import DataFormatError, DataNotFoundError, DownloadError
 
@@ -80,7 +83,6 @@ FILES: dict[str, dict[str, tuple[str, str, tuple[int, ...]]]] = {
         ),
     },
 }
-SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
 SPLITS = ("train", "test")
 
 
@@ -142,16 +144,6 @@ def to_float(images: torch.Tensor) -> torch.Tensor:
     return x.mul_(scale).add_(shift)
 
 
-def cache_dir() -> Path:
-    """User cache directory for downloads (``SGDLAB_CACHE_DIR`` overrides)."""
-    env = os.environ.get("SGDLAB_CACHE_DIR")
-    if env:
-        return Path(env)
-    import pooch
-
-    return Path(pooch.os_cache("sgdlab")) / "fashion-mnist"
-
-
 def _find(directory: Path, stem: str) -> Path | None:
     for name in (stem + ".gz", stem):
         if (directory / name).is_file():
@@ -197,7 +189,7 @@ def search_dirs(data_dir: str | os.PathLike | None = None) -> list[Path]:
         if not os.access(p, os.R_OK | os.X_OK):
             raise DataNotFoundError(f"data directory {p} is not readable")
         dirs.append(p)
-    dirs += [cache_dir(), SYSTEM_DIR]
+    dirs += [paths.data_cache_dir(), paths.system_data_dir()]
     return dirs
 
 
@@ -214,7 +206,8 @@ def load(
         if all(_find(d, stem) for stem, _, _ in every):
             return _load_dir(d)
     # Nothing complete on disk: download the missing files.
-    target = dirs[0] if (data_dir is not None or os.environ.get("SGDLAB_DATA")) else cache_dir()
+    explicit = data_dir is not None or os.environ.get("SGDLAB_DATA")
+    target = dirs[0] if explicit else paths.data_cache_dir()
     if download:
         import time
 
@@ -275,7 +268,7 @@ def _not_found_message(dirs: list[Path], why: str) -> str:
         "  - Debian/Ubuntu: sudo apt-get install dataset-fashion-mnist\n"
         "  - put the four *-ubyte.gz files in a directory and pass --data-dir DIR "
         "(or set SGDLAB_DATA=DIR)\n"
-        f"  - allow a download from the official mirrors into {cache_dir()}\n"
+        f"  - allow a download from the official mirrors into {paths.data_cache_dir()}\n"
         "  - or try sgdlab on the bundled 1,000+1,000-image sample: --sample"
     )
 

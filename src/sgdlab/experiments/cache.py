@@ -2,10 +2,12 @@
 
 ``key(spec, data_sha256, version)`` is the SHA-256 of the canonical JSON of the three; the file
 is ``<cache_dir>/<key[:24]>.json`` and holds ``{"schema", "key", "identity", "record"}``. It is
-written atomically (a temporary file in the same directory, flushed, fsync'ed, then
-``os.replace``), so a crash or Ctrl-C leaves either the complete file or none. A file that does
-not parse, has another schema or whose key does not match is ignored (and re-run).
-Default directory: ``$SGDLAB_EXPERIMENT_CACHE`` else ``~/.cache/sgdlab/experiments``.
+written atomically (:func:`sgdlab.atomic.atomic_write`: a temporary file in the same directory,
+flushed, fsync'ed, then ``os.replace``), so a crash or Ctrl-C leaves either the complete file or
+none; the temporaries a killed process left are deleted by the next :meth:`Cache.put`. A file
+that does not parse, has another schema or whose key does not match is ignored (and re-run).
+Default directory: :func:`sgdlab.paths.experiment_cache_dir` (``$SGDLAB_EXPERIMENT_CACHE``, else
+``$SGDLAB_CACHE_DIR/experiments``, else ``~/.cache/sgdlab/experiments``).
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from sgdlab import paths
+from sgdlab.atomic import atomic_write, remove_stale_temporaries
 from sgdlab.errors import ConfigError
 from sgdlab.experiments.spec import RunSpec
 
@@ -26,8 +29,8 @@ RECORD_FORMAT = 2
 
 
 def default_dir() -> Path:
-    env = os.environ.get("SGDLAB_EXPERIMENT_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "sgdlab" / "experiments"
+    """Where runs are cached by default: :func:`sgdlab.paths.experiment_cache_dir`."""
+    return paths.experiment_cache_dir()
 
 
 def identity(spec: RunSpec, data_sha256: dict[str, str], version: str) -> dict[str, Any]:
@@ -55,6 +58,7 @@ class Cache:
         if self.dir.exists() and not self.dir.is_dir():
             raise ConfigError(f"cache dir {self.dir} exists and is not a directory")
         self.data_sha256, self.version = data_sha256, version
+        self._cleaned = False
 
     def key(self, spec: RunSpec) -> str:
         return key(spec, self.data_sha256, self.version)
@@ -80,6 +84,9 @@ class Cache:
             self.dir.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise ConfigError(f"cannot create cache dir {self.dir}: {e.strerror}") from None
+        if not self._cleaned:  # once: what killed writers left (never read, only disk space)
+            remove_stale_temporaries(self.dir)
+            self._cleaned = True
         path = self.path(spec)
         doc = {
             "schema": SCHEMA,
@@ -87,14 +94,4 @@ class Cache:
             "identity": identity(spec, self.data_sha256, self.version),
             "record": record,
         }
-        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=f".{path.stem}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(doc, f, allow_nan=True)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return atomic_write(path, json.dumps(doc, allow_nan=True))

@@ -7,9 +7,12 @@ estimator plot), then the convergence experiment of ``sgdlab experiment``
 the file opens offline, with no network request.
 
 Each expensive section is cached as one JSON file under ``cache_dir`` (default
+:func:`sgdlab.paths.report_cache_dir`: ``$SGDLAB_CACHE_DIR/report``, else
 ``~/.cache/sgdlab/report``), keyed by the section, sgdlab's version, the data's SHA-256s and the
 options. A second report (in either language) reuses them; an interrupted one (Ctrl-C) keeps the
-sections it finished. ``fresh=True`` recomputes everything.
+sections it finished. Files are written atomically (:func:`sgdlab.atomic.atomic_write`); the
+temporaries of a killed writer are deleted by the next report. ``fresh=True`` recomputes
+everything.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sgdlab import paths
+from sgdlab.atomic import atomic_write, remove_stale_temporaries
 from sgdlab.data import FashionMNIST
 from sgdlab.errors import ConfigError
 from sgdlab.report.sections import (
@@ -62,16 +67,6 @@ class Report:
     path: Path | None = None
 
 
-def default_cache_dir() -> Path:
-    """``$SGDLAB_CACHE_DIR/report``, else the user cache (``~/.cache/sgdlab/report``)."""
-    env = os.environ.get("SGDLAB_CACHE_DIR")
-    if env:
-        return Path(env) / "report"
-    import pooch
-
-    return Path(pooch.os_cache("sgdlab")) / "report"
-
-
 def cache_key(name: str, ds: FashionMNIST, opts: Options, extra: Any = None) -> str:
     """Hex key of one section's result: section, schema, version, data hashes, options, and
     ``extra`` (whatever else the result depends on, JSON-ready)."""
@@ -99,9 +94,7 @@ def _load(path: Path) -> dict[str, Any] | None:
 
 def _save(path: Path, doc: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(finite(doc), allow_nan=False), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(finite(doc), allow_nan=False))
 
 
 def section(
@@ -160,8 +153,9 @@ def build_report(
 
     ``quick``: the bench's quick mode, 200 instead of 1,000 Monte Carlo draws and the quick
     convergence sweep (meant for the bundled sample). ``cache_dir``: default
-    :func:`default_cache_dir` (the sweep's runs then go to the experiments' own cache; with an
-    explicit ``cache_dir``, to ``cache_dir/experiments``); ``use_cache=False`` neither reads nor
+    :func:`sgdlab.paths.report_cache_dir` (the sweep's runs then go to the experiments' own
+    cache, :func:`sgdlab.paths.experiment_cache_dir`; with an explicit ``cache_dir``, to
+    ``cache_dir/experiments``); ``use_cache=False`` neither reads nor
     writes the report's cache; ``fresh=True`` recomputes its sections and overwrites them (the
     sweep's runs stay cached: delete them to retrain). ``progress``: a tqdm
     bar over the sections on stderr.
@@ -172,7 +166,9 @@ def build_report(
         raise ConfigError(f"lang must be one of {', '.join(LANGS)}, got {lang!r}")
     t0 = time.perf_counter()
     opts = Options(quick=quick, seed=seed)
-    cdir = (Path(cache_dir) if cache_dir else default_cache_dir()) if use_cache else None
+    cdir = (Path(cache_dir) if cache_dir else paths.report_cache_dir()) if use_cache else None
+    if cdir is not None:  # what killed writers left (never read, only disk space)
+        remove_stale_temporaries(cdir)
     computes = dict(SECTIONS)  # the convergence sweep reuses (and fills) its own run cache
     computes["convergence"] = functools.partial(
         compute_convergence,
@@ -210,12 +206,9 @@ def write_report(path: str | os.PathLike, ds: FashionMNIST, **kwargs: Any) -> Re
     """:func:`build_report`, then write the page to ``path`` atomically (UTF-8)."""
     path = Path(path)
     rep = build_report(ds, **kwargs)
-    tmp = path.with_name(f".{path.name}.tmp")
     try:
-        tmp.write_text(rep.html, encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write(path, rep.html)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
         raise ConfigError(f"cannot write {path}: {e.strerror or e}") from None
     rep.path = path
     return rep

@@ -160,7 +160,7 @@ def compute_convergence(
     """The convergence experiment of ``sgdlab experiment`` (:func:`sgdlab.experiments.run_sweep`,
     ``SweepSpec.quick()`` when ``opts.quick`` else ``SweepSpec.full()``): its per-b table, its
     verdict and its curves. Runs already in the experiments' cache (``cache_dir``, default
-    theirs) are not retrained."""
+    :func:`sgdlab.paths.experiment_cache_dir`) are not retrained."""
     from sgdlab.experiments import LR_RULE, run_sweep
     from sgdlab.experiments.plots import plot_curves
 

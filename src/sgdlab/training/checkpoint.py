@@ -5,10 +5,11 @@ File ``DIR/ckpt-{step:010d}.sgdlab``::
     b"SGDLAB-CKPT 1\\n" + sha256(payload).hexdigest() + b"\\n" + payload
 
 ``payload`` is ``torch.save`` of a dict of tensors and plain values, so it loads with
-``torch.load(..., weights_only=True)``: nothing in the file is ever executed. A write goes to a
-temp file in the same directory, is flushed and fsync'ed, renamed over the final name with
-``os.replace`` and the directory is fsync'ed, so a crash leaves either the old set of checkpoints
-or the new one, never a half-written file under a final name.
+``torch.load(..., weights_only=True)``: nothing in the file is ever executed. A write goes
+through :func:`sgdlab.atomic.atomic_write` (a temporary ``.ckpt-*.sgdlab.PID.RANDOM.tmp`` in the
+same directory, flushed and fsync'ed, renamed over the final name with ``os.replace``, the
+directory fsync'ed), so a crash leaves either the old set of checkpoints or the new one, never a
+half-written file under a final name.
 """
 
 from __future__ import annotations
@@ -23,18 +24,11 @@ from typing import Any
 
 import torch
 
+from sgdlab.atomic import atomic_write
 from sgdlab.errors import CheckpointError, ConfigError
 
 MAGIC = b"SGDLAB-CKPT 1\n"
 _NAME = re.compile(r"^ckpt-(\d{10})\.sgdlab$")
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def prepare_dir(directory: str | os.PathLike) -> Path:
@@ -57,19 +51,16 @@ def save(state: dict[str, Any], directory: str | os.PathLike, *, step: int, keep
     payload = buf.getvalue()
     blob = MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
     final = directory / f"ckpt-{step:010d}.sgdlab"
-    tmp = directory / f".{final.name}.{os.getpid()}.tmp"
+
+    def write(f) -> None:
+        half = len(blob) // 2
+        f.write(blob[:half])
+        _fault_pause()
+        f.write(blob[half:])
+
     try:
-        with open(tmp, "wb") as f:
-            half = len(blob) // 2
-            f.write(blob[:half])
-            _fault_pause()
-            f.write(blob[half:])
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, final)
-        _fsync_dir(directory)
+        atomic_write(final, write)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
         raise ConfigError(f"cannot write checkpoint in {directory}: {e.strerror or e}") from None
     for old in list_checkpoints(directory)[:-keep] if keep > 0 else []:
         old.unlink(missing_ok=True)

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from sgdlab import atomic
 from sgdlab.errors import CheckpointError
 from sgdlab.training import checkpoint
 
@@ -150,29 +151,12 @@ def _flag(name: str) -> str:
 
 
 def remove_stale_temporaries(directory: str | os.PathLike) -> list[Path]:
-    """Delete half-written checkpoint files (``.ckpt-*.PID.tmp``) left by a killed writer whose
-    process is gone; return them. They are never read, only disk space."""
-    d, gone = Path(directory), []
-    if not d.is_dir():
-        return gone
-    for p in d.iterdir():
-        m = _TMP.match(p.name)
-        if m and not _alive(int(m.group(1))):
-            p.unlink(missing_ok=True)
-            gone.append(p)
-    return gone
+    """Delete half-written checkpoint files (``.ckpt-*.sgdlab.PID.RANDOM.tmp``, or
+    ``.ckpt-*.sgdlab.PID.tmp`` from older sgdlab) left by a killed writer whose process is gone;
+    return them. They are never read, only disk space. One named with this process's id is
+    stale unless this process is writing it now (see :func:`sgdlab.atomic.stale_temporaries`)."""
+    return atomic.remove_stale_temporaries(directory, _TMP)
 
 
-_TMP = re.compile(r"^\.ckpt-\d{10}\.sgdlab\.(\d+)\.tmp$")
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return False  # ours, from an earlier run in this process: not being written now
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+#: Temporaries of :func:`checkpoint.save`; the random part is missing in older ones.
+_TMP = re.compile(r"^\.ckpt-\d{10}\.sgdlab\.(?P<pid>\d+)(?:\.[A-Za-z0-9_]+)?\.tmp$")

@@ -2,7 +2,8 @@
 
 Format from the extension: ``.safetensors`` (provenance in its string metadata) or ``.pt`` (a
 plain dict of the two tensors plus ``"metadata"``, a JSON string, that loads with
-``torch.load(path, weights_only=True)``). Files are written atomically (temp file + rename).
+``torch.load(path, weights_only=True)``). Files are written atomically
+(:func:`sgdlab.atomic.atomic_write`: a temporary file, fsync'ed, renamed into place).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from sgdlab.atomic import atomic_write
 from sgdlab.errors import CheckpointError, ConfigError
 from sgdlab.model import SoftmaxRegression
 
@@ -28,19 +30,17 @@ def save_weights(
         "z.weight": model.z.weight.detach().cpu().contiguous(),
         "z.bias": model.z.bias.detach().cpu().contiguous(),
     }
-    tmp = path.with_name(f".{path.name}.tmp")
     try:
         if path.suffix == ".safetensors":
-            from safetensors.torch import save_file
+            from safetensors.torch import save
 
-            save_file(tensors, str(tmp), metadata=metadata)
+            atomic_write(path, save(tensors, metadata=metadata))
         else:  # provenance as one JSON string: still loads with weights_only=True
             import json
 
-            torch.save({**tensors, "metadata": json.dumps(metadata or {})}, tmp)
-        os.replace(tmp, path)
+            doc = {**tensors, "metadata": json.dumps(metadata or {})}
+            atomic_write(path, lambda f: torch.save(doc, f))
     except Exception as e:  # noqa: BLE001 - torch/safetensors raise RuntimeError-like errors
-        tmp.unlink(missing_ok=True) if tmp.parent.is_dir() else None
         raise ConfigError(f"cannot write {path}: {getattr(e, 'strerror', None) or e}") from None
     return path
 
