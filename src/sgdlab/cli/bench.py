@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
 
 def format_table(result: dict[str, Any]) -> str:
     """The human-readable report: one table per engine, then the one-line explanation."""
-    from sgdlab.measure.bench import fmt_seconds as f
+    from sgdlab.measure.stats import fmt_seconds as f
 
     cfg, env, n = result["config"], result["environment"], result["n_train"]
     where = env["cpu_model"] if cfg["device"] == "cpu" else env["device_name"]

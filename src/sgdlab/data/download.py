@@ -263,11 +263,10 @@ def remove_stale_parts(dest_dir: str | os.PathLike, filename: str) -> list[Path]
     for p in Path(dest_dir).glob(f".{filename}.*.part"):
         pid = p.name[len(filename) + 2 :].split(".", 1)[0]
         try:
-            stale = (
-                (not _process_alive(int(pid)))
-                if pid.isdigit()
-                else (time.time() - p.stat().st_mtime > STALE_PART_SECONDS)
-            )
+            if pid.isdigit():
+                stale = not _process_alive(int(pid))
+            else:
+                stale = time.time() - p.stat().st_mtime > STALE_PART_SECONDS
             if stale:
                 p.unlink()
                 removed.append(p)
@@ -279,11 +278,10 @@ def remove_stale_parts(dest_dir: str | os.PathLike, filename: str) -> list[Path]
 
 def _process_alive(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
+        with contextlib.suppress(PermissionError):  # exists, another user's
+            os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:  # exists, another user's
-        return True
     return True
 
 
