@@ -354,7 +354,7 @@ def add_ratios(rows: list[dict[str, Any]]) -> None:
 
 
 def _cell(r: dict[str, Any], key: str) -> str:
-    from sgdlab.measure.bench import fmt_seconds
+    from sgdlab.measure.stats import fmt_seconds
 
     if key not in r:
         return "—"
@@ -364,7 +364,7 @@ def _cell(r: dict[str, Any], key: str) -> str:
 
 def markdown(doc: dict[str, Any]) -> str:
     """The table: seconds (median) and, in parentheses, the ratio to row B."""
-    from sgdlab.measure.bench import fmt_seconds
+    from sgdlab.measure.stats import fmt_seconds
 
     env, cfg = doc["environment"], doc["config"]
     out = [

@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     from sgdlab.data import load
     from sgdlab.engines.base import check_state
     from sgdlab.engines.fast import block as m
-    from sgdlab.engines.fast import engine as c
+    from sgdlab.engines.fast import kernels as c
+    from sgdlab.engines.fast import softmax as sm
     from sgdlab.measure.provenance import cpu_model
     from sgdlab.model import SoftmaxRegression
 
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
                 if half != 0:
                     m._logits_half(x, perm, s0, b, sc, sh, w, S, 784, X, P[1], E[3:])
             if phase >= 3:
-                tot += m._softmax_delta(P[0], P[1], bias, y, perm, s0, b, 1.0 / b, D, E, gb)
+                tot += sm._softmax_delta(P[0], P[1], bias, y, perm, s0, b, 1.0 / b, D, E, gb)
             if phase >= 4:
                 lr = np.float32(1e-9)
                 if half != 1:
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             order = hot if name.endswith("cache") else torch.randperm(n, generator=g)
             a = eng._kernel_args(model, order, b, 1e-3, 0, steps, hyper, None)
             fn = (
-                (lambda a=a: runner.run(*a))
+                (lambda a=a: runner.run(a))
                 if name.startswith("two")
                 else (lambda a=a: c._sgd_kernel(*a))
             )

@@ -10,15 +10,9 @@ import torch
 from sgdlab import engines
 from sgdlab.cli.main import main
 from sgdlab.errors import ConfigError
-from sgdlab.measure.bench import (
-    DEFAULT_BATCH_SIZES,
-    SCHEMA,
-    benchmark,
-    overhead_fit,
-    regime,
-    select_engines,
-)
+from sgdlab.measure.bench import DEFAULT_BATCH_SIZES, SCHEMA, benchmark, select_engines
 from sgdlab.measure.roofline import epoch_work, gd_bytes, gd_flops, step_bytes, step_flops
+from sgdlab.measure.stats import overhead_fit, regime
 
 CPU = torch.device("cpu")
 

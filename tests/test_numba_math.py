@@ -18,10 +18,9 @@ if not engines.available("fast", torch.device("cpu")):
 import numba  # noqa: E402
 
 from sgdlab.engines.fast import block as nm  # noqa: E402
+from sgdlab.engines.fast import softmax as ns  # noqa: E402
 from sgdlab.engines.fast import update as nu  # noqa: E402
 
-nm._compile()
-nu._compile()
 N = 37  # a short block: not a multiple of 2 (pairs) nor of 16 (lanes)
 EPS = np.finfo(np.float32).eps
 
@@ -66,7 +65,7 @@ def test_logits_half_converts_bitwise_and_matches_float64(block):
 @numba.njit
 def _exp_all(x, out):
     for s in range(0, x.shape[1], 16):
-        nm.vst(out, 0, s, nm._vexp_le0(nm.vld(x, 0, s)))
+        nm.vst(out, 0, s, ns._vexp_le0(nm.vld(x, 0, s)))
 
 
 def test_vexp_le0_against_libm():
@@ -89,7 +88,7 @@ def test_softmax_delta_against_float64(block):
     x, y, rows, W, b, *_ = block
     X, P = _logits(block)
     D, E, gb = np.full((10, 48), 7, np.float32), np.zeros((4, 48), np.float32), np.zeros(10)
-    cost = nm._softmax_delta(P[0], P[1], b, y, rows, 0, N, 1 / N, D, E, gb)
+    cost = ns._softmax_delta(P[0], P[1], b, y, rows, 0, N, 1 / N, D, E, gb)
     z = ((P[0] + P[1]) + b[:, None])[:, :N].T.astype(np.float64)  # (37,10), float32 sums
     p = np.exp(z - z.max(1, keepdims=True))
     p /= p.sum(1, keepdims=True)

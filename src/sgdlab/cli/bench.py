@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sgdlab.cli.common import batch_sizes, emit_json, load_data, positive_float, positive_int
+from sgdlab.measure.machine import BUSY
 
 
 def register(sub, parents) -> None:
@@ -94,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
 
 def format_table(result: dict[str, Any]) -> str:
     """The human-readable report: one table per engine, then the one-line explanation."""
-    from sgdlab.measure.bench import fmt_seconds as f
+    from sgdlab.measure.stats import fmt_seconds as f
 
     cfg, env, n = result["config"], result["environment"], result["n_train"]
     where = env["cpu_model"] if cfg["device"] == "cpu" else env["device_name"]
@@ -169,10 +170,6 @@ def _roof(it: dict[str, Any] | None, epoch: dict[str, Any] | None) -> str:
         return f"{'-':>8} {'-':>6} {'-':>7}"
     ep = f"{epoch['over_roofline']:.2f}" if epoch else "-"
     return f"{it['gflops']:>8.1f} {it['over_roofline']:>6.2f} {ep:>7}"
-
-
-#: Share of the CPUs used by other processes above which the table warns.
-BUSY = 0.05
 
 
 def fmt_ms(s: float) -> str:

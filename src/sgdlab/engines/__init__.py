@@ -18,7 +18,7 @@ runs, on a :class:`~sgdlab.model.SoftmaxRegression` whose weights it updates in 
   update; returns C before it.
 
 ``reference`` (plain autograd, :mod:`sgdlab.steps`) defines what is correct; every other engine
-is tested against it on the same inputs and minibatch order. ``fast`` (:mod:`.numba_cpu`, CPU
+is tested against it on the same inputs and minibatch order. ``fast`` (:mod:`.fast`, CPU
 only, numba) runs a whole stretch of steps in one compiled call; ``torch`` (:mod:`.torch_fused`,
 any device) uses batched analytic gradients and, on CUDA, graphs of many steps. ``auto`` picks
 ``fast`` on the CPU (``torch`` without numba) and ``torch`` on CUDA.

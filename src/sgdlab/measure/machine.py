@@ -14,6 +14,9 @@ import torch
 from sgdlab.errors import ConfigError
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+#: Share of the CPUs used by other processes (:class:`LoadMonitor`'s ``other_cpu_share``) above
+#: which a measurement is reported as contaminated (``sgdlab bench``'s table, the report).
+BUSY = 0.05
 
 
 def thread_info() -> dict[str, Any]:

@@ -160,7 +160,7 @@ def build_report(
     sweep's runs stay cached: delete them to retrain). ``progress``: a tqdm
     bar over the sections on stderr.
     """
-    from sgdlab.report.page import render
+    from sgdlab.report.render import render
 
     if lang not in LANGS:
         raise ConfigError(f"lang must be one of {', '.join(LANGS)}, got {lang!r}")

@@ -1,4 +1,5 @@
-"""Render the sections of ``sgdlab report`` to one self-contained HTML page (English or Hebrew).
+"""The building blocks of ``sgdlab report``'s one self-contained HTML page (English or Hebrew):
+:class:`Page`, tables, figures, escaping (the page itself: :func:`sgdlab.report.render.render`).
 
 Everything interpolated is HTML-escaped; images are ``data:image/png;base64`` URIs; there is no
 script, no external style sheet, font or request. The Hebrew page is ``dir="rtl"``; code,
@@ -148,44 +149,3 @@ class Page:
 
 def class_name(c: int, name: str, lang: str) -> str:
     return f"{CLASS_NAMES_HE[c]} ({name})" if lang == "he" else name
-
-
-def render(results: dict[str, Any], meta: dict[str, Any], lang: str) -> str:
-    """The whole page from the sections' results (see :mod:`sgdlab.report.sections`)."""
-    from sgdlab._version import __version__
-    from sgdlab.report.render import (
-        render_bench,
-        render_convergence,
-        render_environment,
-        render_likelihood,
-        render_minibatch,
-        render_steps,
-    )
-
-    pg = Page(lang)
-    env = results["environment"]
-    data = env["data"]
-    head = [
-        pg.r("intro", source=data["source"], n=f"{data['n_train']:,}", n_test=f"{data['n_test']:,}")
-    ]
-    head.append(
-        pg.r(
-            "mode",
-            mode=pg.t["quick" if meta["quick"] else "full"],
-            seed=meta["seed"],
-            generated=meta["generated"],
-        )
-    )
-    head_html = "".join(f"<p>{h}</p>" for h in head)
-    if data["is_sample"]:
-        head_html += f'<p class="warn">{pg.r("sample_warning")}</p>'
-    flag = " --quick" if meta["quick"] else ""
-    render_minibatch(pg, results["minibatch"], meta)
-    render_steps(pg, results["steps"], data)
-    render_bench(pg, results["bench"], flag)
-    render_likelihood(pg, results["likelihood"])
-    if "convergence" in results:
-        render_convergence(pg, results["convergence"])
-    render_environment(pg, env, meta)
-    pg.add(f"<footer><p>{pg.r('footer', version=__version__, flag=flag)}</p></footer>")
-    return pg.html(pg.t["title"], head_html)

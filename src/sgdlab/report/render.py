@@ -1,11 +1,12 @@
-"""One function per section of ``sgdlab report``: a section's result -> HTML on a
-:class:`~sgdlab.report.page.Page` (which carries the language)."""
+"""The page of ``sgdlab report`` (:func:`render`) from one function per section: a section's
+result -> HTML on a :class:`~sgdlab.report.page.Page` (which carries the language)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sgdlab.cli.bench import BUSY
+from sgdlab._version import __version__
+from sgdlab.measure.machine import BUSY
 from sgdlab.report.page import Page, class_name, esc, figure, fmt_s, rich, table
 
 
@@ -312,3 +313,34 @@ def render_environment(pg: Page, env: dict[str, Any], meta: dict[str, Any]) -> N
     ]
     pg.add(table(head, rows, numeric_from=3))
     pg.end()
+
+
+def render(results: dict[str, Any], meta: dict[str, Any], lang: str) -> str:
+    """The whole page from the sections' results (see :mod:`sgdlab.report.sections`)."""
+    pg = Page(lang)
+    env = results["environment"]
+    data = env["data"]
+    head = [
+        pg.r("intro", source=data["source"], n=f"{data['n_train']:,}", n_test=f"{data['n_test']:,}")
+    ]
+    head.append(
+        pg.r(
+            "mode",
+            mode=pg.t["quick" if meta["quick"] else "full"],
+            seed=meta["seed"],
+            generated=meta["generated"],
+        )
+    )
+    head_html = "".join(f"<p>{h}</p>" for h in head)
+    if data["is_sample"]:
+        head_html += f'<p class="warn">{pg.r("sample_warning")}</p>'
+    flag = " --quick" if meta["quick"] else ""
+    render_minibatch(pg, results["minibatch"], meta)
+    render_steps(pg, results["steps"], data)
+    render_bench(pg, results["bench"], flag)
+    render_likelihood(pg, results["likelihood"])
+    if "convergence" in results:
+        render_convergence(pg, results["convergence"])
+    render_environment(pg, env, meta)
+    pg.add(f"<footer><p>{pg.r('footer', version=__version__, flag=flag)}</p></footer>")
+    return pg.html(pg.t["title"], head_html)

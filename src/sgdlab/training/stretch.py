@@ -1,11 +1,11 @@
 """How many SGD steps one engine call runs: the training loop's stretch length.
 
 Every call pays a fixed cost: Python, argument checks, and for the fast engine's two-thread step
-waking the partner core, 0.1–0.2 ms measured on the project's VMs (docs/benchmarks.md). Between
-calls the loop updates the progress bar and looks for SIGTERM / Ctrl-C. :class:`Stretch` keeps
-each call near ``SECONDS`` of work: the first call runs ``FIRST`` steps, and each later one as
-many as the previous call's measured rate fits into ``SECONDS``, never fewer than ``FIRST``
-(the caller also stops a stretch at the end of the epoch and at checkpoint boundaries).
+waking the partner core (see docs/benchmarks.md#when-two-threads-pay). Between calls the loop
+updates the progress bar and looks for SIGTERM / Ctrl-C. :class:`Stretch` keeps each call near
+``SECONDS`` of work: the first call runs ``FIRST`` steps, and each later one as many as the
+previous call's measured rate fits into ``SECONDS``, never fewer than ``FIRST`` (the caller also
+stops a stretch at the end of the epoch and at checkpoint boundaries).
 
 The result does not depend on it: the engines give the same bits for any split of an epoch
 into calls (tested), so a run, a resumed run and a benchmark agree whatever lengths they chose.

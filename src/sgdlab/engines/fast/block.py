@@ -9,7 +9,7 @@ X, W and ∂C/∂W; every class is in both. In the order the kernels call it:
    :func:`sgdlab.data.to_float` (``float32(u8)·scale`` then ``+ shift``, two roundings, no FMA:
    X (n,784) float32 is bitwise the reference's, tested) and, in the same pass, the half's share
    of the logits ``P[c, s] = Σ_{j in half} W[c, j]·X[s, j]`` (class-major (10, n) float32);
-2. :func:`_softmax_delta` — Z = (P₀ + P₁) + b, softmax in float32 like the reference's
+2. :func:`.softmax._softmax_delta` — Z = (P₀ + P₁) + b, softmax in float32 like the reference's
    (16 samples a vector), Δ[c, s] = (softmax − onehot)·inv (class-major (10, n)), the cost and
    ∂C/∂b += ΣΔ summed in float64 (sample order);
 3. :func:`_grad_half` — ∂C/∂W[:, half] += Δ·X[:, half] (float32 FMAs, each sum in sample
@@ -18,21 +18,26 @@ X, W and ∂C/∂W; every class is in both. In the order the kernels call it:
 
 One thread computes both halves with the same functions as two threads computing one each, and
 the partial logits are added in the same order, so both give the same bits. The inner loops
-use explicit 16-lane vectors (:mod:`.numba_simd`): each pass over a half's pixels serves two
+use explicit 16-lane vectors (:mod:`.simd`): each pass over a half's pixels serves two
 samples × 10 classes (20 accumulators), each W and X vector loaded once for 10 or 2 FMAs.
 :func:`_prefetch_rows` asks for the next block's image bytes of a half (into L2) a block ahead.
-numba is imported by :func:`_compile` only.
+
+This module imports numba and checks the kernels' cache (:func:`_fresh_cache`) when imported;
+every kernel module of the package imports it first. The engine imports them on first use:
+``import sgdlab`` loads none of them.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
 from pathlib import Path
 
+import numba
 import numpy as np
 
+from sgdlab.engines.fast.intrinsics import prefetch
+from sgdlab.engines.fast.simd import build
 from sgdlab.model import N_CLASSES, N_PIXELS
 
 #: Samples per block (X block 400 KB, L2-resident).
@@ -41,63 +46,74 @@ BLOCK = 128
 SPLIT = 400
 HALVES = ((0, SPLIT), (SPLIT, N_PIXELS))
 
-#: Cephes' expf: log₂e, ln 2 = C1 − C2 (C1 has 9 bits: n·C1 is exact), and the polynomial
-#: exp(r) ≈ 1 + r + r²·(E0 + E1·r + … + E5·r⁵) on |r| ≤ ln2/2.
-_LOG2E = 1.44269504088896341
-_EC1, _EC2 = 0.693359375, -2.12194440e-4
-_E0, _E1, _E2, _E3, _E4, _E5 = (
-    5.0000001201e-1,
-    1.6666665459e-1,
-    4.1665795894e-2,
-    8.3334519073e-3,
-    1.3981999507e-3,
-    1.9875691500e-4,
-)
+
+def _fresh_cache(numba_version: str) -> None:
+    """Drop the engine's cached kernels when any of its sources changed.
+
+    numba keys a cached function by its own file only, and a kernel inlines the functions it
+    calls from the other modules of this package: after one of those changes, the cached kernel
+    would still run the old code. A stamp (SHA-256 of the sources and numba's version) beside the
+    cache says whether the cache was built from these sources. Skipped under
+    ``NUMBA_CACHE_DIR`` (a cache elsewhere is the user's to manage); errors are ignored (a
+    read-only install has no cache here either).
+    """
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return
+    here = Path(__file__).parent
+    h = hashlib.sha256(numba_version.encode())
+    for src in sorted(here.glob("*.py")):
+        h.update(src.name.encode() + src.read_bytes())
+    cache, digest = here / "__pycache__", h.hexdigest()
+    stamp = cache / "sgdlab-numba-sources.sha256"
+    try:
+        if stamp.read_text() == digest:
+            return
+    except OSError:
+        pass
+    try:
+        cache.mkdir(exist_ok=True)
+        for f in [*cache.glob("*.nbi"), *cache.glob("*.nbc")]:
+            f.unlink(missing_ok=True)
+        stamp.write_text(digest)
+    except OSError:
+        pass
 
 
-def _prefetch(images, r, j):  # replaced by an llvm.prefetch intrinsic in _compile()
-    pass
+_fresh_cache(numba.__version__)  # before any of the package's cached kernels is loaded
 
 
-# The 16-lane vector intrinsics these functions use, bound from .numba_simd in _compile()
-# (see that module for what each does).
-_VECTOR_OPS = (
-    "vld",
-    "vld_u8",
-    "vst",
-    "vbc",
-    "vzero",
-    "vfma",
-    "vmul",
-    "vadd",
-    "vsub",
-    "vdiv",
-    "vfloor",
-    "vsel_lt",
-    "vsel_eq",
-    "vpow2",
-    "vfold8",
-    "vfold4",
-    "vfold2",
-    "vfold1",
-)
-vld = vld_u8 = vst = vbc = vzero = vfma = vmul = vadd = vsub = vdiv = None
-vfloor = vsel_lt = vsel_eq = vpow2 = vfold8 = vfold4 = vfold2 = vfold1 = None
+def jit(**opts):
+    """``numba.njit(cache=True, nogil=True, **opts)``: the decorator of every kernel of the
+    package (a module importing it from here runs after :func:`_fresh_cache`). No fast-math
+    anywhere: the conversion rounds u8·a + c twice and W − lr·G too, like the reference; the dot
+    products' FMAs are explicit (vfma); NaN/inf stay IEEE so divergence is still seen."""
+    return numba.njit(cache=True, nogil=True, **opts)
 
 
+_prefetch = prefetch(2)  # into L2: the rows are read a block later
+# The 16-lane vector intrinsics (see :mod:`.simd` for what each does).
+_v = build()
+vld, vld_u8, vst, vbc, vzero, vfma = _v.vld, _v.vld_u8, _v.vst, _v.vbc, _v.vzero, _v.vfma
+vmul, vadd, vsub, vdiv, vfloor, vpow2 = _v.vmul, _v.vadd, _v.vsub, _v.vdiv, _v.vfloor, _v.vpow2
+vsel_lt, vsel_eq = _v.vsel_lt, _v.vsel_eq
+vfold8, vfold4, vfold2, vfold1 = _v.vfold8, _v.vfold4, _v.vfold2, _v.vfold1
+
+
+@jit()
 def _zeros64(r, c):
     """A zeroed float32 (r, c) array whose data starts on a 64-byte boundary (numba's own start
-    on 32: a vector then straddles two cache lines and the logits' pass ran ≈ 20 % slower,
-    measured). With c a multiple of 16 every row is aligned too."""
+    on 32: a vector would straddle two cache lines; see docs/benchmarks.md#alignment). With c a
+    multiple of 16 every row is aligned too."""
     buf = np.zeros(r * c + 16, np.float32)
     off = (64 - buf.ctypes.data % 64) % 64 // 4
     return buf[off : off + r * c].reshape((r, c))
 
 
+@jit()
 def _prefetch_rows(images, rows, i0, n, j0, j1):
     """Prefetch the bytes j0..j1-1 of image rows rows[i0:i0+n] (one per cache line, + the last:
-    rows are not line-aligned), all at once: issued over the arithmetic instead, two rows a
-    pass, they arrived too late (an epoch 12 % slower, measured)."""
+    rows are not line-aligned), all at once, before the block's arithmetic (see
+    docs/benchmarks.md#prefetch)."""
     for s in range(n):
         r = rows[i0 + s]
         for j in range(j0, j1, 64):
@@ -105,6 +121,7 @@ def _prefetch_rows(images, rows, i0, n, j0, j1):
         _prefetch(images, r, j1 - 1)
 
 
+@jit()
 def _logits_half(images, rows, i0, n, scale, shift, W, j0, j1, X, P, T):
     """X[s, j0:j1] = float32(images[rows[i0+s], j0:j1])·scale + shift and
     P[c, s] = Σ_{j0≤j<j1} W[c, j]·X[s, j] for s < n: (n,J)@(J,10), float32 (10, ≥n) class-major.
@@ -173,11 +190,12 @@ def _logits_half(images, rows, i0, n, scale, shift, W, j0, j1, X, P, T):
         )
 
 
+@jit()
 def _store_sums(
     P, T, s, t, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, b0, b1, b2, b3, b4, b5, b6, b7, b8, b9
 ):
     """P[c, s] = Σ lanes of a_c, P[c, t] = Σ lanes of b_c (c < 10) by a transposed sum: 20 folds
-    (:func:`.numba_simd.build`'s ``vfold*``) leave them in two vectors, stored to T (1, 32) and
+    (:func:`.simd.build`'s ``vfold*``) leave them in two vectors, stored to T (1, 32) and
     copied out (t = s: the same sums twice)."""
     u0, u1, u2, u3, u4 = (
         vfold8(a0, b0),
@@ -208,129 +226,12 @@ def _store_sums(
         P[c, t] = T[0, 2 * c + 1]
 
 
-def _vexp_le0(x):
-    """exp(x) of a 16-lane float32 vector for arguments ≤ 0 (Cephes' ``expf``, ≈ 1 ulp).
-
-    exp(x) = 2ⁿ·exp(r), n = ⌊x·log₂e + ½⌋, r = x − n·ln2 (ln2 in two parts: n·C1 is exact),
-    exp(r) ≈ 1 + r + r²·P(r) (degree 5). x < −87 is taken as −87 (exp = 1.6e-38: nothing beside
-    the max term's 1); a NaN stays NaN (its n is taken as 0).
-    """
-    x = vsel_lt(x, vbc(-87.0), vbc(-87.0), x)
-    nf = vfloor(vadd(vmul(x, vbc(_LOG2E)), vbc(0.5)))
-    nf = vsel_eq(nf, nf, nf, vzero())
-    r = vsub(vsub(x, vmul(nf, vbc(_EC1))), vmul(nf, vbc(_EC2)))
-    p = vfma(
-        vfma(vfma(vfma(vfma(vbc(_E5), r, vbc(_E4)), r, vbc(_E3)), r, vbc(_E2)), r, vbc(_E1)),
-        r,
-        vbc(_E0),
-    )
-    e = vadd(vfma(p, vmul(r, r), r), vbc(1.0))
-    return vmul(e, vpow2(nf))
-
-
-def _softmax_delta(P0, P1, bias, labels, rows, i0, n, inv, D, E, gb):
-    """Z[c, s] = (P0[c, s] + P1[c, s]) + bias[c] (float32, the two halves' logits), then
-    D[c, s] = float32((softmax(Z[:, s])_c − onehot)·inv) for s < n (class-major (10, ≥n)),
-    gb (10,) f64 += Σ_s D[:, s] (sample order); returns Σ_s H_s (float64 nats).
-
-    Stable softmax in float32 like the reference's, 16 samples a vector (the lanes from n to the
-    next multiple of 16 are computed and never read): p = exp(z − max)·(1/Σ exp(z − max)).
-    Scratch E float32 (4, ≥n rounded up to 16), rows 0..2: the labels, Σ exp(z − max),
-    z_t − max (row 3 is :func:`_logits_half`'s).
-    H_s = log Σ exp(z − max) − (z_t − max), summed in float64 as
-    log Π_s Σ exp(z − max) − Σ_s (z_t − max): one log per block (each Σ lies in [1, 10]; the
-    product of ≤ 128 cannot overflow).
-    """
-    for s in range(n):
-        E[0, s] = labels[rows[i0 + s]]
-    scale = vbc(inv)
-    for s in range(0, n, 16):
-        lab = vld(E, 0, s)
-        z0 = vadd(vadd(vld(P0, 0, s), vld(P1, 0, s)), vbc(bias[0]))
-        z1 = vadd(vadd(vld(P0, 1, s), vld(P1, 1, s)), vbc(bias[1]))
-        z2 = vadd(vadd(vld(P0, 2, s), vld(P1, 2, s)), vbc(bias[2]))
-        z3 = vadd(vadd(vld(P0, 3, s), vld(P1, 3, s)), vbc(bias[3]))
-        z4 = vadd(vadd(vld(P0, 4, s), vld(P1, 4, s)), vbc(bias[4]))
-        z5 = vadd(vadd(vld(P0, 5, s), vld(P1, 5, s)), vbc(bias[5]))
-        z6 = vadd(vadd(vld(P0, 6, s), vld(P1, 6, s)), vbc(bias[6]))
-        z7 = vadd(vadd(vld(P0, 7, s), vld(P1, 7, s)), vbc(bias[7]))
-        z8 = vadd(vadd(vld(P0, 8, s), vld(P1, 8, s)), vbc(bias[8]))
-        z9 = vadd(vadd(vld(P0, 9, s), vld(P1, 9, s)), vbc(bias[9]))
-        m = z0
-        m = vsel_lt(m, z1, z1, m)
-        m = vsel_lt(m, z2, z2, m)
-        m = vsel_lt(m, z3, z3, m)
-        m = vsel_lt(m, z4, z4, m)
-        m = vsel_lt(m, z5, z5, m)
-        m = vsel_lt(m, z6, z6, m)
-        m = vsel_lt(m, z7, z7, m)
-        m = vsel_lt(m, z8, z8, m)
-        m = vsel_lt(m, z9, z9, m)
-        z0, z1, z2, z3, z4 = vsub(z0, m), vsub(z1, m), vsub(z2, m), vsub(z3, m), vsub(z4, m)
-        z5, z6, z7, z8, z9 = vsub(z5, m), vsub(z6, m), vsub(z7, m), vsub(z8, m), vsub(z9, m)
-        zt = z0
-        zt = vsel_eq(lab, vbc(1), z1, zt)
-        zt = vsel_eq(lab, vbc(2), z2, zt)
-        zt = vsel_eq(lab, vbc(3), z3, zt)
-        zt = vsel_eq(lab, vbc(4), z4, zt)
-        zt = vsel_eq(lab, vbc(5), z5, zt)
-        zt = vsel_eq(lab, vbc(6), z6, zt)
-        zt = vsel_eq(lab, vbc(7), z7, zt)
-        zt = vsel_eq(lab, vbc(8), z8, zt)
-        zt = vsel_eq(lab, vbc(9), z9, zt)
-        vst(E, 2, s, zt)
-        e0, e1, e2, e3, e4 = (
-            _vexp_le0(z0),
-            _vexp_le0(z1),
-            _vexp_le0(z2),
-            _vexp_le0(z3),
-            _vexp_le0(z4),
-        )
-        e5, e6, e7, e8, e9 = (
-            _vexp_le0(z5),
-            _vexp_le0(z6),
-            _vexp_le0(z7),
-            _vexp_le0(z8),
-            _vexp_le0(z9),
-        )
-        t = vadd(
-            vadd(vadd(vadd(vadd(vadd(vadd(vadd(vadd(e0, e1), e2), e3), e4), e5), e6), e7), e8), e9
-        )
-        vst(E, 1, s, t)
-        r = vdiv(vbc(1.0), t)
-        _delta(D, 0, s, e0, r, lab, scale)
-        _delta(D, 1, s, e1, r, lab, scale)
-        _delta(D, 2, s, e2, r, lab, scale)
-        _delta(D, 3, s, e3, r, lab, scale)
-        _delta(D, 4, s, e4, r, lab, scale)
-        _delta(D, 5, s, e5, r, lab, scale)
-        _delta(D, 6, s, e6, r, lab, scale)
-        _delta(D, 7, s, e7, r, lab, scale)
-        _delta(D, 8, s, e8, r, lab, scale)
-        _delta(D, 9, s, e9, r, lab, scale)
-    prod, total = 1.0, 0.0
-    for s in range(n):
-        prod *= np.float64(E[1, s])
-        total -= np.float64(E[2, s])
-    for c in range(N_CLASSES):
-        acc = 0.0
-        for s in range(n):
-            acc += D[c, s]
-        gb[c] += acc
-    return total + np.log(prod)
-
-
-def _delta(D, c, s, e, r, lab, scale):
-    """D[c, s:s+16] = (e·r − [lab = c])·scale."""
-    p = vmul(e, r)
-    vst(D, c, s, vmul(vsel_eq(lab, vbc(c), vsub(p, vbc(1.0)), p), scale))
-
-
+@jit()
 def _grad_half(X, D, n, G, j0, j1, W, lr):
     """G[:, j0:j1] += D[:, :n]·X[:n, j0:j1]: (10,n)@(n,J), float32 FMAs, each sum in sample
     order. With ``lr`` > 0 (plain SGD, the minibatch's last block) W[:, j0:j1] −= lr·G instead
     (float32(lr·g) then the subtraction: two roundings like the reference) and G stays 0 there,
-    as :func:`.numba_update._sgd_cols` would (the same bits).
+    as :func:`.update._sgd_cols` would (the same bits).
 
     Register block: 10 classes × 2 pixel vectors (20 accumulators, started from G), per sample 2
     X loads and 10 broadcasts of Δ for 20 FMAs; an odd last vector runs 10 classes × 1.
@@ -402,6 +303,7 @@ def _grad_half(X, D, n, G, j0, j1, W, lr):
         j += 32 if two else 16
 
 
+@jit()
 def _sub_lr(W, G, c, j, k, L, a, b):
     """W[c, j:j+16] −= L·a and W[c, k:k+16] −= L·b (k = j: once); G there = 0."""
     if k != j:
@@ -409,70 +311,3 @@ def _sub_lr(W, G, c, j, k, L, a, b):
         vst(G, c, k, vzero())
     vst(W, c, j, vsub(vld(W, c, j), vmul(L, a)))
     vst(G, c, j, vzero())
-
-
-#: (name, njit options), helpers first. No fast-math anywhere: the conversion rounds u8·a + c
-#: twice and W − lr·G too, like the reference; the dot products' FMAs are explicit (vfma), their
-#: lane sums reassociated (vsum); NaN/inf stay IEEE so divergence is still seen.
-_SPECS = (
-    ("_zeros64", {}),
-    ("_prefetch_rows", {}),
-    ("_store_sums", {}),
-    ("_logits_half", {}),
-    ("_vexp_le0", {}),
-    ("_delta", {}),
-    ("_softmax_delta", {}),
-    ("_sub_lr", {}),
-    ("_grad_half", {}),
-)
-
-
-def _fresh_cache(numba_version: str) -> None:
-    """Drop the engine's cached kernels when any of its sources changed.
-
-    numba keys a cached function by its own file only, and a kernel inlines the functions it
-    calls from the other modules of this package: after one of those changes, the cached kernel
-    would still run the old code. A stamp (SHA-256 of the sources and numba's version) beside the
-    cache says whether the cache was built from these sources. Skipped under
-    ``NUMBA_CACHE_DIR`` (a cache elsewhere is the user's to manage); errors are ignored (a
-    read-only install has no cache here either).
-    """
-    if os.environ.get("NUMBA_CACHE_DIR"):
-        return
-    here = Path(__file__).parent
-    h = hashlib.sha256(numba_version.encode())
-    for src in sorted(here.glob("*.py")):
-        h.update(src.name.encode() + src.read_bytes())
-    cache, digest = here / "__pycache__", h.hexdigest()
-    stamp = cache / "sgdlab-numba-sources.sha256"
-    try:
-        if stamp.read_text() == digest:
-            return
-    except OSError:
-        pass
-    try:
-        cache.mkdir(exist_ok=True)
-        for f in [*cache.glob("*.nbi"), *cache.glob("*.nbc")]:
-            f.unlink(missing_ok=True)
-        stamp.write_text(digest)
-    except OSError:
-        pass
-
-
-@functools.cache
-def _compile() -> None:
-    """Turn the functions above into cached njit dispatchers (compiled on first call), after
-    :func:`_fresh_cache`."""
-    import numba
-
-    from sgdlab.engines.fast.intrinsics import prefetch
-    from sgdlab.engines.fast.simd import build
-
-    _fresh_cache(numba.__version__)
-    g = globals()
-    g["_prefetch"] = prefetch(2)  # into L2: the rows are read a block later
-    v = build()
-    for name in _VECTOR_OPS:
-        g[name] = getattr(v, name)
-    for name, opts in _SPECS:
-        g[name] = numba.njit(cache=True, nogil=True, **opts)(g[name])

@@ -1,53 +1,17 @@
 """One SGD step on two cores: the 784 pixels split between two threads, one barrier per block.
 
-The stretch kernel :func:`_split_kernel` runs (``nogil``) on two Python threads at once, thread t
-owning the pixel half ``HALVES[t]`` (pixels 0..399 and 400..783): its columns of X, of W
-(10,784) float32 and of ∂C/∂W. Per block of ≤ ``BLOCK`` samples of a minibatch (one block for
-b ≤ 128), with :mod:`.numba_math`'s functions:
-
-1. it prefetches its bytes of the next block's image rows, converts its half of this block's
-   pixels into its own X and computes its half's share of all 10 logits into the shared
-   exchange buffer ``Zs[q % 2, t]`` (class-major; q = block count in this call). Each pixel is
-   converted once, by one thread (the former class split converted every pixel on both);
-2. **barrier** (the only one per block): the other thread's partial logits are now visible;
-3. Z = (P₀ + P₁) + b and the softmax (both threads compute it, the same bits: 16 samples a
-   vector, cheaper than a second barrier), Δ, its columns of ∂C/∂W = Δᵀ·X, and at the end of
-   the minibatch the update of its columns of W and of b (:mod:`.numba_update`: momentum,
-   nesterov, weight decay, the step's own learning rate, Polyak averaging), so every option of
-   the single-thread kernel works on two threads.
-
-Each thread updates its own copy of W (written back at the end of the call: no cache line of W
-is written by both cores) and of b (both copies get the same updates; thread 0's is written
-back). Two Zs buffers make one barrier per block enough: a thread writes ``Zs[(q+1) % 2]`` only
-after it has passed barrier q, while its partner reads ``Zs[q % 2]``. Costs (float64) come from
-thread 0.
-
-**The barrier** is a phase counter per thread, each on its own 128-byte line of ``sync``
-(int64): a thread publishes ``phase`` with a release store and waits until its partner's
-counter reaches ``phase`` with acquire loads (x86 ``pause`` between loads, ``sched_yield``
-after ``SPIN_PAUSES`` of them, so a descheduled partner gets the core back). It never hangs:
-the wait gives up when ``sync[ABORT]`` is set (the Python side sets it when the other thread
-failed) or after ``SPIN_YIELDS`` yields (many seconds), and the kernel then returns −1.
-
-**Same results**: every per-element operation is that of :mod:`.numba_cpu`'s kernel in the
-same order (the same block functions on the same pixel halves, the partial logits added in the
-same order), so one thread and two threads give **bitwise identical** weights and costs
-(tested), and two threads are bitwise reproducible run to run.
-
-**When it pays** (see :func:`use_split`; ``bench/split_crossover.py`` measures it side by side,
-docs/benchmarks.md has the table): a call hands the stretch to the worker thread once (≈ 0.1–0.2
-ms on a VM whose idle virtual core must be woken), and each step saves about a third of its
-time. At 500 steps a call two threads were faster at every batch size measured (b = 1: 1.57×,
-b = 16: 1.50×); at b = 16 the split lost below 64 steps a call and won 1.28× at 128. Hence
-``MIN_BATCH`` = 1 and ``MIN_STEPS`` = 128; shorter calls run the single-thread kernel
-(``sgdlab train`` makes its calls about 50 ms long: :mod:`sgdlab.training.stretch`). When another
-process keeps a core busy, :class:`Backoff` and the bail-out in the kernel fall back to one
-thread.
+:func:`_split_kernel` runs (``nogil``) on two Python threads at once, thread t owning the pixel
+half ``HALVES[t]`` (pixels 0..399 and 400..783): its columns of X, W (10,784) float32 and ∂C/∂W.
+Every per-element operation is the one-thread kernel's (:mod:`.kernels`) in the same order, so
+one thread and two give bitwise identical weights, costs and optimizer state (tested), and two
+threads are bitwise reproducible run to run. The barrier never hangs: it gives up when
+``sync[ABORT]`` is set or after ``SPIN_YIELDS`` yields, and the call then raises. When another
+process keeps a core busy, the kernel's bail-out and :class:`Backoff` fall back to one thread
+(the same bits). How it works and when it pays: see docs/benchmarks.md#the-two-thread-step.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import threading
 import weakref
@@ -56,8 +20,12 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from sgdlab.engines.fast import block as _m
-from sgdlab.engines.fast import engine as _cpu
+from sgdlab.engines.fast import kernels as _k
+from sgdlab.engines.fast import softmax as _s
 from sgdlab.engines.fast import update as _u
+from sgdlab.engines.fast.block import jit
+from sgdlab.engines.fast.intrinsics import load_acquire, pause, sched_yield, store_release
+from sgdlab.engines.fast.kernels import KernelArgs
 from sgdlab.model import N_CLASSES, N_PIXELS
 
 #: Threads of a split step (784 pixels = 2 halves).
@@ -68,33 +36,24 @@ LINE = 16
 ABORT, BAIL, BAIL_STEP, BAIL_LIMIT = 0, 1, 2, 3
 #: Yields in one call after which the threads hand the rest of the stretch to one thread
 #: (``SplitRunner.bail_yields``, passed in ``sync[BAIL_LIMIT]``).
-BAIL_YIELDS = 256  # ≈ 10 ms spent waiting: a core kept busy, not one hiccup of the host
+BAIL_YIELDS = 256  # a core kept busy, not one hiccup of the host (docs/benchmarks.md#back-off)
 #: Spin with ``pause`` this many times before each ``sched_yield``; give up after SPIN_YIELDS.
 SPIN_PAUSES = 2000
 SPIN_YIELDS = 250_000  # × (2000 pauses + a yield) ≈ 10 s: a partner that never comes
-#: Split only from this batch size and this many samples per call (crossover, measured).
+#: Split only from this batch size and this many steps per call (the crossover: see
+#: docs/benchmarks.md#when-two-threads-pay).
 MIN_BATCH = 1
 MIN_STEPS = 128
 
 BLOCK, SPLIT = _m.BLOCK, _m.SPLIT
 
 
-def _load_acquire(a, i):  # replaced by intrinsics in _compile()
-    return a[i]
+# LLVM intrinsics (:mod:`.intrinsics`): int64 atomics, x86 ``pause``, ``sched_yield``.
+_load_acquire, _store_release = load_acquire(), store_release()
+_pause, _yield = pause(), sched_yield()
 
 
-def _store_release(a, i, v):
-    a[i] = v
-
-
-def _pause():
-    pass
-
-
-def _yield():
-    pass
-
-
+@jit()
 def _wait(sync, tid, phase):
     """Publish ``phase`` for thread ``tid``; wait until the partner's phase ≥ it. Returns the
     number of ``sched_yield`` calls it needed (0: the partner was running), −1: gave up."""
@@ -114,6 +73,7 @@ def _wait(sync, tid, phase):
     return yields
 
 
+@jit()
 def _next_block(i, s0, b, N, stop):
     """The block after the one starting at sample position s0 of minibatch i: (i, s0), or
     (stop, 0) past the end. A minibatch i spans perm[i·b : min(N, (i+1)·b)]."""
@@ -125,6 +85,7 @@ def _next_block(i, s0, b, N, stop):
     return stop, 0
 
 
+@jit()
 def _split_kernel(
     tid,
     images,
@@ -152,7 +113,7 @@ def _split_kernel(
     sync,
 ):
     """Thread ``tid`` (0/1) of minibatches start..stop-1, pixels j0..j1-1 (``HALVES[tid]``),
-    with the arguments of :func:`numba_cpu._sgd_kernel` (per-step lrs, the update options,
+    with the arguments of :func:`.kernels._sgd_kernel` (per-step lrs, the update options,
     momentum buffers VW, Vb and average sums AW, Ab: each thread writes only its columns of W,
     VW, AW; b, Vb and Ab are thread 0's). Returns the ``sched_yield`` calls its barriers needed
     (≥ 0), or −1 when a barrier gave up. When its barriers needed more than ``sync[BAIL_LIMIT]``
@@ -165,7 +126,7 @@ def _split_kernel(
     j1 = N_PIXELS if tid == 1 else SPLIT
     # the one-thread kernel's scratch (its P unused: the partial logits go to Zs); this thread
     # uses its columns j0..j1-1 of X and G
-    X, _, D, E, G, gb = _cpu._scratch(min(b, N, BLOCK))
+    X, _, D, E, G, gb = _k._scratch(min(b, N, BLOCK))
     T = E[3:]  # the lane sums' scratch
     Wt = _m._zeros64(N_CLASSES, N_PIXELS)  # own columns updated here, written back at the end
     Wt[:] = W
@@ -198,7 +159,7 @@ def _split_kernel(
             if tid == 0:
                 _store_release(sync, BAIL_STEP, i)
             break
-        total += _m._softmax_delta(
+        total += _s._softmax_delta(
             Zs[q % 2, 0], Zs[q % 2, 1], lb, labels, perm, s0, n, 1.0 / n_step, D, E, gb
         )
         lr = lrs[i - start]
@@ -239,27 +200,6 @@ def _split_kernel(
     return yields
 
 
-_SPECS = (
-    ("_wait", {}),
-    ("_next_block", {}),
-    ("_split_kernel", {}),
-)
-
-
-@functools.cache
-def _compile() -> None:
-    """Compile the split kernel (after :func:`numba_cpu._compile`: it calls its helpers)."""
-    _cpu._compile()
-    nb = _cpu._numba()
-    g = globals()
-    from sgdlab.engines.fast.intrinsics import load_acquire, pause, sched_yield, store_release
-
-    g["_load_acquire"], g["_store_release"] = load_acquire(), store_release()
-    g["_pause"], g["_yield"] = pause(), sched_yield()
-    for name, opts in _SPECS:
-        g[name] = nb.njit(cache=True, nogil=True, **opts)(g[name])
-
-
 def use_split(
     threads: int,
     batch_size: int,
@@ -281,10 +221,8 @@ class Backoff:
 
     After a call that bailed out, or whose barriers yielded more than ``BAIL_YIELDS`` times and
     more than once per 1/``YIELDS_PER_STEP`` steps, the next calls run on one thread for
-    ``SECONDS`` (doubling, up to ``MAX_SECONDS``, while it recurs). A single hiccup (the host
-    taking a virtual core away for a millisecond: a few dozen yields) does not count: on a
-    shared VM it happens every few seconds, and backing off for it cost most of the split's
-    gain (measured).
+    ``SECONDS`` (doubling, up to ``MAX_SECONDS``, while it recurs). A single hiccup (a few
+    dozen yields) does not count: see docs/benchmarks.md#back-off.
     """
 
     YIELDS_PER_STEP = 0.1
@@ -327,7 +265,6 @@ class SplitRunner:
     """The shared buffers and the one worker thread of an engine's two-thread steps."""
 
     def __init__(self) -> None:
-        _compile()
         _RUNNERS.add(self)
         self.Zs = _m._zeros64(2 * THREADS * N_CLASSES, BLOCK).reshape(
             2, THREADS, N_CLASSES, BLOCK
@@ -339,8 +276,8 @@ class SplitRunner:
         self.bailed = False  # the last stretch was finished on one thread
         self.bail_yields = BAIL_YIELDS
 
-    def run(self, *kernel_args) -> int:
-        """:func:`numba_cpu._sgd_kernel`'s work (same arguments) on two threads, this one
+    def run(self, kernel_args: KernelArgs) -> int:
+        """:func:`.kernels._sgd_kernel`'s work (same arguments) on two threads, this one
         being thread 0; W, bias and the optimizer state updated in place.
 
         Returns the ``sched_yield`` calls both threads' barriers needed: 0 when both had a core
@@ -370,11 +307,10 @@ class SplitRunner:
                 self._finish_alone(kernel_args, int(self.sync[BAIL_STEP]))
             return mine + theirs
 
-    def _finish_alone(self, a: tuple, step: int) -> None:
+    def _finish_alone(self, a: KernelArgs, step: int) -> None:
         """The single-thread kernel on minibatches step..stop-1 (the same bits as two threads)."""
-        start = a[9]
-        a = (*a[:8], a[8][step - start :], step, a[10], a[11][step - start :], *a[12:])
-        _cpu._sgd_kernel(*a)
+        k = step - a.start
+        _k._sgd_kernel(*a._replace(lrs=a.lrs[k:], start=step, costs=a.costs[k:]))
 
     def _guarded(self, tid, args):
         try:
@@ -382,8 +318,3 @@ class SplitRunner:
         except BaseException:
             self.sync[ABORT] = 1
             raise
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None

@@ -9,7 +9,7 @@ FMA contraction), so updating columns 0..783 at once or in two halves gives the 
 threads of a split step update b (each its own copy, from the same gb: the same bits); only the
 one given ``avg_bias`` adds it to the average sums.
 
-- plain SGD: W −= lr·G; b −= lr·float32(gb) (for W, :func:`.numba_math._grad_half` does the
+- plain SGD: W −= lr·G; b −= lr·float32(gb) (for W, :func:`.block._grad_half` does the
   same in its last pass when the kernel passes it ``lr``: then ``w_done``);
 - options: g = G + wd·p; v = mom·v + g (VW (10,784), Vb (10,), if mom ≠ 0); g = g + mom·v
   (nesterov) or v; p −= lr·g;
@@ -18,13 +18,13 @@ one given ``avg_bias`` adds it to the average sums.
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
+from sgdlab.engines.fast.block import jit
 from sgdlab.model import N_CLASSES
 
 
+@jit()
 def _sgd_cols(W, G, lr, j0, j1):
     """W[:, j0:j1] −= lr·G[:, j0:j1]; G[:, j0:j1] = 0."""
     for k in range(N_CLASSES):
@@ -33,6 +33,7 @@ def _sgd_cols(W, G, lr, j0, j1):
             G[k, j] = 0.0
 
 
+@jit()
 def _opt_bias(bias, gb, lr, mom, wd, nesterov, Vb):
     """The options' rule on b (momentum buffer Vb)."""
     for k in range(N_CLASSES):
@@ -43,6 +44,7 @@ def _opt_bias(bias, gb, lr, mom, wd, nesterov, Vb):
         bias[k] = bias[k] - lr * g
 
 
+@jit()
 def _opt_cols(W, G, lr, mom, wd, nesterov, VW, j0, j1):
     """The options' rule on the columns j0..j1-1 of W (momentum buffer VW)."""
     use_mom = mom != 0
@@ -56,12 +58,14 @@ def _opt_cols(W, G, lr, mom, wd, nesterov, VW, j0, j1):
             G[k, j] = 0.0
 
 
+@jit()
 def _fuses(plain, lr):
     """Whether plain SGD's W update rides on the accumulation's last pass
-    (:func:`.numba_math._grad_half` given ``lr``; then ``_update(..., w_done=True)``)."""
+    (:func:`.block._grad_half` given ``lr``; then ``_update(..., w_done=True)``)."""
     return plain and lr > 0
 
 
+@jit()
 def _update(
     W, bias, G, gb, lr, plain, w_done, mom, wd, nesterov, VW, Vb, average, AW, Ab, j0, j1, avg_bias
 ):
@@ -84,20 +88,3 @@ def _update(
                 Ab[k] += np.float64(bias[k])
             for j in range(j0, j1):
                 AW[k, j] += np.float64(W[k, j])
-
-
-_NAMES = ("_sgd_cols", "_opt_bias", "_opt_cols", "_fuses", "_update")
-
-
-@functools.cache
-def _compile() -> None:
-    """Turn the functions above into cached njit dispatchers (compiled on first call), after
-    :func:`.numba_math._compile` (whose stale-cache check covers this module too)."""
-    import numba
-
-    from sgdlab.engines.fast.block import _compile as _compile_math
-
-    _compile_math()
-    g = globals()
-    for name in _NAMES:
-        g[name] = numba.njit(cache=True, nogil=True)(g[name])
