@@ -9,6 +9,7 @@ loopback port).
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import subprocess
 import sys
@@ -55,6 +56,17 @@ def test_tiny_set_loads(dirs):
     assert ds.train_images.shape == (30, 28, 28) and ds.test_images.shape == (20, 28, 28)
     assert ds.train_labels.tolist() == [i % 10 for i in range(30)]
     assert not ds.is_sample
+
+
+def test_provenance_names_the_source_sizes_and_hashes(dirs):
+    ds = data.load(write_set(dirs["explicit"]), download=False)
+    assert ds.provenance() == {
+        "source": str(dirs["explicit"]),
+        "is_sample": False,
+        "n_train": 30,
+        "n_test": 20,
+        "sha256": {stem: hashlib.sha256(raw).hexdigest() for stem, raw in CONTENT.items()},
+    }
 
 
 @pytest.mark.parametrize(

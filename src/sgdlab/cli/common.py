@@ -177,13 +177,3 @@ def _default(o: Any) -> Any:
     if hasattr(o, "__fspath__"):
         return str(o)
     raise TypeError(f"not JSON serializable: {type(o).__name__}")
-
-
-def data_info(ds) -> dict[str, Any]:
-    return {
-        "source": ds.source,
-        "is_sample": ds.is_sample,
-        "n_train": len(ds.train_labels),
-        "n_test": len(ds.test_labels),
-        "sha256": ds.sha256,
-    }

@@ -29,6 +29,7 @@ import os
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -101,6 +102,18 @@ class FashionMNIST:
         if name == "train":
             return self.train_images, self.train_labels
         return self.test_images, self.test_labels
+
+    def provenance(self) -> dict[str, Any]:
+        """Where the data came from, as recorded in every output (key ``data``): the source
+        directory (or "bundled sample"), whether it is the sample, the split sizes and the
+        SHA-256 of each file's decompressed content."""
+        return {
+            "source": self.source,
+            "is_sample": self.is_sample,
+            "n_train": int(self.train_images.shape[0]),
+            "n_test": int(self.test_images.shape[0]),
+            "sha256": dict(self.sha256),
+        }
 
 
 @functools.cache

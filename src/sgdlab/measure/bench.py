@@ -39,6 +39,7 @@ from sgdlab import engines
 from sgdlab.config import resolve_device
 from sgdlab.data import FashionMNIST
 from sgdlab.errors import ConfigError, DivergenceError
+from sgdlab.formatting import fmt_seconds
 from sgdlab.measure.machine import LoadMonitor, restore_threads, set_threads, thread_info
 from sgdlab.measure.provenance import cpu_model, environment
 from sgdlab.measure.roofline import (
@@ -152,13 +153,7 @@ def benchmark(
         "epoch_calls": "sgdlab.training.stretch",
         "threads_requested": threads,
     }
-    info = {
-        "source": data.source,
-        "is_sample": data.is_sample,
-        "n_train": n,
-        "n_test": int(data.test_images.shape[0]),
-        "sha256": data.sha256,
-    }
+    info = data.provenance()
     return {
         "schema": SCHEMA,
         "config": config,
@@ -432,14 +427,6 @@ def explain(fit: dict[str, float] | None, n: int, gd_per_sample: float) -> str:
             "GD streams the set)"
         )
     return line
-
-
-def fmt_seconds(s: float) -> str:
-    """Seconds with a readable unit: ``fmt_seconds(3.2e-5) == '32.0 µs'``."""
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if abs(s) >= scale:
-            return f"{s / scale:.3g} {unit}" if s / scale < 100 else f"{s / scale:.0f} {unit}"
-    return f"{s * 1e9:.3g} ns"
 
 
 def _check_int(what: str, v: Any, lo: int) -> int:
