@@ -354,7 +354,7 @@ def add_ratios(rows: list[dict[str, Any]]) -> None:
 
 
 def _cell(r: dict[str, Any], key: str) -> str:
-    from sgdlab.measure.stats import fmt_seconds
+    from sgdlab.formatting import fmt_seconds
 
     if key not in r:
         return "—"
@@ -364,7 +364,7 @@ def _cell(r: dict[str, Any], key: str) -> str:
 
 def markdown(doc: dict[str, Any]) -> str:
     """The table: seconds (median) and, in parentheses, the ratio to row B."""
-    from sgdlab.measure.stats import fmt_seconds
+    from sgdlab.formatting import fmt_seconds
 
     env, cfg = doc["environment"], doc["config"]
     out = [
@@ -488,13 +488,7 @@ def main(argv: list[str] | None = None) -> int:
             "cpu_model": cpu_model(),
             "machine_load": monitor.stop(),
         },
-        "data": {
-            "source": ds.source,
-            "is_sample": ds.is_sample,
-            "n_train": b.n,
-            "n_test": len(ds.test_labels),
-            "sha256": ds.sha256,
-        },
+        "data": ds.provenance(),
         "rows": rows,
     }
     table = markdown(doc)

@@ -1,7 +1,7 @@
 """Regenerate the package data derived from the full Fashion-MNIST training set.
 
-- ``src/sgdlab/pixel_stats.json``: per-pixel mean and std of the 60,000 training images;
-- ``src/sgdlab/sample/``: a stratified sample, 100 images per class from each split
+- ``src/sgdlab/data/pixel_stats.json``: per-pixel mean and std of the 60,000 training images;
+- ``src/sgdlab/data/sample/``: a stratified sample, 100 images per class from each split
   (1,000 train + 1,000 test), as IDX .gz files, with a manifest of decompressed SHA-256s.
 
 Run: ``python scripts/make_package_data.py [DATA_DIR]`` (default: Debian's directory).
@@ -9,7 +9,6 @@ Run: ``python scripts/make_package_data.py [DATA_DIR]`` (default: Debian's direc
 
 import gzip
 import json
-import struct
 import sys
 from pathlib import Path
 
@@ -19,15 +18,14 @@ from sgdlab import paths
 from sgdlab.data import fashion as data
 from sgdlab.data.idx import sha256
 
-PKG = Path(__file__).resolve().parents[1] / "src" / "sgdlab"
-
-
-def idx_bytes(arr: np.ndarray) -> bytes:
-    header = struct.pack(f">HBB{arr.ndim}I", 0, 8, arr.ndim, *arr.shape)
-    return header + arr.astype(np.uint8).tobytes()
+ROOT = Path(__file__).resolve().parents[1]
+PKG = ROOT / "src" / "sgdlab" / "data"
 
 
 def main() -> None:
+    sys.path.insert(0, str(ROOT / "tests" / "support"))
+    from idx_files import idx_bytes  # the IDX writer the tests use (uint8, as upstream)
+
     ds = data.load(sys.argv[1] if len(sys.argv) > 1 else paths.system_data_dir(), download=False)
     x = ds.train_images.reshape(-1, 784).numpy().astype(np.float64) / 255.0
     stats = {

@@ -1,5 +1,6 @@
 """The sgdlab CLI: exercises 1-3 and the main job, JSON output, saved weights, clear errors."""
 
+import argparse
 import json
 import subprocess
 import sys
@@ -110,10 +111,18 @@ def test_python_dash_m_and_import_has_no_side_effects():
     assert out.stdout.strip() == "[]", out.stdout
 
 
+def subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """The subcommand parsers of ``parser`` (as built by ``build_parser``), by name."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
 def _help_pages():
     """Every ``--help`` page: the top level and each subcommand (found, not listed, so a command
     added later is covered without touching this test)."""
-    from sgdlab.cli.main import build_parser, subparsers
+    from sgdlab.cli.main import build_parser
 
     parser = build_parser()
     pages = {"sgdlab": parser.format_help()}

@@ -11,15 +11,14 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import socket
-import struct
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
+from idx_files import files_table, tiny_set
+from loopback import closed_port
 
 from sgdlab import paths
 from sgdlab.cli.main import main
@@ -29,25 +28,7 @@ from sgdlab.errors import DataFormatError, DataNotFoundError
 SOURCES = ("explicit", "env", "cache", "system")
 
 
-def idx_bytes(arr: np.ndarray) -> bytes:
-    return (
-        struct.pack(">HBB", 0, 8, arr.ndim)
-        + struct.pack(f">{arr.ndim}I", *arr.shape)
-        + np.ascontiguousarray(arr, dtype=np.uint8).tobytes()
-    )
-
-
-def tiny_set(n_train: int = 30, n_test: int = 20) -> dict[str, bytes]:
-    """Raw IDX content of a tiny Fashion-MNIST look-alike, by file stem."""
-    rng = np.random.default_rng(1)
-    out = {}
-    for split, n in (("train", n_train), ("test", n_test)):
-        out[data.FILES[split]["images"][0]] = idx_bytes(rng.integers(0, 256, (n, 28, 28)))
-        out[data.FILES[split]["labels"][0]] = idx_bytes(np.arange(n) % 10)
-    return out
-
-
-CONTENT = tiny_set()
+CONTENT = tiny_set(1, 30, 20)
 
 
 def write_set(d: Path, *, gz: bool = True, skip: str | None = None) -> Path:
@@ -58,29 +39,11 @@ def write_set(d: Path, *, gz: bool = True, skip: str | None = None) -> Path:
     return d
 
 
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
     """Four candidate directories (not created), wired into the loader; FILES = tiny set."""
     d = {name: tmp_path / name for name in SOURCES}
-    table = {
-        split: {
-            kind: (
-                stem,
-                hashlib.sha256(CONTENT[stem]).hexdigest(),
-                (n,) + ((28, 28) if kind == "images" else ()),
-            )
-            for kind, (stem, _, _) in kinds.items()
-            for n in [30 if split == "train" else 20]
-        }
-        for split, kinds in data.FILES.items()
-    }
-    monkeypatch.setattr(data, "FILES", table)
+    monkeypatch.setattr(data, "FILES", files_table(CONTENT))
     monkeypatch.setattr(paths, "SYSTEM_DATA_DIR", d["system"])
     monkeypatch.setenv("SGDLAB_CACHE_DIR", str(d["cache"]))
     monkeypatch.setenv("SGDLAB_MIRRORS", f"http://127.0.0.1:{closed_port()}/")
@@ -94,6 +57,17 @@ def test_tiny_set_loads(dirs):
     assert ds.train_images.shape == (30, 28, 28) and ds.test_images.shape == (20, 28, 28)
     assert ds.train_labels.tolist() == [i % 10 for i in range(30)]
     assert not ds.is_sample
+
+
+def test_provenance_names_the_source_sizes_and_hashes(dirs):
+    ds = data.load(write_set(dirs["explicit"]), download=False)
+    assert ds.provenance() == {
+        "source": str(dirs["explicit"]),
+        "is_sample": False,
+        "n_train": 30,
+        "n_test": 20,
+        "sha256": {stem: hashlib.sha256(raw).hexdigest() for stem, raw in CONTENT.items()},
+    }
 
 
 @pytest.mark.parametrize(

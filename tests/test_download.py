@@ -9,7 +9,6 @@ failure: no file at the final path, no temporary file, a clear message, bounded 
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import http.server
 import inspect
@@ -23,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import requests
+from idx_files import files_table, gz, idx_bytes, tiny_set, write_gz
+from loopback import closed_port
 
 from sgdlab import paths
 from sgdlab.data import download
@@ -37,44 +38,10 @@ FAST = {"retries": 2, "timeout": 2.0, "deadline": 20.0, "backoff": 0.01, "progre
 # ----------------------------------------------------------------------------- test files
 
 
-def idx_bytes(arr: np.ndarray) -> bytes:
-    """Raw uint8 IDX bytes of ``arr``."""
-    return (
-        struct.pack(">HBB", 0, 8, arr.ndim)
-        + struct.pack(f">{arr.ndim}I", *arr.shape)
-        + np.ascontiguousarray(arr, dtype=np.uint8).tobytes()
-    )
-
-
-def tiny_set(seed: int = 0, n_train: int = 40, n_test: int = 20) -> dict[str, bytes]:
-    """Raw IDX content of a tiny Fashion-MNIST look-alike, by file stem."""
-    rng = np.random.default_rng(seed)
-    out = {}
-    for split, n in (("train", n_train), ("test", n_test)):
-        stem_i, _, _ = data.FILES[split]["images"]
-        stem_l, _, _ = data.FILES[split]["labels"]
-        out[stem_i] = idx_bytes(rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
-        out[stem_l] = idx_bytes(np.arange(n, dtype=np.uint8) % 10)
-    return out
-
-
-def files_table(content: dict[str, bytes]) -> dict:
-    """A ``data.FILES`` look-alike whose hashes and shapes describe ``content``."""
-    table = {}
-    for split, kinds in data.FILES.items():
-        table[split] = {}
-        for kind, (stem, _, _) in kinds.items():
-            raw = content[stem]
-            ndim = raw[3]
-            shape = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
-            table[split][kind] = (stem, hashlib.sha256(raw).hexdigest(), shape)
-    return table
-
-
-CONTENT = tiny_set()
-GOOD = gzip.compress(CONTENT["train-labels-idx1-ubyte"], mtime=0)
+CONTENT = tiny_set(0, 40, 20)
+GOOD = gz(CONTENT["train-labels-idx1-ubyte"])
 GOOD_SHA = hashlib.sha256(CONTENT["train-labels-idx1-ubyte"]).hexdigest()
-WRONG = gzip.compress(idx_bytes(np.full(40, 3, dtype=np.uint8)), mtime=0)
+WRONG = gz(idx_bytes(np.full(40, 3, dtype=np.uint8)))
 NAME = "train-labels-idx1-ubyte.gz"
 
 
@@ -218,13 +185,6 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("SGDLAB_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("SGDLAB_DATA", raising=False)
     monkeypatch.setattr(paths, "SYSTEM_DATA_DIR", tmp_path / "system")
-
-
-def closed_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def leftovers(d: Path) -> list[str]:
@@ -503,7 +463,7 @@ def tiny_mirror(server, monkeypatch) -> LoopbackServer:
     """The server holds the four files of a tiny set; FILES describes them."""
     monkeypatch.setattr(data, "FILES", files_table(CONTENT))
     for stem, raw in CONTENT.items():
-        server.routes[f"/{stem}.gz"] = [gzip.compress(raw, mtime=0)]
+        server.routes[f"/{stem}.gz"] = [gz(raw)]
     monkeypatch.setenv("SGDLAB_MIRRORS", server.base)
     return server
 
@@ -522,7 +482,7 @@ def test_load_downloads_into_cache_then_uses_it(tiny_mirror, tmp_path):
 
 
 def test_load_refuses_corrupt_download_and_caches_nothing_of_it(tiny_mirror, tmp_path):
-    bad = gzip.compress(idx_bytes(np.full(40, 7, dtype=np.uint8)), mtime=0)
+    bad = gz(idx_bytes(np.full(40, 7, dtype=np.uint8)))
     tiny_mirror.routes["/train-labels-idx1-ubyte.gz"] = [bad]
     with pytest.raises(DataNotFoundError) as info:
         data.load(progress=False)
@@ -537,9 +497,7 @@ def test_load_refuses_corrupt_download_and_caches_nothing_of_it(tiny_mirror, tmp
 def test_load_downloads_into_explicit_dir_when_incomplete(tiny_mirror, tmp_path):
     d = tmp_path / "mine"
     d.mkdir()
-    (d / "train-images-idx3-ubyte.gz").write_bytes(
-        gzip.compress(CONTENT["train-images-idx3-ubyte"])
-    )
+    write_gz(d / "train-images-idx3-ubyte.gz", CONTENT["train-images-idx3-ubyte"])
     ds = data.load(d, progress=False)
     assert ds.source == str(d)
     assert len(tiny_mirror.log) == 3  # only the three missing files

@@ -1,45 +1,30 @@
 """Every bad input in docs/errors.md: exit 2, one line on stderr, no traceback, nothing left.
 
-The cases live in ``scripts/errors_table.py`` (which also writes docs/errors.md from them);
-here each one runs in-process against a scratch directory, and the whole doc is regenerated
-from the same outcomes and compared with the file, so the table cannot drift from the code.
-A case marked ``bug=`` is a known contract violation: it is expected to fail (strict xfail),
-so fixing it turns this suite red until the mark is removed and the doc regenerated.
+The cases live in ``tests/support/`` (``errors_cases.py``, ``errors_options.py``; the runner and
+the renderer in ``errors_runner.py``, which ``scripts/errors_table.py`` uses to write
+docs/errors.md); here each one runs in-process against a scratch directory, and the whole doc
+is regenerated from the same outcomes and compared with the file, so the table cannot drift
+from the code. A case marked ``bug=`` is a known contract violation: it is expected to fail
+(strict xfail), so fixing it turns this suite red until the mark is removed and the doc
+regenerated.
 """
 
 from __future__ import annotations
 
 import difflib
 import functools
-import importlib.util
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _load_table_module():
-    spec = importlib.util.spec_from_file_location(
-        "errors_table", ROOT / "scripts" / "errors_table.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["errors_table"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-et = _load_table_module()
-ALL = et.CASES + et.CHECKPOINT_CASES
+from errors_runner import ALL, DOC, reader_messages, render, run_in_scratch
 
 
 @functools.cache
 def outcome(case_id: str):
     """Run a case once per session (the doc test reuses the outcomes)."""
-    return et.run_in_scratch(next(c for c in ALL if c.id == case_id))
+    return run_in_scratch(next(c for c in ALL if c.id == case_id))
 
 
 def _param(case):
@@ -68,8 +53,8 @@ def test_bad_input(case):
 
 
 def test_doc_is_generated_from_these_cases():
-    expected = et.render({c.id: outcome(c.id) for c in ALL}, et.reader_messages())
-    actual = et.DOC.read_text() if et.DOC.exists() else ""
+    expected = render({c.id: outcome(c.id) for c in ALL}, reader_messages())
+    actual = DOC.read_text() if DOC.exists() else ""
     if actual != expected:
         diff = difflib.unified_diff(
             actual.splitlines(), expected.splitlines(), "docs/errors.md", "generated", lineterm=""

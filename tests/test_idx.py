@@ -11,7 +11,6 @@ The default run fuzzes 12,000 generated inputs (about 10 s); ``-m slow`` runs 12
 from __future__ import annotations
 
 import gzip
-import hashlib
 import shutil
 import struct
 import tempfile
@@ -24,22 +23,11 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from idx_files import files_table, idx_bytes, idx_header, tiny_set
 
 from sgdlab.data import fashion as data
 from sgdlab.data.idx import IDX_DTYPES, MAX_DIMS, parse_idx, read_bytes, read_idx
 from sgdlab.errors import DataFormatError
-
-CODE = {np.dtype(v).newbyteorder("="): k for k, v in IDX_DTYPES.items()}
-
-
-def header(code: int, shape: tuple[int, ...], magic: int = 0) -> bytes:
-    return struct.pack(">HBB", magic, code, len(shape)) + struct.pack(f">{len(shape)}I", *shape)
-
-
-def idx_bytes(arr: np.ndarray) -> bytes:
-    """IDX encoding of ``arr`` (any dtype IDX knows)."""
-    code = CODE[arr.dtype.newbyteorder("=")]
-    return header(code, arr.shape) + arr.astype(IDX_DTYPES[code]).tobytes()
 
 
 def write(path: Path, content: bytes, *, gz: bool) -> Path:
@@ -64,7 +52,7 @@ ROUND_TRIP = [
 @pytest.mark.parametrize("gz", [False, True], ids=["raw", "gz"])
 @pytest.mark.parametrize("arr", ROUND_TRIP, ids=lambda a: f"{a.dtype}{list(a.shape)}")
 def test_round_trip(tmp_path, arr, gz):
-    got = read_idx(write(tmp_path / "f", idx_bytes(arr), gz=gz))
+    got = read_idx(write(tmp_path / "f", idx_bytes(arr, arr.dtype), gz=gz))
     assert got.shape == arr.shape
     assert got.dtype == arr.dtype and got.dtype.isnative
     np.testing.assert_array_equal(got, arr)
@@ -82,7 +70,7 @@ def test_fashion_mnist_style_files(tmp_path):
 
 
 def test_bundled_sample_files_parse():
-    root = resources.files("sgdlab") / "sample"
+    root = resources.files("sgdlab.data") / "sample"
     img = read_idx(Path(str(root / "train-images-idx3-ubyte.gz")))
     lab = read_idx(Path(str(root / "train-labels-idx1-ubyte.gz")))
     assert img.shape == (1000, 28, 28) and lab.shape == (1000,)
@@ -112,10 +100,13 @@ REJECTS = [
     (b"\0\0\x08\x09" + bytes(36), "unsupported number of dimensions 9"),
     (b"\0\0\x08\x03\0\0\0\x03", "header truncated"),
     (b"\0\0", "too short for an IDX header"),
-    (header(8, (3, 0, 28)), "empty dimension"),
-    (header(8, (4, 28, 28)) + GOOD[16:], "header says shape (4, 28, 28)"),  # one image short
-    (header(8, (3, 28, 27)) + GOOD[16:], "holds more data than its IDX header declares"),
-    (header(0x0D, (3, 28, 28)) + GOOD[16:], "header says shape (3, 28, 28) of float32 (9408 data"),
+    (idx_header((3, 0, 28)), "empty dimension"),
+    (idx_header((4, 28, 28)) + GOOD[16:], "header says shape (4, 28, 28)"),  # one image short
+    (idx_header((3, 28, 27)) + GOOD[16:], "holds more data than its IDX header declares"),
+    (
+        idx_header((3, 28, 28), code=0x0D) + GOOD[16:],
+        "header says shape (3, 28, 28) of float32 (9408 data",
+    ),
     (GOOD + b"\0", "holds more data than its IDX header declares"),
     (GOOD[:-1], "but the file holds 2351"),
 ]
@@ -151,7 +142,7 @@ def test_directory_instead_of_file(tmp_path):
 def test_dims_product_does_not_overflow():
     """2**16 ** 4 = 2**64 wraps to 0 in int64; the size check must use exact integers."""
     with pytest.raises(DataFormatError, match="header says shape"):
-        parse_idx(header(8, (65536, 65536, 65536, 65536)))
+        parse_idx(idx_header((65536, 65536, 65536, 65536)))
 
 
 def _peak(fn) -> int:
@@ -170,7 +161,7 @@ def _peak(fn) -> int:
 
 @pytest.mark.parametrize("gz", [False, True], ids=["raw", "gz"])
 def test_billion_images_header_allocates_nothing_big(tmp_path, gz):
-    content = header(8, (10**9, 28, 28)) + GOOD[16:]
+    content = idx_header((10**9, 28, 28)) + GOOD[16:]
     path = write(tmp_path / "huge", content, gz=gz)
     with pytest.raises(DataFormatError, match=r"declares shape \(1000000000, 28, 28\)"):
         read_idx(path)
@@ -182,7 +173,7 @@ def test_gzip_bomb_under_a_small_header_stops_early(tmp_path):
     """10 images declared, 50 MB of zeros behind them: reading stops after the 10 images."""
     path = tmp_path / "bomb.gz"
     with gzip.open(path, "wb") as f:
-        f.write(header(8, (10, 28, 28)))
+        f.write(idx_header((10, 28, 28)))
         for _ in range(50):
             f.write(bytes(1_000_000))
     assert path.stat().st_size < 100_000
@@ -202,31 +193,13 @@ def test_gzip_bomb_without_header_hits_the_size_limit(tmp_path):
 # ------------------------------------------------------------- data-level checks via load
 
 
-def _tiny(n_train: int = 30, n_test: int = 20, labels_max: int = 9) -> dict[str, bytes]:
-    rng = np.random.default_rng(2)
-    out = {}
-    for split, n in (("train", n_train), ("test", n_test)):
-        out[data.FILES[split]["images"][0]] = idx_bytes(
-            rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
-        )
-        out[data.FILES[split]["labels"][0]] = idx_bytes(
-            (np.arange(n) % (labels_max + 1)).astype(np.uint8)
-        )
-    return out
+def _tiny(labels_max: int = 9) -> dict[str, bytes]:
+    return tiny_set(2, 30, 20, classes=labels_max + 1)
 
 
 def _vouch(monkeypatch, content: dict[str, bytes]) -> None:
     """Make data.FILES describe ``content`` (hashes and shapes), as if it were the real set."""
-    table = {}
-    for split, kinds in data.FILES.items():
-        table[split] = {}
-        for kind, (stem, _, _) in kinds.items():
-            table[split][kind] = (
-                stem,
-                hashlib.sha256(content[stem]).hexdigest(),
-                parse_idx(content[stem]).shape,
-            )
-    monkeypatch.setattr(data, "FILES", table)
+    monkeypatch.setattr(data, "FILES", files_table(content))
 
 
 def _write_dir(d: Path, content: dict[str, bytes]) -> Path:
@@ -266,7 +239,7 @@ def test_load_wrong_checksum_modified_file(tmp_path, monkeypatch):
 def test_load_real_checksums_refuse_the_sample_files(tmp_path):
     """With the real FILES table, the (valid) sample files are not Fashion-MNIST: refused."""
     d = tmp_path / "d"
-    shutil.copytree(Path(str(resources.files("sgdlab") / "sample")), d)
+    shutil.copytree(Path(str(resources.files("sgdlab.data") / "sample")), d)
     with pytest.raises(DataFormatError) as info:
         data.load(d, download=False)
     msg = str(info.value)
@@ -311,7 +284,7 @@ def idx_like(draw) -> bytes:
     ndim = draw(st.sampled_from([1, 1, 2, 3, 3, 4, MAX_DIMS, 0, MAX_DIMS + 1, 255]))
     small = draw(st.booleans())
     shape = draw(st.lists(st.integers(1, 5) if small else dims, min_size=ndim, max_size=ndim))
-    head = struct.pack(">HBB", magic, code, ndim) + struct.pack(f">{ndim}I", *shape)
+    head = idx_header(shape, code=code, magic=magic)
     head = head[: draw(st.integers(0, len(head)))] if draw(st.integers(0, 9)) == 0 else head
     itemsize = IDX_DTYPES[code].itemsize if code in IDX_DTYPES else 1
     n = int(np.prod(shape, dtype=object)) * itemsize if shape else 0

@@ -11,8 +11,7 @@ import pytest
 import torch
 
 from sgdlab import train
-from sgdlab.cli.common import explicit_options
-from sgdlab.cli.main import build_parser, main, subparsers
+from sgdlab.cli.main import main
 from sgdlab.errors import CheckpointError, ConfigError
 from sgdlab.training import checkpoint, runs
 
@@ -292,22 +291,6 @@ def test_library_default_explicit_is_what_differs_from_the_defaults(finished, sa
         train(data=sample, checkpoint_dir=d, resume=True, lr=0.5, **FAST)
     run = train(data=sample, checkpoint_dir=d, resume=True, **FAST)  # defaults: checkpoint's
     assert run.config["batch_size"] == 32 and run.config["seed"] == 3
-
-
-@pytest.mark.parametrize(
-    "argv, expect",
-    [
-        (["--epochs", "5"], {"epochs"}),
-        (["-e5"], {"epochs"}),
-        (["--epo", "5"], {"epochs"}),
-        (["--lr=0.1", "-q"], {"lr", "quiet"}),
-        ([], set()),
-        (["--seed", "0"], {"seed"}),
-    ],
-)
-def test_explicit_options(argv, expect):
-    p = subparsers(build_parser())["train"]
-    assert explicit_options(p, ["--sample", *argv]) == {"sample", *expect}
 
 
 def test_stale_checkpoint_temporaries_old_and_new_names_only_dead_writers(tmp_path, monkeypatch):

@@ -54,8 +54,3 @@ def lrs(
     if schedule == "inverse":
         return lr / (1 + t / t0)
     raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
-
-
-def lr_at(t: int, **kw) -> float:
-    """α_t of one global step ``t`` (same keywords as :func:`lrs`)."""
-    return float(lrs(t, t + 1, **kw)[0])

@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
 
 def format_table(result: dict[str, Any]) -> str:
     """The human-readable report: one table per engine, then the one-line explanation."""
-    from sgdlab.measure.stats import fmt_seconds as f
+    from sgdlab.formatting import fmt_seconds as f
 
     cfg, env, n = result["config"], result["environment"], result["n_train"]
     where = env["cpu_model"] if cfg["device"] == "cpu" else env["device_name"]
@@ -105,7 +105,7 @@ def format_table(result: dict[str, Any]) -> str:
         f"N = {n:,}; device {cfg['device']} ({where}); torch {env['torch_version']}, "
         f"threads: torch {env['torch_threads']}, numba {env['numba_threads'] or '-'}",
         f"{cfg['mode']} mode: median [IQR] of {cfg['repeats']} timed blocks of ≥ "
-        f"{fmt_ms(cfg['min_block_seconds'])} after {fmt_ms(cfg['warmup_seconds'])} warm-up; "
+        f"{f(cfg['min_block_seconds'])} after {f(cfg['warmup_seconds'])} warm-up; "
         f"real epochs: ≤ {cfg['epoch_repeats']} per b in {cfg['epoch_budget_seconds']:g} s; "
         f"lr {cfg['lr']:g}; evaluation outside timers",
     ]
@@ -170,10 +170,6 @@ def _roof(it: dict[str, Any] | None, epoch: dict[str, Any] | None) -> str:
         return f"{'-':>8} {'-':>6} {'-':>7}"
     ep = f"{epoch['over_roofline']:.2f}" if epoch else "-"
     return f"{it['gflops']:>8.1f} {it['over_roofline']:>6.2f} {ep:>7}"
-
-
-def fmt_ms(s: float) -> str:
-    return f"{s * 1e3:g} ms"
 
 
 def plot(result: dict[str, Any], path: str | os.PathLike) -> Path:

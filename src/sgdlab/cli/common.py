@@ -76,19 +76,6 @@ def common_parent() -> argparse.ArgumentParser:
     return p
 
 
-def explicit_options(parser: argparse.ArgumentParser, argv: list[str]) -> set[str]:
-    """The ``dest`` names of the options given on the command line ``argv`` (the arguments of
-    ``parser``, a subcommand's parser), whatever their value: ``--epochs 5`` is explicit even
-    though 5 is the default. Abbreviations, ``--opt=value`` and short forms count too.
-    (``sgdlab train`` gets the same set, plus ``--config`` keys, from
-    :func:`sgdlab.cli.configfile.resolve`; this helper serves parsers without deferred defaults.)"""
-    unset = object()
-    dests = {a.dest for a in parser._actions if a.dest is not argparse.SUPPRESS}
-    ns = argparse.Namespace(**dict.fromkeys(dests, unset))
-    parser.parse_known_args(argv, namespace=ns)  # argparse fills in no default for a set attr
-    return {k for k in dests if getattr(ns, k) is not unset}
-
-
 def load_data(args: argparse.Namespace):
     """The data set the options ask for; falls back to the sample loudly when allowed."""
     from sgdlab.data import load, load_sample
@@ -123,13 +110,3 @@ def _default(o: Any) -> Any:
     if hasattr(o, "__fspath__"):
         return str(o)
     raise TypeError(f"not JSON serializable: {type(o).__name__}")
-
-
-def data_info(ds) -> dict[str, Any]:
-    return {
-        "source": ds.source,
-        "is_sample": ds.is_sample,
-        "n_train": len(ds.train_labels),
-        "n_test": len(ds.test_labels),
-        "sha256": ds.sha256,
-    }

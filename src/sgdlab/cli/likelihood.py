@@ -9,7 +9,6 @@ from typing import Any
 from sgdlab.cli.common import (
     IMAGE_SUFFIXES,
     batch_sizes,
-    data_info,
     emit_json,
     load_data,
     nonneg_int,
@@ -17,6 +16,7 @@ from sgdlab.cli.common import (
     positive_int,
     writable_file,
 )
+from sgdlab.formatting import finite_or_null
 
 
 def register(sub, parents) -> None:
@@ -161,13 +161,13 @@ def run(args: argparse.Namespace) -> int:
             q=args.q,
             progress=not args.quiet,
         ),
-        "data": data_info(ds),
+        "data": ds.provenance(),
         "environment": environment("cpu"),
     }
     if args.plot:
         out["plot"] = str(plot(out["monte_carlo"], args.plot))
     if args.json:
-        emit_json(_finite_or_null(out))
+        emit_json(finite_or_null(out))
     else:
         print(format_report(out, ds))
     return 0
@@ -175,17 +175,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _cfg(c: dict) -> str:
     return f"(batch {c['batch_size']}, lr {c['lr']}, seed {c['seed']}, engine {c['engine']})"
-
-
-def _finite_or_null(o: Any) -> Any:
-    """NaN/±inf are not JSON: write them as null."""
-    if isinstance(o, float) and not math.isfinite(o):
-        return None
-    if isinstance(o, dict):
-        return {k: _finite_or_null(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_finite_or_null(v) for v in o]
-    return o
 
 
 def _e(x: float) -> str:

@@ -44,14 +44,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
-    """The subcommand parsers of ``parser`` (as built by :func:`build_parser`), by name."""
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return dict(action.choices)
-    return {}
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -6,7 +6,6 @@ import argparse
 
 from sgdlab.cli.common import (
     IMAGE_SUFFIXES,
-    data_info,
     emit_json,
     load_data,
     positive_int,
@@ -58,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         "float_shape": list(x.shape),
         "labels": labels,
         "class_names": [CLASS_NAMES[i] for i in labels.tolist()],
-        "data": data_info(ds),
+        "data": ds.provenance(),
     }
     if args.save:
         from sgdlab.plots import image_grid

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from sgdlab.cli.common import data_info, emit_json, load_data, positive_float, positive_int
+from sgdlab.cli.common import emit_json, load_data, positive_float, positive_int
 
 
 def register(sub, parents) -> None:
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         "gd": results["gd"],
         "time_ratio_gd_over_sgd": res["time_ratio_gd_over_sgd"],
         "environment": environment(dev),
-        "data": data_info(ds),
+        "data": ds.provenance(),
     }
     if args.json:
         emit_json(out)

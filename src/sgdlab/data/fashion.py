@@ -98,23 +98,24 @@ class FashionMNIST:
     is_sample: bool = False
     sha256: dict[str, str] = field(default_factory=dict)  # file stem -> decompressed SHA-256
 
-    def provenance(self) -> dict[str, Any]:
-        """Where the data came from, JSON-ready: ``source``, ``is_sample``, ``n_train``,
-        ``n_test`` (images) and the files' ``sha256``."""
-        return {
-            "source": self.source,
-            "is_sample": self.is_sample,
-            "n_train": int(self.train_images.shape[0]),
-            "n_test": int(self.test_images.shape[0]),
-            "sha256": self.sha256,
-        }
-
     def split(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
         if name not in SPLITS:
             raise ValueError(f"split must be 'train' or 'test', got {name!r}")
         if name == "train":
             return self.train_images, self.train_labels
         return self.test_images, self.test_labels
+
+    def provenance(self) -> dict[str, Any]:
+        """Where the data came from, as recorded in every output (key ``data``): the source
+        directory (or "bundled sample"), whether it is the sample, the split sizes and the
+        SHA-256 of each file's decompressed content."""
+        return {
+            "source": self.source,
+            "is_sample": self.is_sample,
+            "n_train": int(self.train_images.shape[0]),
+            "n_test": int(self.test_images.shape[0]),
+            "sha256": dict(self.sha256),
+        }
 
 
 @functools.cache

@@ -158,13 +158,7 @@ def run_sweep(
         progress=progress,
         desc="noise runs",
     )
-    info = {
-        "source": data.source,
-        "is_sample": data.is_sample,
-        "n_train": n,
-        "n_test": int(data.test_images.shape[0]),
-        "sha256": data.sha256,
-    }
+    info = data.provenance()
     return Sweep(
         spec=spec,
         runs=grid.results,

@@ -39,6 +39,7 @@ from sgdlab import engines
 from sgdlab.config import resolve_device
 from sgdlab.data import FashionMNIST
 from sgdlab.errors import ConfigError, DivergenceError
+from sgdlab.formatting import fmt_seconds
 from sgdlab.measure.machine import LoadMonitor, restore_threads, set_threads, thread_info
 from sgdlab.measure.provenance import cpu_model, environment
 from sgdlab.measure.roofline import (
@@ -51,7 +52,7 @@ from sgdlab.measure.roofline import (
     step_flops,
     versus_peak,
 )
-from sgdlab.measure.stats import explain, fmt_seconds, overhead_fit, regime, stats
+from sgdlab.measure.stats import explain, overhead_fit, regime, stats
 from sgdlab.model import SoftmaxRegression
 from sgdlab.training.stretch import Stretch
 
@@ -152,13 +153,7 @@ def benchmark(
         "epoch_calls": "sgdlab.training.stretch",
         "threads_requested": threads,
     }
-    info = {
-        "source": data.source,
-        "is_sample": data.is_sample,
-        "n_train": n,
-        "n_test": int(data.test_images.shape[0]),
-        "sha256": data.sha256,
-    }
+    info = data.provenance()
     return {
         "schema": SCHEMA,
         "config": config,

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from sgdlab.formatting import fmt_seconds
+
 NOISY = 0.10  # a figure whose IQR exceeds 10% of its median is flagged "noisy"
 
 
@@ -84,11 +86,3 @@ def explain(fit: dict[str, float] | None, n: int, gd_per_sample: float) -> str:
             "GD streams the set)"
         )
     return line
-
-
-def fmt_seconds(s: float) -> str:
-    """Seconds with a readable unit: ``fmt_seconds(3.2e-5) == '32.0 µs'``."""
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if abs(s) >= scale:
-            return f"{s / scale:.3g} {unit}" if s / scale < 100 else f"{s / scale:.0f} {unit}"
-    return f"{s * 1e9:.3g} ns"

@@ -31,6 +31,7 @@ from sgdlab import paths
 from sgdlab.atomic import atomic_write, remove_stale_temporaries
 from sgdlab.data import FashionMNIST
 from sgdlab.errors import ConfigError
+from sgdlab.formatting import finite_or_null
 from sgdlab.report.sections import (
     Options,
     compute_bench,
@@ -40,7 +41,6 @@ from sgdlab.report.sections import (
     compute_minibatch,
     compute_steps,
     convergence_identity,
-    finite,
 )
 
 #: Bump when a section's JSON changes shape: old cache files are then ignored.
@@ -94,7 +94,7 @@ def _load(path: Path) -> dict[str, Any] | None:
 
 def _save(path: Path, doc: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, json.dumps(finite(doc), allow_nan=False))
+    atomic_write(path, json.dumps(finite_or_null(doc), allow_nan=False))
 
 
 def section(
@@ -126,7 +126,7 @@ def section(
         doc["compute_seconds"] = time.perf_counter() - t0
         if path is not None:
             _save(path, doc)
-        doc = finite(doc)
+        doc = finite_or_null(doc)
     info = {
         "cached": cached,
         "seconds": time.perf_counter() - t0,

@@ -9,7 +9,6 @@ formulas, numbers' tables and figures are set left to right.
 from __future__ import annotations
 
 import html
-import math
 import re
 from string import Template
 from typing import Any
@@ -58,16 +57,6 @@ def _code(m: re.Match) -> str:
     """A code span; short ones never break (a formula split across lines reads wrongly in RTL)."""
     cls = ' class="nw"' if len(m.group(1)) <= 40 else ""
     return f'<code dir="ltr"{cls}>{m.group(1)}</code>'
-
-
-def fmt_s(s: float | None) -> str:
-    """Seconds with a unit: 1.2 s, 45.6 ms, 80.4 µs, 320 ns."""
-    if s is None or not math.isfinite(s):
-        return "–"
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if s >= scale:
-            return f"{s / scale:.3g} {unit}"
-    return f"{s * 1e9:.3g} ns"
 
 
 def table(

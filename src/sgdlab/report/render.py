@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from sgdlab._version import __version__
+from sgdlab.formatting import fmt_seconds as fmt_s
 from sgdlab.measure.machine import BUSY
-from sgdlab.report.page import Page, class_name, esc, figure, fmt_s, rich, table
+from sgdlab.report.page import Page, class_name, esc, figure, rich, table
 
 
 def _f(v: float | None, spec: str = ".4f") -> str:

@@ -9,7 +9,6 @@ Figures are PNG files drawn by :mod:`sgdlab.plots`, carried as base64 strings un
 from __future__ import annotations
 
 import base64
-import math
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -222,24 +221,4 @@ def compute_environment(ds: FashionMNIST, opts: Options) -> dict[str, Any]:
             env[f"{mod}_version"] = __import__(mod).__version__
         except ImportError:
             env[f"{mod}_version"] = None
-    return {
-        "environment": env,
-        "data": {
-            "source": ds.source,
-            "is_sample": ds.is_sample,
-            "n_train": len(ds.train_labels),
-            "n_test": len(ds.test_labels),
-            "sha256": ds.sha256,
-        },
-    }
-
-
-def finite(o: Any) -> Any:
-    """NaN/±inf -> None, recursively (strict JSON for the cache)."""
-    if isinstance(o, float) and not math.isfinite(o):
-        return None
-    if isinstance(o, dict):
-        return {k: finite(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [finite(v) for v in o]
-    return o
+    return {"environment": env, "data": ds.provenance()}

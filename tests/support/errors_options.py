@@ -1,0 +1,275 @@
+"""The bad inputs of docs/errors.md, part 2: option values, options and output files (see
+:mod:`errors_cases`)."""
+
+from __future__ import annotations
+
+from errors_cases import SAMPLE, Case
+
+OPTION_CASES: list[Case] = [
+    # ---------------------------------------------------------------- option values
+    *(
+        Case(
+            "Option values",
+            f"`--batch-size {v}`",
+            ("train", *SAMPLE, "--batch-size", v),
+            ("--batch-size", w),
+        )
+        for v, w in [
+            ("0", "must be ≥ 1"),
+            ("-1", "must be ≥ 1"),
+            ("1.5", "positive integer"),
+            ("nan", "positive integer"),
+            ("inf", "positive integer"),
+            ("abc", "positive integer"),
+            ("", "positive integer"),
+        ]
+    ),
+    Case(
+        "Option values",
+        "`--batch-size` larger than N (1001 > 1,000 samples)",
+        ("train", *SAMPLE, "--batch-size", "1001"),
+        ("batch size", "1..1000", "1001"),
+    ),
+    Case(
+        "Option values",
+        "`minibatch --batch-size` larger than N",
+        ("minibatch", *SAMPLE, "--batch-size", "1001"),
+        ("batch size", "1..1000"),
+    ),
+    Case(
+        "Option values",
+        "`step --batch-size` larger than N",
+        ("step", *SAMPLE, "--batch-size", "1001"),
+        ("batch size", "1..1000"),
+    ),
+    *(
+        Case("Option values", f"`--epochs {v}`", ("train", *SAMPLE, "--epochs", v), ("--epochs", w))
+        for v, w in [
+            ("0", "must be ≥ 1"),
+            ("-1", "must be ≥ 1"),
+            ("1.5", "positive integer"),
+            ("nan", "positive integer"),
+            ("inf", "positive integer"),
+            ("abc", "positive integer"),
+        ]
+    ),
+    *(
+        Case("Option values", f"`--lr {v}`", ("train", *SAMPLE, "--lr", v), ("--lr", w))
+        for v, w in [
+            ("0", "finite and > 0"),
+            ("-1", "finite and > 0"),
+            ("nan", "finite and > 0"),
+            ("inf", "finite and > 0"),
+            ("1e-400", "finite and > 0"),
+            ("abc", "expected a number"),
+        ]
+    ),
+    Case(
+        "Option values",
+        "`--lr -inf` (argparse reads `-inf` as an option name)",
+        ("train", *SAMPLE, "--lr", "-inf"),
+        ("--lr", "expected one argument"),
+    ),
+    Case(
+        "Option values", "`--lr=-inf`", ("train", *SAMPLE, "--lr=-inf"), ("--lr", "finite and > 0")
+    ),
+    Case(
+        "Option values",
+        "`step --lr nan`",
+        ("step", *SAMPLE, "--lr", "nan"),
+        ("--lr", "finite and > 0"),
+    ),
+    Case(
+        "Option values",
+        "`--lr 1e300` (beyond float32)",
+        ("train", *SAMPLE, "--lr", "1e300", "--epochs", "1"),
+        ("--lr", "float32"),
+    ),
+    Case(
+        "Option values",
+        "`--lr 1e36` (training diverges: non-finite cost)",
+        ("train", *SAMPLE, "--lr", "1e36", "--epochs", "1", "--engine", "reference"),
+        ("diverged", "non-finite", "at step", "smaller learning rate"),
+    ),
+    *(
+        Case("Option values", f"`--seed {v}`", ("train", *SAMPLE, "--seed", v), ("--seed", w))
+        for v, w in [
+            ("-1", "0..2**63-1"),
+            ("1.5", "integer ≥ 0"),
+            ("nan", "integer ≥ 0"),
+            ("inf", "integer ≥ 0"),
+            ("abc", "integer ≥ 0"),
+        ]
+    ),
+    Case(
+        "Option values",
+        "`--seed 18446744073709551616` (2⁶⁴, too big for the generator)",
+        ("train", *SAMPLE, "--epochs", "1", "--seed", "18446744073709551616"),
+        ("--seed", "0..2**63-1"),
+    ),
+    # ---------------------------------------------------------------- options, engines
+    Case(
+        "Options",
+        "unknown option",
+        ("train", *SAMPLE, "--bogus"),
+        ("unrecognized arguments", "--bogus"),
+    ),
+    Case("Options", "unknown command", ("bogus",), ("invalid choice", "bogus")),
+    Case(
+        "Options",
+        "option without its value",
+        ("train", *SAMPLE, "--epochs"),
+        ("--epochs", "expected one argument"),
+    ),
+    Case(
+        "Options",
+        "unknown `--method`",
+        ("train", *SAMPLE, "--method", "adam"),
+        ("--method", "invalid choice"),
+    ),
+    Case(
+        "Options",
+        "unknown `--init`",
+        ("train", *SAMPLE, "--init", "ones"),
+        ("--init", "invalid choice"),
+    ),
+    Case(
+        "Options",
+        "unknown engine",
+        ("train", *SAMPLE, "--engine", "warp"),
+        ("unknown engine", "warp"),
+    ),
+    Case(
+        "Options",
+        "unknown device",
+        ("train", *SAMPLE, "--device", "tpu"),
+        ("unknown device", "tpu"),
+    ),
+    Case(
+        "Options",
+        "`step` with an unknown device",
+        ("step", *SAMPLE, "--device", "tpu"),
+        ("unknown device", "tpu"),
+    ),
+    Case(
+        "Options",
+        "a torch device sgdlab cannot train on (`--device meta`)",
+        ("train", *SAMPLE, "--epochs", "1", "--device", "meta"),
+        ("unknown device", "meta"),
+    ),
+    # ---------------------------------------------------------------- the update, schedules
+    *(
+        Case("Option values", f"`{' '.join(a)}`", ("train", *SAMPLE, *a), w)
+        for a, w in [
+            (("--momentum=-0.1",), ("--momentum", "finite and ≥ 0")),
+            (("--momentum", "1"), ("--momentum", "[0, 1)")),
+            (("--weight-decay=-1e-4",), ("--weight-decay", "finite and ≥ 0")),
+            (("--weight-decay", "nan"), ("--weight-decay", "finite and ≥ 0")),
+            (("--nesterov",), ("nesterov", "momentum > 0")),
+            (("--schedule", "warmup"), ("--schedule", "invalid choice")),
+            (("--schedule", "step", "--gamma", "0"), ("--gamma", "finite and > 0")),
+            (("--schedule", "step", "--step-epochs", "0"), ("--step-epochs", "≥ 1")),
+            (("--schedule", "inverse", "--t0=-5"), ("--t0", "finite and > 0")),
+            (("--validation", "1000"), ("validation size", "0..999")),
+            (("--validation=-1",), ("--validation", "0..2**63-1")),
+            (("--validation", "900", "--batch-size", "200"), ("batch size", "1..100")),
+        ]
+    ),
+    # ---------------------------------------------------------------- --config FILE.toml
+    *(
+        Case(
+            "Options",
+            f"`--config` {what}: `{text.strip()}`",
+            ("train", *SAMPLE, "--config", "{data}/c.toml"),
+            w,
+            setup=lambda d, text=text: (d / "c.toml").write_text(text),
+        )
+        for what, text, w in [
+            ("with an unknown key", "bogus = 1\n", ("--config", "unknown key 'bogus'")),
+            ("with a bad value", "momentum = -1\n", ("key 'momentum'", "≥ 0")),
+            (
+                "with a value of the wrong type",
+                'batch-size = "big"\n',
+                ("key 'batch-size'", "positive integer"),
+            ),
+            (
+                "with a boolean option given a number",
+                "average = 1\n",
+                ("key 'average'", "true or false"),
+            ),
+            (
+                "with a choice it does not know",
+                'schedule = "warmup"\n',
+                ("key 'schedule'", "invalid choice"),
+            ),
+            ("that is not TOML", "batch-size = = 3\n", ("--config", "not valid TOML")),
+        ]
+    ),
+    Case(
+        "Options",
+        "`--config` that does not exist",
+        ("train", *SAMPLE, "--config", "{tmp}/missing.toml"),
+        ("--config", "cannot read"),
+    ),
+    # ---------------------------------------------------------------- output paths
+    Case(
+        "Output files",
+        "`--save-weights` with an unknown extension",
+        ("train", *SAMPLE, "--save-weights", "{tmp}/w.txt"),
+        ("--save-weights", ".pt"),
+    ),
+    Case(
+        "Output files",
+        "`--save-weights` into a directory that does not exist (.pt)",
+        ("train", *SAMPLE, "--epochs", "1", "--save-weights", "{tmp}/missing/w.pt"),
+        ("--save-weights", "missing", "does not exist"),
+    ),
+    Case(
+        "Output files",
+        "`--save-weights` into a directory that does not exist (.safetensors)",
+        ("train", *SAMPLE, "--epochs", "1", "--save-weights", "{tmp}/missing/w.safetensors"),
+        ("--save-weights", "missing", "does not exist"),
+    ),
+    Case(
+        "Output files",
+        "`--save-weights` under a path that is a file",
+        ("train", *SAMPLE, "--epochs", "1", "--save-weights", "{file}/w.pt"),
+        ("--save-weights", "does not exist"),
+    ),
+    Case(
+        "Output files",
+        "`--save-weights` naming an existing directory",
+        ("train", *SAMPLE, "--epochs", "1", "--save-weights", "{tmp}/adir.pt"),
+        ("cannot write", "adir.pt", "Is a directory"),
+    ),
+    Case(
+        "Output files",
+        "`minibatch --save` into a directory that does not exist",
+        ("minibatch", *SAMPLE, "--save", "{tmp}/missing/x.png"),
+        ("--save", "missing", "does not exist"),
+    ),
+    Case(
+        "Output files",
+        "`minibatch --save` under a path that is a file",
+        ("minibatch", *SAMPLE, "--save", "{file}/x.png"),
+        ("--save", "does not exist"),
+    ),
+    Case(
+        "Output files",
+        "`train --plot` with an unknown extension",
+        ("train", *SAMPLE, "--plot", "{tmp}/c.txt"),
+        ("--plot", ".png"),
+    ),
+    Case(
+        "Output files",
+        "`train --plot` into a directory that does not exist",
+        ("train", *SAMPLE, "--plot", "{tmp}/missing/c.png"),
+        ("--plot", "does not exist"),
+    ),
+    Case(
+        "Output files",
+        "`minibatch --save` with an image format matplotlib does not know",
+        ("minibatch", *SAMPLE, "--save", "{tmp}/x.xyz"),
+        ("--save", "x.xyz", ".png"),
+    ),
+]
