@@ -1,12 +1,12 @@
 """The sgdlab CLI: exercises 1-3 and the main job, JSON output, saved weights, clear errors."""
 
-import argparse
 import json
 import subprocess
 import sys
 
 import pytest
 import torch
+from parsers import subparsers
 
 from sgdlab.cli.main import main
 
@@ -109,14 +109,6 @@ def test_python_dash_m_and_import_has_no_side_effects():
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "[]", out.stdout
-
-
-def subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
-    """The subcommand parsers of ``parser`` (as built by ``build_parser``), by name."""
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return dict(action.choices)
-    return {}
 
 
 def _help_pages():

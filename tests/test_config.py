@@ -8,10 +8,11 @@ import dataclasses
 
 import pytest
 import torch
+from parsers import subparsers
 
 import sgdlab
 from sgdlab.cli.configfile import resolve
-from sgdlab.cli.main import build_parser, subparsers
+from sgdlab.cli.main import build_parser
 from sgdlab.cli.train import CONFIG_FIELDS
 from sgdlab.config import GROUPS, CheckpointConfig, TrainConfig
 from sgdlab.errors import CheckpointError, ConfigError
