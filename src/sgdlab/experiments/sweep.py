@@ -49,10 +49,15 @@ def _init_worker(data: FashionMNIST, cache: Cache) -> None:
     _W["data"], _W["cache"] = data, cache
 
 
-def _work(spec: RunSpec) -> tuple[RunSpec, dict[str, Any]]:
+def _run_one(spec: RunSpec, data: FashionMNIST) -> dict[str, Any]:
     from sgdlab.experiments.run import run_one
 
-    record = run_one(spec, _W["data"])
+    return run_one(spec, data)
+
+
+def _work(item: tuple[Callable, Any]) -> tuple[Any, dict[str, Any]]:
+    runner, spec = item
+    record = runner(spec, _W["data"])
     _W["cache"].put(spec, record)
     return spec, record
 
@@ -81,8 +86,12 @@ def execute(
     progress: bool = True,
     desc: str = "runs",
     on_result: Callable[[RunResult], None] | None = None,
+    runner: Callable[[Any, FashionMNIST], dict[str, Any]] = _run_one,
 ) -> Executed:
-    """Read cached runs, run the others (``workers`` processes; 1 = in this process)."""
+    """Read cached runs, run the others (``workers`` processes; 1 = in this process).
+
+    ``runner(spec, data) -> record`` (a module-level function: workers receive it by name)
+    runs one spec; the default trains a sweep's :class:`RunSpec`. Specs must be hashable."""
     specs = list(specs)
     out = Executed()
     todo = []
@@ -107,9 +116,9 @@ def execute(
     old_term = _term_as_interrupt()
     try:
         if workers == 1 or len(todo) <= 1:
-            _run_here(todo, data, cache, done)
+            _run_here(todo, data, cache, done, runner)
         else:
-            _run_pool(todo, data, cache, min(workers, len(todo)), done)
+            _run_pool(todo, data, cache, min(workers, len(todo)), done, runner)
     except KeyboardInterrupt:
         kept = len(specs) - len(todo) + out.trained
         raise TrainingInterrupted(
@@ -141,25 +150,24 @@ def _term_as_interrupt():
     return signal.signal(signal.SIGTERM, handler)
 
 
-def _run_here(todo, data, cache, done) -> None:
-    from sgdlab.experiments.run import run_one
+def _run_here(todo, data, cache, done, runner) -> None:
     from sgdlab.measure.machine import restore_threads, set_threads
 
     old = set_threads(1)
     try:
         for s in todo:
-            rec = run_one(s, data)
+            rec = runner(s, data)
             cache.put(s, rec)
             done(s, rec)
     finally:
         restore_threads(old)
 
 
-def _run_pool(todo, data, cache, workers, done) -> None:
+def _run_pool(todo, data, cache, workers, done, runner) -> None:
     ctx = mp.get_context("spawn")
     pool = ctx.Pool(workers, initializer=_init_worker, initargs=(data, cache))
     try:
-        for spec, rec in pool.imap_unordered(_work, todo):
+        for spec, rec in pool.imap_unordered(_work, [(runner, s) for s in todo]):
             done(spec, rec)
         pool.close()
     except BaseException:

@@ -20,3 +20,189 @@ The protocol (Shallue et al. 2019; McCandlish et al. 2018):
 Modules: :mod:`.trials` (K models trained together on one minibatch order), :mod:`.fit` (the
 McCandlish fit, bootstrap, regimes, lr scaling rules, the two-batch estimator).
 """
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sgdlab.data import FashionMNIST
+from sgdlab.study.protocol import FULL, MOMENTUM, TARGETS, Pass, StudySpec
+
+SCHEMA = "sgdlab.study/1"
+
+__all__ = ["FULL", "MOMENTUM", "TARGETS", "Pass", "StudySpec", "Study", "run_study", "SCHEMA"]
+
+
+@dataclass
+class Study:
+    """The study's results (see :meth:`to_dict` for the JSON document)."""
+
+    spec: StudySpec
+    rows: list[dict[str, Any]]
+    fits: dict[str, dict[str, Any]]
+    noise: dict[str, Any] | None
+    timing: dict[str, Any]
+    lr_scaling: dict[str, dict[str, Any]]
+    verdict: list[str]
+    data: dict[str, Any] = field(default_factory=dict)
+    environment: dict[str, Any] = field(default_factory=dict)
+    work: dict[str, Any] = field(default_factory=dict)
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self, *, records: bool = False) -> dict[str, Any]:
+        """JSON-ready: ``target``, ``scaling`` (one row per optimizer, target and batch size),
+        ``fit``, ``noise``, ``lr_scaling``, ``timing``, ``verdict``, with the spec, the data's
+        provenance, the environment and the work done (``records``: every pass's record)."""
+        doc = {
+            "schema": SCHEMA,
+            "target": dict(self.spec.targets),
+            "scaling": self.rows,
+            "fit": self.fits,
+            "noise": self.noise,
+            "lr_scaling": self.lr_scaling,
+            "timing": self.timing,
+            "verdict": self.verdict,
+            "spec": self.spec.to_dict(),
+            "data": self.data,
+            "environment": self.environment,
+            "work": self.work,
+        }
+        if records:
+            doc["records"] = self.records
+        return doc
+
+
+def run_study(
+    spec: StudySpec,
+    *,
+    data: FashionMNIST,
+    cache_dir: str | Path | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+    noise: bool = True,
+) -> Study:
+    """Run the study ``spec`` on ``data`` (cached passes are read back, the others run in
+    ``workers`` single-thread processes, default one per core); see the module docstring."""
+    from sgdlab.data.split import hold_out
+    from sgdlab.errors import ConfigError
+    from sgdlab.measure.provenance import environment
+    from sgdlab.study import fit as fitmod
+    from sgdlab.study.noise import trajectory
+    from sgdlab.study.run import run_passes, scaling_rows
+    from sgdlab.study.timing import seconds_per_step
+
+    t0 = time.perf_counter()
+    passes = run_passes(spec, data=data, cache_dir=cache_dir, workers=workers, progress=progress)
+    fit_ds, _, split = hold_out(data, spec.validation, seed=spec.validation_seed)
+    n = int(fit_ds.train_images.shape[0])
+    rows = scaling_rows(passes, spec, n)
+    images = fit_ds.train_images.reshape(-1, 784)
+    t1 = time.perf_counter()
+    timing = seconds_per_step(images, fit_ds.train_labels, sorted({r["batch_size"] for r in rows}))
+    timing["wall_seconds"] = time.perf_counter() - t1
+    for r in rows:
+        per = timing["seconds"].get(r["batch_size"])
+        r["seconds"] = None if r["steps"] is None or per is None else r["steps"] * per
+    fits: dict[str, dict[str, Any]] = {}
+    for o in spec.optimizers:
+        for t in TARGETS:
+            use = [
+                r
+                for r in rows
+                if r["optimizer"] == o
+                and r["target"] == t
+                and r["steps"] is not None
+                and not r["edge"]
+            ]
+            try:
+                fits.setdefault(o, {})[t] = fitmod.bootstrap_fit(
+                    [r["batch_size"] for r in use], [r["steps_per_seed"] for r in use]
+                )
+            except ValueError as e:
+                fits.setdefault(o, {})[t] = {"B_crit": None, "why": str(e)}
+    if not any(r["steps"] is not None for r in rows):
+        raise ConfigError(f"no batch size reached either target {dict(spec.targets)}")
+    noise_doc = None
+    if noise:
+        t1 = time.perf_counter()
+        gd = next(
+            (
+                r
+                for r in rows
+                if r["optimizer"] == "sgd"
+                and r["target"] == "train_cost"
+                and r.get("full_batch")
+                and r["lr"] is not None
+            ),
+            None,
+        )
+        lr = gd["lr"] if gd else 0.1
+        from sgdlab.data import to_float
+
+        noise_doc = trajectory(
+            images,
+            fit_ds.train_labels,
+            to_float(images),
+            lr=lr,
+            target=spec.targets["train_cost"],
+            max_steps=min(spec.max_epochs, spec.max_steps),
+        )
+        noise_doc["wall_seconds"] = time.perf_counter() - t1
+    b_noise = None
+    if noise_doc:
+        at = next((p for p in noise_doc["rows"] if p.get("at_target")), None)
+        b_noise = at["B_noise"] if at else None
+    lr_rules: dict[str, dict[str, Any]] = {}
+    for o in spec.optimizers:
+        for t in TARGETS:
+            use = [
+                r
+                for r in rows
+                if r["optimizer"] == o
+                and r["target"] == t
+                and r["lr"] is not None
+                and not r["edge"]
+            ]
+            try:
+                lr_rules.setdefault(o, {})[t] = fitmod.lr_scaling(
+                    [r["batch_size"] for r in use], [r["lr"] for r in use], b_noise=b_noise
+                )
+            except ValueError as e:
+                lr_rules.setdefault(o, {})[t] = {"why": str(e)}
+    from sgdlab.study.verdict import verdict
+
+    words = verdict(rows, fits, noise=noise_doc, optimizers=spec.optimizers, targets=spec.targets)
+    work = {
+        "passes_trained": passes.trained,
+        "passes_cached": passes.cached,
+        "rounds": passes.rounds,
+        "passes_wall_seconds": passes.wall_seconds,
+        "wall_seconds": time.perf_counter() - t0,
+        "train_seconds": sum(r["train_seconds"] for r in passes.records),
+        "eval_seconds": sum(r["eval_seconds"] for r in passes.records),
+        "replay_seconds": sum(r["replay_seconds"] for r in passes.records),
+        "model_steps": sum(_model_steps(r) for r in passes.records),
+        "model_examples": sum(_model_steps(r) * r["batch"] for r in passes.records),
+    }
+    data_info = {**data.provenance(), "validation": split}
+    return Study(
+        spec,
+        rows,
+        fits,
+        noise_doc,
+        timing,
+        lr_rules,
+        words,
+        data_info,
+        environment("cpu"),
+        work,
+        passes.records,
+    )
+
+
+def _model_steps(record: dict[str, Any]) -> int:
+    """Steps trained in a pass, summed over its trials (replays not counted)."""
+    return sum(int(t["stopped_at"]) for t in record["trials"])

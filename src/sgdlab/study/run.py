@@ -1,0 +1,113 @@
+"""Run the whole study: rounds of passes (cached, in parallel worker processes) until every
+(optimizer, b) has an interior best lr per target, then the scaling rows.
+
+Round 0 runs every (optimizer, b, seed) on its first grid; each later round only the lrs that
+extend a grid whose best lr sat at an edge (:mod:`.tune`). Every pass is cached as JSON keyed by
+the pass (optimizer, b, seed, lrs, targets, split, budget, schedule), the data's SHA-256s and
+sgdlab's version (:class:`sgdlab.experiments.cache.Cache`), so Ctrl-C keeps the finished passes
+and the same command continues from them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sgdlab.data import FashionMNIST
+from sgdlab.errors import ConfigError
+from sgdlab.experiments.cache import Cache
+from sgdlab.experiments.sweep import check_workers, execute
+from sgdlab.study.protocol import FULL, TARGETS, Pass, StudySpec
+from sgdlab.study.search import run_on
+from sgdlab.study.tune import Row, next_lrs, summarize
+
+
+@dataclass
+class Passes:
+    """What :func:`run_passes` returns: one :class:`Row` per (optimizer, b), the pass records,
+    and how the work went (passes trained and read from the cache, rounds, wall seconds)."""
+
+    rows: dict[tuple[str, int | str], Row]
+    records: list[dict[str, Any]] = field(default_factory=list)
+    trained: int = 0
+    cached: int = 0
+    rounds: int = 0
+    wall_seconds: float = 0.0
+
+
+def run_passes(
+    spec: StudySpec,
+    *,
+    data: FashionMNIST,
+    cache_dir: str | Path | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+) -> Passes:
+    """Every pass the protocol needs on ``data`` (cached ones are read back)."""
+    from sgdlab._version import __version__
+
+    n_all = int(data.train_images.shape[0])
+    if not 1 <= spec.validation < n_all:
+        raise ConfigError(
+            f"validation must be in 1..{n_all - 1} images (the data has {n_all}), "
+            f"got {spec.validation}"
+        )
+    n = n_all - spec.validation
+    big = [b for b in spec.batch_sizes if b != FULL and b > n]
+    if big:
+        raise ConfigError(f"batch size {big[0]} exceeds the {n} training images left")
+    workers = check_workers(workers)
+    cache = Cache(cache_dir, data_sha256=data.sha256, version=__version__)
+    rows = {(o, b): Row(o, b) for o in spec.optimizers for b in spec.batch_sizes}
+    todo = {key: spec.first_grid(key[0], key[1], n) for key in rows}
+    out = Passes(rows)
+    t0 = time.perf_counter()
+    while todo:
+        tasks = [
+            Pass.of(spec, o, b, seed, lrs)
+            for (o, b), lrs in todo.items()
+            for seed in spec.seeds_for(b)
+        ]
+        desc = "study passes" if out.rounds == 0 else f"study passes (extension {out.rounds})"
+        ex = execute(
+            tasks,
+            data=data,
+            cache=cache,
+            workers=workers,
+            progress=progress,
+            desc=desc,
+            runner=run_on,
+        )
+        out.trained += ex.trained
+        out.cached += len(ex.results) - ex.trained
+        for r in ex.results:
+            task = r.spec
+            rows[(task.optimizer, task.batch_size)].add(r.record)
+            out.records.append(r.record)
+        out.rounds += 1
+        todo = {}
+        for key, row in rows.items():
+            new = next_lrs(row, spec)
+            if new:
+                todo[key] = new
+    out.wall_seconds = time.perf_counter() - t0
+    return out
+
+
+def scaling_rows(passes: Passes, spec: StudySpec, n: int) -> list[dict[str, Any]]:
+    """One row per (optimizer, target, batch size), in that order (see :func:`.tune.summarize`),
+    with ``batch_size`` an int (N for the full batch) and ``examples`` = b·S."""
+    out = []
+    for o in spec.optimizers:
+        for t in TARGETS:
+            for b in spec.batch_sizes:
+                row = summarize(passes.rows[(o, b)], t, spec)
+                bb = spec.batch(b, n)
+                row["batch_size"], row["full_batch"] = bb, b == FULL
+                if row["steps"] is not None:
+                    row["examples"] = bb * row["steps"]
+                    row["epochs"] = row["examples"] / n
+                out.append(row)
+    return out
