@@ -316,7 +316,7 @@ def test_parallel_workers_match_in_process(sample, tmp_path):
 def _cli(*args, env=None, **kw):
     e = {**os.environ, "PYTHONPATH": str(ROOT / "src"), **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "sgdlab", "experiment", *args],
+        [sys.executable, "-m", "sgdlab", "experiment", "--sweep", *args],
         env=e,
         capture_output=True,
         text=True,
@@ -402,6 +402,7 @@ def test_ctrl_c_keeps_finished_runs(tmp_path):
             "-m",
             "sgdlab",
             "experiment",
+            "--sweep",
             "--quick",
             "--sample",
             "--quiet",
