@@ -154,9 +154,8 @@ class Trials:
             pt = torch.from_numpy(p)
             for i in range(start, stop):
                 idx = pt[i * b : (i + 1) * b]
-                costs[:, i - start] = self._torch_step(
-                    lambda: [(to_float(self._images[idx]), self._labels[idx])], len(idx)
-                )
+                batch = [(to_float(self._images[idx]), self._labels[idx])]
+                costs[:, i - start] = self._torch_step(batch, len(idx))
             return torch.from_numpy(costs)
         mu = np.float32(self.momentum)
         _multi()._trials_sgd_kernel(
@@ -189,10 +188,10 @@ class Trials:
         if self._xf is None:
             self._xf = to_float(self._images)  # (N,784) float32
 
-        def chunks():
-            for i in range(0, self.n, GD_CHUNK):
-                yield self._xf[i : i + GD_CHUNK], self._labels[i : i + GD_CHUNK]
-
+        chunks = (
+            (self._xf[i : i + GD_CHUNK], self._labels[i : i + GD_CHUNK])
+            for i in range(0, self.n, GD_CHUNK)
+        )
         return torch.from_numpy(self._torch_step(chunks, self.n))
 
     def _check_perm(self, perm: torch.Tensor) -> np.ndarray:
@@ -205,7 +204,7 @@ class Trials:
 
     @torch.no_grad()
     def _torch_step(self, chunks, n: int) -> np.ndarray:
-        """One step of the active trials on the n samples that ``chunks()`` yields as
+        """One step of the active trials on the n samples of the iterable ``chunks``:
         (x float32 (c,784), y int64 (c,)): logits (c,784)@(784,10K'), softmax in float32,
         Δ = (softmax − onehot)/n, ∂C/∂W = Δᵀ·x (10K',784) summed over chunks (float64 across
         chunks when more than one), then :meth:`_apply`. Returns float64 (K,) costs."""
@@ -222,8 +221,7 @@ class Trials:
         bflat = bias.reshape(-1)  # (10K',)
         gw = gb = None
         total = torch.zeros(ka, dtype=torch.float64)
-        parts = 0
-        for x, y in chunks():
+        for parts, (x, y) in enumerate(chunks):
             c = x.shape[0]
             z = torch.addmm(bflat, x, wt).view(c, ka, N_CLASSES)  # (c,K',10)
             zs = z - z.amax(dim=2, keepdim=True)
@@ -244,7 +242,6 @@ class Trials:
                     gw, gb = gw.double(), gb.double()
                 gw += pw
                 gb += pb
-            parts += 1
         gw = gw.float().view(ka, N_CLASSES, N_PIXELS)
         gb = gb.float().view(ka, N_CLASSES)
         self._apply(act, everyone, W, bias, gw, gb)
