@@ -35,11 +35,10 @@ import torch
 from sgdlab.data.fashion import pixel_affine, to_float
 from sgdlab.errors import ConfigError
 from sgdlab.model import N_CLASSES, N_PIXELS, SoftmaxRegression
+from sgdlab.optim import OptimState, SGDHyper, update
 
 #: The default batch size from which :meth:`Trials.sgd_steps` uses the torch (sgemm) path.
 LARGE_BATCH = 1024
-#: Samples per chunk of the full-batch gradient (bounds the float32 scratch: 8192·784·4 B).
-GD_CHUNK = 8192
 
 
 @functools.cache
@@ -128,7 +127,6 @@ class Trials:
         self._b = torch.zeros(k, N_CLASSES)  # (K,10)
         self._vw = torch.zeros(k, N_CLASSES, N_PIXELS)  # momentum buffers
         self._vb = torch.zeros(k, N_CLASSES)
-        self._xf: torch.Tensor | None = None  # (N,784) float32, made by the first gd_step
 
     # -- training ------------------------------------------------------------------------
 
@@ -181,18 +179,46 @@ class Trials:
         return torch.from_numpy(costs)
 
     def gd_step(self) -> torch.Tensor:
-        """One full-batch step (b = N) of every active trial: the exact gradient of C over all
-        N samples (float32 products in chunks of :data:`GD_CHUNK`, summed in float64). Returns C
-        before the step, float64 (K,) nats (NaN for inactive trials). The first call keeps the
-        converted set (N·784 float32, 157 MB for N = 50,000) for the next ones."""
-        if self._xf is None:
-            self._xf = to_float(self._images)  # (N,784) float32
+        """One full-batch step (b = N) of every active trial. Returns C before the step,
+        float64 (K,) nats (NaN for inactive trials).
 
-        chunks = (
-            (self._xf[i : i + GD_CHUNK], self._labels[i : i + GD_CHUNK])
-            for i in range(0, self.n, GD_CHUNK)
+        The gradient is the ``fast`` engine's full gradient (:func:`.multi._trials_full_kernel`:
+        the same chunks, blocks and float64 sums), the update :func:`sgdlab.optim.apply_gradient`'s
+        torch ops on each trial: bitwise ``sgdlab.train(method="gd", engine="fast", …)``."""
+        act = np.flatnonzero(self.active)
+        costs = np.full(self.K, np.nan)
+        if len(act) == 0:
+            return torch.from_numpy(costs)
+        gw = np.zeros((self.K, N_CLASSES, N_PIXELS))  # float64 sums
+        gb = np.zeros((self.K, N_CLASSES))
+        c = np.zeros(self.K)
+        _multi()._trials_full_kernel(
+            self._x,
+            self._y,
+            self._W.numpy(),
+            self._b.numpy(),
+            self._scale,
+            self._shift,
+            np.ascontiguousarray(self.active, dtype=np.bool_),
+            gw,
+            gb,
+            c,
         )
-        return torch.from_numpy(self._torch_step(chunks, self.n))
+        hyper = SGDHyper(momentum=self.momentum, nesterov=self.nesterov)
+        with torch.no_grad():
+            for k in act:  # apply_gradient's ops on trial k's views, per trial (the same bits)
+                w, b = self._W[k], self._b[k]
+                g_w = torch.from_numpy(gw[k].astype(np.float32))
+                g_b = torch.from_numpy(gb[k].astype(np.float32))
+                lr = float(self.lrs[k])
+                if hyper.plain:
+                    w -= lr * g_w
+                    b -= lr * g_b
+                else:
+                    st = OptimState(buf_w=self._vw[k], buf_b=self._vb[k])
+                    update(w, b, g_w, g_b, lr, hyper, st)
+        costs[act] = c[act]
+        return torch.from_numpy(costs)
 
     def _check_perm(self, perm: torch.Tensor) -> np.ndarray:
         if not isinstance(perm, torch.Tensor) or perm.dtype != torch.int64:
@@ -204,7 +230,7 @@ class Trials:
 
     @torch.no_grad()
     def _torch_step(self, chunks, n: int) -> np.ndarray:
-        """One step of the active trials on the n samples of the iterable ``chunks``:
+        """One step of the active trials on the n samples of the iterable ``chunks`` of
         (x float32 (c,784), y int64 (c,)): logits (c,784)@(784,10K'), softmax in float32,
         Δ = (softmax − onehot)/n, ∂C/∂W = Δᵀ·x (10K',784) summed over chunks (float64 across
         chunks when more than one), then :meth:`_apply`. Returns float64 (K,) costs."""

@@ -23,6 +23,7 @@ from sgdlab.engines.fast import block as _m
 from sgdlab.engines.fast import softmax as _s
 from sgdlab.engines.fast import update as _u
 from sgdlab.engines.fast.block import jit, vadd, vfma, vld, vld_u8, vmul, vst, vzero
+from sgdlab.engines.fast.kernels import CHUNK  # the full gradient's partition of N
 from sgdlab.model import N_CLASSES, N_PIXELS
 
 BLOCK, SPLIT = _m.BLOCK, _m.SPLIT
@@ -205,3 +206,71 @@ def _trials_sgd_kernel(
                 N_PIXELS,
                 True,
             )
+
+
+@jit()
+def _trials_full_kernel(images, labels, W, bias, scale, shift, active, GW, GB, costs):
+    """The full gradient of every active trial over all N samples, as
+    :func:`.kernels._full_kernel` computes it (the same bits, for any thread count there):
+    chunks of ``CHUNK`` samples in order, blocks of ≤ ``BLOCK`` converted once for all trials,
+    float32 sums within a block (Δ scaled by 1/N), float64 across the blocks of a chunk, chunk
+    partials added in chunk order. GW (K,10,784), GB (K,10) float64 (zeros in, ∂C/∂W, ∂C/∂b
+    out), costs (K,) float64 (C out) of the active trials; W, bias (K,10,784), (K,10) float32
+    are read only."""
+    N, K = images.shape[0], W.shape[0]
+    order = np.arange(N)
+    z = _m._zeros64
+    m16 = (BLOCK + 15) // 16 * 16
+    X = z(BLOCK, N_PIXELS)
+    P = z(2 * N_CLASSES, m16).reshape((2, N_CLASSES, m16))
+    D = z(N_CLASSES, m16)
+    E = z(4, max(m16, 32))
+    G = z(N_CLASSES, N_PIXELS)
+    gb = np.zeros(N_CLASSES)
+    part = np.zeros((K, N_CLASSES, N_PIXELS + 1))  # one chunk's float64 sums: [∂W | ∂b]
+    cpart = np.zeros(K)  # one chunk's Σ H
+    for k in range(K):
+        costs[k] = 0.0
+    for c0 in range(0, N, CHUNK):
+        end = min(N, c0 + CHUNK)
+        part[:] = 0.0
+        cpart[:] = 0.0
+        for s0 in range(c0, end, BLOCK):
+            nb = min(BLOCK, end - s0)
+            _m._prefetch_rows(images, order, s0 + nb, min(BLOCK, N - s0 - nb), 0, N_PIXELS)
+            _convert(images, order, s0, nb, scale, shift, X)
+            for k in range(K):
+                if not active[k]:
+                    continue
+                G[:] = 0.0
+                gb[:] = 0.0
+                cpart[k] += _trial_block(
+                    labels,
+                    order,
+                    s0,
+                    nb,
+                    W[k],
+                    bias[k],
+                    1.0 / N,
+                    X,
+                    P,
+                    D,
+                    E,
+                    G,
+                    gb,
+                    np.float32(0.0),
+                )
+                for c in range(N_CLASSES):
+                    for j in range(N_PIXELS):
+                        part[k, c, j] += G[c, j]
+                    part[k, c, N_PIXELS] += gb[c]
+        for k in range(K):  # the chunk's partial joins the totals in chunk order
+            if not active[k]:
+                continue
+            for c in range(N_CLASSES):
+                for j in range(N_PIXELS):
+                    GW[k, c, j] += part[k, c, j]
+                GB[k, c] += part[k, c, N_PIXELS]
+            costs[k] += cpart[k]
+    for k in range(K):
+        costs[k] /= N
