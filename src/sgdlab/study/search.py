@@ -11,7 +11,8 @@ points where the target holds: the true first step lies in (S/resolution, S].
 A trial stops when it has reached every target, diverged (a non-finite cost or weight), used its
 budget, or can no longer win: its step exceeds ``stop_margin`` × the fewest steps another trial
 of the pass needed for each target it has not reached (it is then recorded as not reached, with
-``stopped_at``).
+``stopped_at``). Only the crossings that may be the pass's best are replayed (a trial whose
+target first held after another trial's had is left at its coarse point, marked ``coarse``).
 """
 
 from __future__ import annotations
@@ -116,7 +117,9 @@ class _Driver:
 def run_pass(task: Pass, problem: Problem) -> dict[str, Any]:
     """Run ``task`` on ``problem``; return its JSON-ready record: per trial ``lr``,
     ``steps`` ({target: S or None}), ``diverged``, ``diverged_at``, ``stopped_at`` (the last
-    step trained), ``curve`` ([step, C, val accuracy] at the coarse points); and the pass's
+    step trained), ``curve`` ([step, C, val accuracy] at the coarse points), ``coarse`` (the
+    targets whose S is only the coarse point: reached after another trial of the pass had
+    already reached them, so it cannot be the best); and the pass's
     ``steps_per_epoch``, ``budget``, ``evaluations``, ``train_seconds`` (wall, updates only),
     ``eval_seconds``, ``replay_seconds``."""
     from sgdlab.study.trials import Trials
@@ -178,8 +181,12 @@ def run_pass(task: Pass, problem: Problem) -> dict[str, Any]:
         if not trials.active.any():
             break
     t0 = time.perf_counter()
+    first = {t: min((sb for _, tt, _, sb, _ in pending if tt == t), default=0) for t in TARGETS}
     for j, tgt, sa, sb, snap in pending:
-        recs[j]["steps"][tgt] = _replay(task, problem, b, j, tgt, sa, sb, snap)
+        if sa < first[tgt]:  # it may beat the pass's best: locate it to the resolution
+            recs[j]["steps"][tgt] = _replay(task, problem, b, j, tgt, sa, sb, snap)
+        else:  # reached only after the best had: its S stays the coarse upper bound
+            recs[j].setdefault("coarse", []).append(tgt)
     clock["replay"] += time.perf_counter() - t0
     return {
         "pass": task.to_dict(),

@@ -1,0 +1,143 @@
+"""The batch-size study end to end on the bundled sample: passes (their records, replays,
+stopping), caching, the rows, the JSON document, the text and the figures, the command."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sgdlab.study import StudySpec, run_study
+from sgdlab.study.protocol import Pass
+from sgdlab.study.search import Problem, exact, run_pass
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _small(**kw) -> StudySpec:
+    base = dict(batch_sizes=(4, 32, "full"), seeds=(0, 1), max_extensions=2, grid_points=4)
+    return StudySpec.quick(**{**base, **kw})
+
+
+def test_a_pass_locates_each_crossing_to_the_resolution(sample):
+    spec = _small()
+    problem = Problem.of(sample, spec.validation, spec.validation_seed)
+    task = Pass.of(spec, "sgd", 32, 0, (0.05, 0.1, 0.2))
+    rec = run_pass(task, problem)
+    assert rec["n_train"] == 800 and rec["batch"] == 32 and rec["steps_per_epoch"] == 25
+    reached = [t for t in rec["trials"] if t["steps"]["train_cost"] is not None]
+    assert reached, rec["trials"]
+    best = min(t["steps"]["train_cost"] for t in reached)
+    tr = next(t for t in reached if t["steps"]["train_cost"] == best)
+    assert "coarse" not in tr or "train_cost" not in tr["coarse"]
+    # replay the winner alone: the target holds at S and not at the last point before S/1.05
+    from sgdlab.study.trials import Trials
+
+    for s, holds in ((best, True), (math.ceil(best / spec.resolution) - 1, False)):
+        if s < 1:
+            continue
+        one = Trials(problem.images, problem.labels, lrs=[tr["lr"]])
+        from sgdlab.study.search import _Driver
+
+        drv = _Driver(one, problem.n, 32, 0)
+        drv.to(s)
+        c, _ = exact(*one.weights(), problem.x, problem.labels)
+        assert (c[0] <= spec.targets["train_cost"]) == holds, (s, c[0])
+
+
+def test_study_quick_rows_fits_json_and_cache(sample, tmp_path):
+    spec = _small()
+    st = run_study(spec, data=sample, cache_dir=tmp_path, workers=1, progress=False)
+    doc = json.loads(json.dumps(st.to_dict()))
+    assert doc["target"] == {"train_cost": 0.45, "val_accuracy": 0.8}
+    keys = {
+        "optimizer",
+        "target",
+        "batch_size",
+        "lr",
+        "lr_grid",
+        "steps",
+        "steps_per_seed",
+        "examples",
+        "reached",
+        "seconds",
+    }
+    assert len(doc["scaling"]) == 2 * 2 * 3 and all(keys <= set(r) for r in doc["scaling"])
+    for r in doc["scaling"]:
+        assert isinstance(r["batch_size"], int) and r["lr"] in r["lr_grid"]
+        ratios = [b / a for a, b in zip(r["lr_grid"], r["lr_grid"][1:], strict=False)]
+        assert max(ratios) <= math.sqrt(2) * 1.001
+        if r["steps"] is not None:
+            assert r["examples"] == r["batch_size"] * r["steps"] and r["seconds"] > 0
+            if not r["edge"]:
+                assert r["lr_grid"][0] < r["lr"] < r["lr_grid"][-1]  # interior
+    assert doc["scaling"][2]["batch_size"] == 800  # the full batch is N
+    for o in ("sgd", "nesterov"):
+        assert set(doc["fit"][o]) == {"train_cost", "val_accuracy"}
+    assert doc["verdict"] and all(isinstance(s, str) for s in doc["verdict"])
+    assert doc["noise"]["rows"] and "B_noise" in doc["noise"]["rows"][0]
+    again = run_study(spec, data=sample, cache_dir=tmp_path, workers=1, progress=False)
+    assert again.work["passes_trained"] == 0 and again.rows == st.rows
+
+
+def test_figures_from_the_document(sample, tmp_path):
+    from sgdlab.study.plots import plot_all
+
+    st = run_study(
+        _small(optimizers=("sgd",)),
+        data=sample,
+        cache_dir=tmp_path,
+        workers=1,
+        progress=False,
+        noise=False,
+    )
+    files = plot_all(st, None, tmp_path / "fig")
+    assert len(files) == 6 and all(Path(f).stat().st_size > 5000 for f in files)
+
+
+def _cli(*args, timeout=600):
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    return subprocess.run(
+        [sys.executable, "-m", "sgdlab", "experiment", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_cli_quick_prints_the_tables_and_the_verdict(tmp_path):
+    r = _cli(
+        "--quick",
+        "--quiet",
+        "--workers",
+        "2",
+        "--cache-dir",
+        str(tmp_path),
+        "--escape-seeds",
+        "5",
+        "--json",
+    )
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["data"]["is_sample"] and doc["spec"]["name"] == "quick"
+    assert doc["peak"]["aggregate_gflops"] is None or doc["peak"]["aggregate_gflops"] > 0
+    r = _cli(
+        "--quick", "--quiet", "--cache-dir", str(tmp_path), "--escape-seeds", "5", "--no-noise"
+    )
+    assert r.returncode == 0, r.stderr
+    assert "Verdict:" in r.stdout and "B_crit" in r.stdout and "passes trained now" in r.stdout
+
+
+@pytest.mark.parametrize(
+    "args, word",
+    [(["--workers", "0"], "--workers"), (["--config", "x.toml"], "--config")],
+)
+def test_cli_bad_input(args, word):
+    r = _cli("--quick", *args, timeout=120)
+    assert r.returncode == 2 and word in r.stderr and len(r.stderr.strip().splitlines()) == 1
