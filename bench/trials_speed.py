@@ -5,19 +5,19 @@ one thread, on the study's training set (50,000 images after holding out 10,000)
     PYTHONPATH=src python bench/trials_speed.py [--k 10] [--batch-sizes 16,1024] [--repeats 3]
         [--paths numba,torch] [--json out.json]
 
-Per b: the median wall time of ``--repeats`` epochs of K trials together (one ``sgd_steps`` call
+Per b: the best wall time of ``--repeats`` epochs of K trials together (one ``sgd_steps`` call
 an epoch; each path of ``--paths`` that applies: ``numba`` for any b, ``torch`` by lowering
 ``large_batch``), and of one epoch of the single ``fast`` engine (one call) times K; the
 aggregate GFLOP/s (4·7850·b FLOPs per model and step, :func:`sgdlab.measure.roofline.step_flops`)
 and its share of the one-thread sgemm peak (:func:`sgdlab.measure.roofline.measure_peak`,
 measured first). Learning rates are small (no trial diverges); numba and torch on one thread.
+Best, not median: on a shared machine the best is the closest to the code's own speed.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import time
 
 
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             fn()
             ts.append(time.perf_counter() - t0)
-        return statistics.median(ts)
+        return min(ts)
 
     for b in (int(v) for v in args.batch_sizes.split(",")):
         nb = -(-n // b)
