@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"b = {b:5d}: single fast epoch ×{k}: {single * 1e3:8.1f} ms")
         for path in args.paths.split(","):
             t = Trials(x, y, lrs=lrs)
-            t.large_batch = n + 1 if path == "numba" else 1
+            t.large_batch = None if path == "numba" else 1
             t.sgd_steps(perm, b, 0, 1)  # compile / warm up
             s = timed(lambda: t.sgd_steps(perm, b, 0, nb))  # noqa: B023
             g = k * flops / s / 1e9

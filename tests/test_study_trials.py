@@ -263,6 +263,10 @@ def test_bad_arguments_raise_clear_errors(fit):
         t.put(0, {"weight": s["weight"]})
     with pytest.raises(ConfigError, match="float32"):
         t.put(0, {**s, "bias": s["bias"].double()})
+    t.active = np.ones(3, bool)
+    for call in (lambda: t.sgd_steps(perm, 16, 0, 1), t.gd_step):
+        with pytest.raises(ConfigError, match="active"):
+            call()
     assert issubclass(ConfigError, ValueError)
 
 
