@@ -39,3 +39,19 @@ def test_other_engines_and_one_numba_thread_leave_torch_alone(two_threads):
     two_threads.set_num_threads(1)  # the fast engine cannot split: nothing to protect
     with quiet_torch_for(types.SimpleNamespace(name="fast")):
         assert torch.get_num_threads() == 2
+
+
+def test_set_threads_leaves_torch_on_the_count_asked_for():
+    """numba's thread pool starting (on OpenMP) resets torch's count: set_threads sets torch's
+    last. A fresh process, so that the pool starts inside set_threads."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("numba")
+    code = (
+        "import torch; from sgdlab.measure.machine import set_threads, restore_threads; "
+        "torch.set_num_threads(2); old = set_threads(1); a = torch.get_num_threads(); "
+        "restore_threads(old); print(a, torch.get_num_threads())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["1", "2"]

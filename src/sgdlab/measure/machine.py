@@ -78,30 +78,34 @@ def _self_cpu() -> float:
 
 
 def set_threads(n: int | None) -> tuple[int, int | None] | None:
-    """Set torch's (and numba's, when installed) thread count; return the previous counts."""
+    """Set torch's (and numba's, when installed) thread count; return the previous counts.
+
+    numba first: starting its thread pool (its first ``get_num_threads``/``set_num_threads``)
+    can reset torch's count (both on OpenMP), so torch's is set last."""
     if n is None:
         return None
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ConfigError(f"threads must be an integer ≥ 1, got {n!r}")
-    old = (torch.get_num_threads(), None)
-    torch.set_num_threads(n)
+    torch_old, numba_old = torch.get_num_threads(), None
     try:
         import numba
     except ImportError:
-        return old
-    old = (old[0], numba.get_num_threads())
-    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
-    return old
+        numba = None
+    if numba is not None:
+        numba_old = numba.get_num_threads()
+        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    torch.set_num_threads(n)
+    return torch_old, numba_old
 
 
 def restore_threads(old: tuple[int, int | None] | None) -> None:
     if old is None:
         return
-    torch.set_num_threads(old[0])
     if old[1] is not None:
         import numba
 
         numba.set_num_threads(old[1])
+    torch.set_num_threads(old[0])
 
 
 @contextmanager

@@ -5,19 +5,23 @@ zero init) with its own constant learning rate; all K trials share the momentum 
 flag, the training set and, in :meth:`Trials.sgd_steps`, the minibatch order. Each minibatch's
 uint8 rows are read and converted to float32 once for all K trials.
 
-Two paths, chosen by the batch size b:
+Paths:
 
-- b < :attr:`Trials.large_batch` (default :data:`LARGE_BATCH`): one compiled numba call per
-  stretch (:mod:`sgdlab.engines.fast.multi`) running the ``fast`` engine's block math trial by
-  trial. Trial k's weights, momentum buffers and costs are **bitwise** those of
-  ``sgdlab.train(engine="fast", batch_size=b, lr=lrs[k], momentum=μ, nesterov=…)`` on the same
-  minibatch order (plain SGD takes the engine's fused plain path, momentum its ``_opt_cols``
-  rule);
-- b ≥ :attr:`Trials.large_batch`, and the full-batch :meth:`Trials.gd_step`: batched float32
-  matrix products in torch, one ``(B,784)@(784,10K)`` for all K trials' logits and one
-  ``(10K,B)@(B,784)`` for their gradients, softmax and update in float32 like the reference
-  (``torch.optim.SGD``'s order of operations). Not bitwise the ``fast`` engine (another
-  summation order): within a few 1e-7 relative after tens of steps (see the tests).
+- :meth:`Trials.sgd_steps` (any b ≤ N) and :meth:`Trials.gd_step`: one compiled numba call
+  (:mod:`sgdlab.engines.fast.multi`) running the ``fast`` engine's block math for each trial
+  on rows converted once per block. Trial k's weights, momentum buffers and costs are
+  **bitwise** those of ``sgdlab.train(engine="fast", batch_size=b, lr=lrs[k], momentum=μ,
+  nesterov=…)`` on the same minibatch order (plain SGD: the engine's fused plain path;
+  momentum: its ``_opt_cols`` rule), and ``gd_step`` those of ``train(method="gd",
+  engine="fast")``.
+- b ≥ :attr:`Trials.large_batch` (default None: never): batched float32 matrix products in
+  torch instead, one ``(B,784)@(784,10K)`` for all K trials' logits and one ``(10K,B)@(B,784)``
+  for their gradients, softmax and update in float32 like the reference. Not bitwise (another
+  summation order): ≤ 5e-7 relative to the fast and the reference engine after 24 steps at
+  lr ≤ 0.1 (up to 1e-5 at lr 0.5 with μ = 0.9; the two engines differ from each other as
+  much). Measured on one thread (Xeon, AVX-512, K = 10, b = 256 … 32768) it runs at 0.4–0.5×
+  the numba path's speed (see bench/trials_speed.py), hence off by default: kept as an
+  independent check.
 
 Units: costs in nats (mean cross-entropy H of the minibatch, before the step), float64; learning
 rates are used as float32(lr), like the engines do.
@@ -37,8 +41,9 @@ from sgdlab.errors import ConfigError
 from sgdlab.model import N_CLASSES, N_PIXELS, SoftmaxRegression
 from sgdlab.optim import OptimState, SGDHyper, update
 
-#: The default batch size from which :meth:`Trials.sgd_steps` uses the torch (sgemm) path.
-LARGE_BATCH = 1024
+#: The default batch size from which :meth:`Trials.sgd_steps` uses the torch (sgemm) path:
+#: None, never (the numba path was faster at every b measured, and it is bitwise).
+LARGE_BATCH: int | None = None
 
 
 @functools.cache
@@ -76,7 +81,8 @@ class Trials:
     Attributes: ``K`` (int), ``n`` (N), ``lrs`` (float64 (K,)), ``momentum``, ``nesterov``;
     ``active``: bool (K,), all True at the start: the caller clears the trials it stops;
     inactive trials are not trained (their weights stay as they are, their costs are NaN);
-    ``large_batch``: the batch size from which :meth:`sgd_steps` takes the torch path.
+    ``large_batch``: the batch size from which :meth:`sgd_steps` takes the torch path (None:
+    never).
     """
 
     def __init__(
@@ -114,7 +120,7 @@ class Trials:
         self.n = n
         self.momentum, self.nesterov = float(momentum), nesterov
         self.active = np.ones(self.K, bool)
-        self.large_batch = LARGE_BATCH
+        self.large_batch: int | None = LARGE_BATCH
         self._images = images.detach().cpu().reshape(n, N_PIXELS).contiguous()  # (N,784) u8
         self._labels = labels.detach().cpu().contiguous()  # (N,) int64
         self._x = self._images.numpy()
@@ -145,10 +151,11 @@ class Trials:
         if not 0 <= start <= stop <= nb:
             raise ConfigError(f"minibatches {start}..{stop} out of 0..{nb} (batch size {b})")
         p = self._check_perm(perm)
+        active = self._active()
         costs = np.full((self.K, stop - start), np.nan)
-        if stop == start or not self.active.any():
+        if stop == start or not active.any():
             return torch.from_numpy(costs)
-        if b >= self.large_batch:
+        if self.large_batch is not None and b >= self.large_batch:
             pt = torch.from_numpy(p)
             for i in range(start, stop):
                 idx = pt[i * b : (i + 1) * b]
@@ -166,7 +173,7 @@ class Trials:
             self._shift,
             b,
             self._lr32,
-            np.ascontiguousarray(self.active, dtype=np.bool_),
+            active,
             int(start),
             int(stop),
             costs,
@@ -185,7 +192,8 @@ class Trials:
         The gradient is the ``fast`` engine's full gradient (:func:`.multi._trials_full_kernel`:
         the same chunks, blocks and float64 sums), the update :func:`sgdlab.optim.apply_gradient`'s
         torch ops on each trial: bitwise ``sgdlab.train(method="gd", engine="fast", …)``."""
-        act = np.flatnonzero(self.active)
+        active = self._active()
+        act = np.flatnonzero(active)
         costs = np.full(self.K, np.nan)
         if len(act) == 0:
             return torch.from_numpy(costs)
@@ -199,7 +207,7 @@ class Trials:
             self._b.numpy(),
             self._scale,
             self._shift,
-            np.ascontiguousarray(self.active, dtype=np.bool_),
+            active,
             gw,
             gb,
             c,
@@ -220,6 +228,13 @@ class Trials:
         costs[act] = c[act]
         return torch.from_numpy(costs)
 
+    def _active(self) -> np.ndarray:
+        """``active`` as a contiguous bool (K,) array (the caller may have replaced it)."""
+        a = np.ascontiguousarray(self.active, dtype=np.bool_)
+        if a.shape != (self.K,):
+            raise ConfigError(f"active must be a bool array of shape ({self.K},), got {a.shape}")
+        return a
+
     def _check_perm(self, perm: torch.Tensor) -> np.ndarray:
         if not isinstance(perm, torch.Tensor) or perm.dtype != torch.int64:
             raise ConfigError("perm must be an int64 tensor (N,)")
@@ -234,7 +249,7 @@ class Trials:
         (x float32 (c,784), y int64 (c,)): logits (c,784)@(784,10K'), softmax in float32,
         Δ = (softmax − onehot)/n, ∂C/∂W = Δᵀ·x (10K',784) summed over chunks (float64 across
         chunks when more than one), then :meth:`_apply`. Returns float64 (K,) costs."""
-        act = np.flatnonzero(self.active)
+        act = np.flatnonzero(self._active())
         costs = np.full(self.K, np.nan)
         if len(act) == 0:
             return costs

@@ -1,15 +1,18 @@
-"""K models stepped together on one minibatch order: the kernel of :class:`sgdlab.study.trials`.
+"""K models stepped together on one minibatch order: the kernels of :class:`sgdlab.study.trials`.
 
 Per minibatch i = ``perm[i*b:(i+1)*b]`` (B ≤ b samples, in blocks of ≤ ``BLOCK``), each block's
-uint8 rows are converted ONCE into the float32 scratch X (:func:`_convert`: ``float32(u8)·scale``
-then ``+ shift``, two roundings, the arithmetic of :func:`.block._logits_half`), then every
-active trial k runs the single engine's block math on its own weights W[k] (10,784), bias[k]
-(10,), gradient sums G[k] (10,784) float32 / gb[k] (10,) float64, in the single engine's order:
-the two pixel halves' logits (:func:`_logits_x`: :func:`.block._logits_half`'s FMAs read from X,
-the same sums), :func:`.softmax._softmax_delta`, :func:`.block._grad_half` (plain SGD's W update
-on the minibatch's last block) and :func:`.update._update`. Each trial's numbers are therefore
-bitwise those of :func:`.kernels._sgd_kernel` on that trial alone (tested through
-``sgdlab.train(engine="fast")``). Trials never mix: one trial's NaN stays its own.
+uint8 rows are converted ONCE into a float32 scratch X (``float32(u8)·scale`` then ``+ shift``,
+two roundings: :func:`.block._logits_half`'s arithmetic), then every active trial k runs the
+single engine's block math on its own W[k] (10,784), bias[k] (10,) float32, phase by phase (a
+phase's half of X stays in L1 while the trials' weights stream through L2): both pixel halves'
+logits (:func:`.block._logits_half`'s FMAs and lane sums, read from X), the softmax
+(:func:`.softmax._softmax_delta`), ∂C/∂W = Δᵀ·X (:func:`.block._grad_half`'s register blocks
+and sample order), the update of W on the sums still in registers on the minibatch's last block
+(:mod:`.update`'s elementwise operations and roundings), then b's. The vector math is in
+:mod:`.multi_block`. Each trial's operations and their order are those of
+:func:`.kernels._sgd_kernel` on that trial alone, so its weights, momentum buffers and costs are
+the same bits (tested through ``sgdlab.train(engine="fast")``); trials never mix, one trial's
+NaN stays its own. :func:`_trials_full_kernel` is :func:`.kernels._full_kernel` for K trials.
 
 Importing this module imports numba (through :mod:`.block`); :mod:`sgdlab.study.trials` imports
 it on first use.
@@ -22,81 +25,12 @@ import numpy as np
 from sgdlab.engines.fast import block as _m
 from sgdlab.engines.fast import softmax as _s
 from sgdlab.engines.fast import update as _u
-from sgdlab.engines.fast.block import jit, vadd, vfma, vld, vld_u8, vmul, vst, vzero
+from sgdlab.engines.fast.block import jit
 from sgdlab.engines.fast.kernels import CHUNK  # the full gradient's partition of N
+from sgdlab.engines.fast.multi_block import _convert, _grad_opt, _grad_x, _logits_x
 from sgdlab.model import N_CLASSES, N_PIXELS
 
 BLOCK, SPLIT = _m.BLOCK, _m.SPLIT
-
-
-@jit()
-def _convert(images, rows, i0, n, scale, shift, X):
-    """X[s, :] = float32(images[rows[i0+s], :])·scale + shift for s < n (two roundings, no FMA:
-    bitwise :func:`sgdlab.data.to_float`'s and :func:`.block._logits_half`'s)."""
-    sc, sh = scale.reshape(1, N_PIXELS), shift.reshape(1, N_PIXELS)
-    for s in range(n):
-        r = rows[i0 + s]
-        for j in range(0, N_PIXELS, 16):
-            vst(X, s, j, vadd(vmul(vld_u8(images, r, j), vld(sc, 0, j)), vld(sh, 0, j)))
-
-
-@jit()
-def _logits_x(X, n, W, j0, j1, P, T):
-    """P[c, s] = Σ_{j0≤j<j1} W[c, j]·X[s, j] for s < n, float32 (10, ≥n) class-major: the FMAs,
-    accumulators and lane sums of :func:`.block._logits_half` (two samples a pass, an odd last
-    one paired with itself), reading the converted rows from X (n,784) instead of the images."""
-    for s in range(0, n, 2):
-        t = s + 1 if s + 1 < n else s
-        a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = a8 = a9 = vzero()
-        b0 = b1 = b2 = b3 = b4 = b5 = b6 = b7 = b8 = b9 = vzero()
-        for j in range(j0, j1, 16):
-            x, y = vld(X, s, j), vld(X, t, j)
-            w = vld(W, 0, j)
-            a0, b0 = vfma(w, x, a0), vfma(w, y, b0)
-            w = vld(W, 1, j)
-            a1, b1 = vfma(w, x, a1), vfma(w, y, b1)
-            w = vld(W, 2, j)
-            a2, b2 = vfma(w, x, a2), vfma(w, y, b2)
-            w = vld(W, 3, j)
-            a3, b3 = vfma(w, x, a3), vfma(w, y, b3)
-            w = vld(W, 4, j)
-            a4, b4 = vfma(w, x, a4), vfma(w, y, b4)
-            w = vld(W, 5, j)
-            a5, b5 = vfma(w, x, a5), vfma(w, y, b5)
-            w = vld(W, 6, j)
-            a6, b6 = vfma(w, x, a6), vfma(w, y, b6)
-            w = vld(W, 7, j)
-            a7, b7 = vfma(w, x, a7), vfma(w, y, b7)
-            w = vld(W, 8, j)
-            a8, b8 = vfma(w, x, a8), vfma(w, y, b8)
-            w = vld(W, 9, j)
-            a9, b9 = vfma(w, x, a9), vfma(w, y, b9)
-        _m._store_sums(
-            P,
-            T,
-            s,
-            t,
-            a0,
-            a1,
-            a2,
-            a3,
-            a4,
-            a5,
-            a6,
-            a7,
-            a8,
-            a9,
-            b0,
-            b1,
-            b2,
-            b3,
-            b4,
-            b5,
-            b6,
-            b7,
-            b8,
-            b9,
-        )
 
 
 @jit()
@@ -136,76 +70,67 @@ def _trials_sgd_kernel(
 ):
     """Minibatches start..stop-1 of ``perm`` (int64 (N,); minibatch i = perm[i·b:(i+1)·b]) for
     every trial k with ``active[k]``: W (K,10,784), bias (K,10) float32 and the momentum buffers
-    VW (K,10,784), Vb (K,10) float32 in place, step size lrs[k] (float32 (K,)), μ = ``mom``
-    (float32), ``plain``: μ = 0 (the fused plain path). costs (K, stop-start) float64: each
-    active trial's cost before each step (inactive rows are left as they are)."""
+    VW (K,10,784), Vb (K,10) float32 in place, step size lrs[k] (float32 (K,) > 0), μ = ``mom``
+    (float32), ``plain``: μ = 0. costs (K, stop-start) float64: each active trial's cost before
+    each step (inactive rows are left as they are).
+
+    Per block: convert the rows once (:func:`_convert`), then each phase for every active trial
+    in turn, so that a phase's half of X stays in L1 while the trials' weights stream through:
+    logits of pixel half 0, of half 1, softmax and Δ, ∂C/∂W of half 0, of half 1 (on the
+    minibatch's last block with the update, :func:`_grad_x`); after the minibatch, b's update
+    (:func:`.update._update`'s rule). Each trial's operations and their order are the single
+    engine's (:func:`.kernels._sgd_kernel`): the same bits.
+    """
     N, K = images.shape[0], W.shape[0]
     m = min(b, N, BLOCK)
     m16 = (max(m, 1) + 15) // 16 * 16
     z = _m._zeros64
     X = z(max(m, 1), N_PIXELS)
-    P = z(2 * N_CLASSES, m16).reshape((2, N_CLASSES, m16))
-    D = z(N_CLASSES, m16)
+    P = z(K * 2 * N_CLASSES, m16).reshape((K, 2, N_CLASSES, m16))
+    D = z(K * N_CLASSES, m16).reshape((K, N_CLASSES, m16))
     E = z(4, max(m16, 32))
-    G = z(K * N_CLASSES, N_PIXELS).reshape((K, N_CLASSES, N_PIXELS))
+    T = E[3:]
+    kg = K if b > BLOCK else 1  # sums across blocks: needed for b > BLOCK only
+    G = z(kg * N_CLASSES, N_PIXELS).reshape((kg, N_CLASSES, N_PIXELS))
     gb = np.zeros((K, N_CLASSES))
     tot = np.zeros(K)
-    AW, Ab = np.zeros((1, 1)), np.zeros(1)  # no averaging (never read)
     wd = np.float32(0.0)
+    ks = np.flatnonzero(active)
     for i in range(start, stop):
         i0 = i * b
         n = min(b, N - i0)
         for s0 in range(i0, i0 + n, BLOCK):  # blocks bound the scratch for any b
             nb = min(BLOCK, i0 + n - s0)
-            last = s0 + BLOCK >= i0 + n
+            fresh, last = s0 == i0, s0 + BLOCK >= i0 + n
             _m._prefetch_rows(images, perm, s0 + nb, min(BLOCK, N - s0 - nb), 0, N_PIXELS)
             _convert(images, perm, s0, nb, scale, shift, X)
-            for k in range(K):
-                if not active[k]:
-                    continue
-                lr = lrs[k]
-                fuse = _u._fuses(plain, lr) and last
-                tot[k] += _trial_block(
-                    labels,
-                    perm,
-                    s0,
-                    nb,
-                    W[k],
-                    bias[k],
-                    1.0 / n,
-                    X,
-                    P,
-                    D,
-                    E,
-                    G[k],
-                    gb[k],
-                    lr if fuse else np.float32(0.0),
+            for k in ks:
+                _logits_x(X, nb, W[k], 0, SPLIT, P[k, 0], T)
+            for k in ks:
+                _logits_x(X, nb, W[k], SPLIT, N_PIXELS, P[k, 1], T)
+            for k in ks:
+                tot[k] += _s._softmax_delta(
+                    P[k, 0], P[k, 1], bias[k], labels, perm, s0, nb, 1.0 / n, D[k], E, gb[k]
                 )
-        for k in range(K):
-            if not active[k]:
-                continue
+            for h in range(2):
+                j0, j1 = (0, SPLIT) if h == 0 else (SPLIT, N_PIXELS)
+                for k in ks:
+                    g = G[k if kg > 1 else 0]
+                    if plain or not last:
+                        _grad_x(X, D[k], nb, g, j0, j1, W[k], fresh, not last, lrs[k])
+                    else:
+                        _grad_opt(X, D[k], nb, g, j0, j1, W[k], fresh, lrs[k], mom, nesterov, VW[k])
+        for k in ks:
             costs[k, i - start] = tot[k] / n
             tot[k] = 0.0
-            _u._update(
-                W[k],
-                bias[k],
-                G[k],
-                gb[k],
-                lrs[k],
-                plain,
-                _u._fuses(plain, lrs[k]),
-                mom,
-                wd,
-                nesterov,
-                VW[k],
-                Vb[k],
-                False,
-                AW,
-                Ab,
-                0,
-                N_PIXELS,
-                True,
-            )
+            lr = lrs[k]
+            if plain:
+                for c in range(N_CLASSES):
+                    bias[k, c] = bias[k, c] - lr * np.float32(gb[k, c])
+            else:
+                _u._opt_bias(bias[k], gb[k], lr, mom, wd, nesterov, Vb[k])
+            for c in range(N_CLASSES):
+                gb[k, c] = 0.0
 
 
 @jit()
