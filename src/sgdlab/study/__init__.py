@@ -18,7 +18,8 @@ The protocol (Shallue et al. 2019; McCandlish et al. 2018):
   compared with the exact noise scales B_simple, B_noise (:mod:`sgdlab.analysis.noise_scale`).
 
 Modules: :mod:`.trials` (K models trained together on one minibatch order), :mod:`.fit` (the
-McCandlish fit, bootstrap, regimes, lr scaling rules, the two-batch estimator).
+McCandlish fit, bootstrap, regimes, lr scaling rules), :mod:`.estimator` (the two-batch
+estimator of |G|², tr(Σ), B_simple).
 """
 
 from __future__ import annotations
