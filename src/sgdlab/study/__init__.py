@@ -73,7 +73,9 @@ class Study:
         }
         if records:
             doc["records"] = self.records
-        return doc
+        from sgdlab.formatting import finite_or_null
+
+        return finite_or_null(doc)
 
 
 def run_study(

@@ -53,6 +53,9 @@ def trajectory(
         if s_cross is not None and len(costs) > 2 * s_cross + 1:
             break
     ref = s_cross if s_cross is not None else len(costs) - 1
+    n = int(labels.shape[0])
+    b_big = min(b_big, n // 2)  # the sample has 800 images
+    b_small = min(b_small, max(1, b_big // 8))
     steps = sorted({min(len(costs) - 1, round(f * ref)) for f in fractions})
     gen = torch.Generator().manual_seed(seed)
     rows = []

@@ -130,8 +130,9 @@ def plot_lr(doc: dict[str, Any], path: str | os.PathLike) -> Path:
         ax.plot(bs, lrs, "o-", color=COLORS.get(o, "k"), label="tuned lr")
         ax.plot(bs, [lrs[0] * b / bs[0] for b in bs], ":", label="linear (Goyal et al.)")
         ax.plot(bs, [lrs[0] * math.sqrt(b / bs[0]) for b in bs], "-.", label="square root")
-        rule = (doc.get("lr_scaling", {}).get(o, {}).get(t) or {}).get("mccandlish") or {}
-        if rule.get("eps_max") and rule.get("B_noise"):
+        rules = (doc.get("lr_scaling", {}).get(o, {}).get(t) or {}).get("rules") or {}
+        rule = rules.get("mccandlish") or rules.get("mccandlish_fit") or {}
+        if rule.get("eps_max") and rule.get("B_noise") and math.isfinite(rule["eps_max"]):
             e, bn = rule["eps_max"], rule["B_noise"]
             ax.plot(
                 bs,

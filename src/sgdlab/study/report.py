@@ -97,11 +97,14 @@ def _lr_rules(rules: dict[str, dict[str, Any]]) -> list[str]:
     out = []
     for o, per in rules.items():
         for t, r in per.items():
-            errs = r.get("errors") or {}
-            if not errs:
+            rules = r.get("rules") or {}
+            if not rules:
                 continue
-            parts = ", ".join(f"{k} {v:.2f}×" for k, v in errs.items())
-            out.append(f"lr vs b ({_NAMES.get(o, o)}, {t}): typical error of each rule: {parts}")
+            parts = ", ".join(f"{k} {v['error']:.2f}×" for k, v in rules.items())
+            out.append(
+                f"lr vs b ({_NAMES.get(o, o)}, {t}): each rule misses the tuned lr by a typical "
+                f"factor of {parts}"
+            )
     return [*out, ""] if out else []
 
 
