@@ -4,6 +4,7 @@ Importing the package has no side effects: no data is loaded, no file or thread 
 """
 
 from sgdlab._version import __version__
+from sgdlab.analysis.noise_scale import gradient_noise_scale
 from sgdlab.config import TrainConfig
 from sgdlab.data import CLASS_NAMES, load_fashion_mnist
 from sgdlab.model import SoftmaxRegression, cost
@@ -21,5 +22,6 @@ __all__ = [
     "gd_step",
     "train",
     "TrainConfig",
+    "gradient_noise_scale",
     "__version__",
 ]

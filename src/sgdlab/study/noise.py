@@ -27,7 +27,7 @@ def trajectory(
     lr: float,
     target: float,
     max_steps: int,
-    fractions: tuple[float, ...] = (0.0, 0.125, 0.25, 0.5, 1.0, 2.0),
+    fractions: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0),
     b_small: int = 16,
     b_big: int = 1024,
     repeats: int = 64,

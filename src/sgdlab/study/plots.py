@@ -46,11 +46,16 @@ def _panels(doc, plt):
     return fig, cells
 
 
+def _b_label(v: float, _pos=None) -> str:
+    """1, 16, 256, 4k, 64k: short enough for every power of 2 on a log axis."""
+    return f"{v / 1024:g}k" if v >= 1024 else f"{v:g}"
+
+
 def _loglog(ax, xlabel: str, ylabel: str) -> None:
     from matplotlib.ticker import FuncFormatter
 
     ax.set_xscale("log", base=2)
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
+    ax.xaxis.set_major_formatter(FuncFormatter(_b_label))
     ax.set_yscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -191,36 +196,41 @@ def plot_noise(doc: dict[str, Any], path: str | os.PathLike) -> Path:
 
 
 def plot_landscape(doc: dict[str, Any], path: str | os.PathLike) -> Path:
-    """The tuning landscape: b × lr heat map of the median steps to target (log colour; blank:
-    not reached or not tried), the chosen lr circled."""
+    """The tuning landscape: every (b, lr) tried, coloured by the median steps to target (log
+    colour; grey ×: not reached by most seeds), the chosen lr circled in red."""
     import numpy as np
 
     plt = _plt()
     fig, cells = _panels(doc, plt)
     for ax, o, t in cells:
         rs = [r for r in doc["scaling"] if r["optimizer"] == o and r["target"] == t]
-        rs.sort(key=lambda r: r["batch_size"])
-        lrs = sorted({float(x) for r in rs for x in (r.get("lr_median_steps") or {})})
-        if not lrs:
+        pts = [
+            (r["batch_size"], float(x), s)
+            for r in rs
+            for x, s in (r.get("lr_median_steps") or {}).items()
+        ]
+        if not pts:
             continue
-        grid = np.full((len(lrs), len(rs)), np.nan)
-        for j, r in enumerate(rs):
-            for x, s in (r.get("lr_median_steps") or {}).items():
-                if s is not None:
-                    grid[lrs.index(float(x)), j] = s
-        im = ax.imshow(np.log10(grid), origin="lower", aspect="auto", cmap="viridis_r")
-        for j, r in enumerate(rs):
-            if r["lr"] is not None:
-                ax.plot(j, lrs.index(float(r["lr"])), "o", mfc="none", mec="red", ms=8)
-        ax.set_xticks(range(len(rs)), [f"{r['batch_size']}" for r in rs], rotation=90, fontsize=7)
-        step = max(1, len(lrs) // 12)
-        ax.set_yticks(range(0, len(lrs), step), [f"{x:.2g}" for x in lrs[::step]], fontsize=7)
-        ax.set_xlabel("batch size b")
-        ax.set_ylabel("learning rate")
+        ok = [(b, x, s) for b, x, s in pts if s is not None]
+        no = [(b, x) for b, x, s in pts if s is None]
+        if ok:
+            b, x, s = zip(*ok, strict=True)
+            sc = ax.scatter(b, x, c=np.log10(s), cmap="viridis_r", marker="s", s=42)
+            fig.colorbar(sc, ax=ax, label="log10 median steps to target")
+        if no:
+            b, x = zip(*no, strict=True)
+            ax.scatter(b, x, marker="x", color="0.6", s=20, label="not reached")
+        best = [(r["batch_size"], r["lr"]) for r in rs if r["lr"] is not None]
+        if best:
+            b, x = zip(*best, strict=True)
+            ax.scatter(b, x, facecolors="none", edgecolors="red", s=110, label="best lr")
+        _loglog(ax, "batch size b", "learning rate")
         ax.set_title(_title(doc, o, t), fontsize=10)
-        fig.colorbar(im, ax=ax, label="log10 steps to target (median)")
+        ax.legend(fontsize=7, loc="upper left")
     fig.suptitle(
-        "Tuning landscape: steps to target for every (b, lr) tried; red: the best lr", fontsize=10
+        "Tuning landscape: steps to target for every (b, lr) tried (grids √2 apart, extended "
+        "until the best is interior)",
+        fontsize=10,
     )
     fig.tight_layout()
     return save_figure(fig, path)

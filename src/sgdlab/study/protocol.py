@@ -42,11 +42,15 @@ def _round(x: float) -> float:
 
 def guess_lr(b: int, n: int, momentum: float) -> float:
     """A first guess of the best constant lr at batch size b (only the grid's centre: the grid
-    is extended until the best lr is interior). Linear in b for small b, saturating near the
-    full-batch step ε_max ≈ 0.3 (standardized pixels), times √(1 − μ) with momentum (between
-    the small-b equivalence lr/(1 − μ) and large b, where momentum allows a larger step)."""
-    eps_max, b0 = 0.3, 300.0
-    return eps_max * b / (b + b0) * math.sqrt(1 - momentum)
+    is extended until the best lr is interior). Plain SGD: linear in b for small b, saturating
+    near the full-batch step ε_max ≈ 0.15 (standardized pixels): ε_max·b/(b + 150). With
+    momentum μ, times (1 − μ) at small b (the same effective step lr/(1 − μ)) rising towards
+    0.5 at large b, where momentum lets the step grow. (Fitted by eye to a first full study;
+    docs/experiments.md has the tuned values.)"""
+    plain = 0.15 * b / (b + 150.0)
+    if momentum == 0:
+        return plain
+    return plain * ((1 - momentum) + (0.5 - (1 - momentum)) * b / (b + 300.0))
 
 
 @dataclass(frozen=True)
@@ -75,11 +79,11 @@ class StudySpec:
     validation: int = 10_000
     validation_seed: int = 0
     lr_ratio: float = math.sqrt(2)
-    grid_points: int = 7
+    grid_points: int = 5
     max_extensions: int = 6
     max_steps: int = 100_000
     max_epochs: int = 200
-    eval_ratio: float = 1.4
+    eval_ratio: float = 1.6
     resolution: float = 1.05
     stop_margin: float = 1.25
     name: str = "full"

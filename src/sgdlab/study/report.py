@@ -124,3 +124,70 @@ def _work(doc: dict[str, Any]) -> str:
             f"({peak['sgemm_gflops']:.0f} GFLOP/s)"
         )
     return text + "."
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    """The scaling table (both optimizers and targets side by side per b), the fits next to the
+    noise scales, and the noise rows, as Markdown (docs/experiments.md is made with it)."""
+    opts, tg = doc["spec"]["optimizers"], ("train_cost", "val_accuracy")
+    rows = {(r["optimizer"], r["target"], r["batch_size"]): r for r in doc["scaling"]}
+    bs = sorted({r["batch_size"] for r in doc["scaling"]})
+    head = "| b |" + "".join(
+        f" {_NAMES.get(o, o)}, {'C' if t == 'train_cost' else 'val acc'}: lr · S · E |"
+        for o in opts
+        for t in tg
+    )
+    out = [head, "|---|" + "---|" * (len(opts) * 2)]
+    for b in bs:
+        cells = []
+        for o in opts:
+            for t in tg:
+                r = rows.get((o, t, b))
+                if r is None or r["steps"] is None:
+                    cells.append("not reached")
+                    continue
+                edge = " (edge)" if r["edge"] else ""
+                cells.append(
+                    f"{r['lr']:.3g} · {r['steps']:,.0f} [{_spread(r)}] · {r['examples']:,.0f}{edge}"
+                )
+        full = "" if b != doc["data"].get("n_train", 0) - doc["spec"]["validation"] else " (N)"
+        out.append(f"| {b:,}{full} | " + " | ".join(cells) + " |")
+    out += [
+        "",
+        "| optimizer | target | S_min | E_min | B_crit [95 % CI] |",
+        "|---|---|---|---|---|",
+    ]
+    for o in opts:
+        for t in tg:
+            f = doc["fit"].get(o, {}).get(t) or {}
+            if f.get("B_crit") is None:
+                out.append(f"| {_NAMES.get(o, o)} | {t} | — | — | — |")
+                continue
+            ci = f.get("B_crit_ci") or [None, None]
+            ci_txt = f" [{ci[0]:,.0f}, {ci[1]:,.0f}]" if None not in ci else ""
+            out.append(
+                f"| {_NAMES.get(o, o)} | {t} | {f['S_min']:,.1f} | {f['E_min']:,.0f} | "
+                f"{f['B_crit']:,.0f}{ci_txt} |"
+            )
+    noise = doc.get("noise")
+    if noise:
+        out += [
+            "",
+            "| step of GD | C | B_simple | B_noise | two-batch B_simple |",
+            "|---|---|---|---|---|",
+        ]
+        for r in noise["rows"]:
+            est = r["estimator"].get("B_simple")
+            mark = " (target)" if r.get("at_target") else ""
+            out.append(
+                f"| {r['step']}{mark} | {r['train_cost']:.4f} | {r['B_simple']:,.1f} | "
+                f"{r['B_noise']:,.1f} | {'—' if est is None else format(est, ',.1f')} |"
+            )
+    return "\n".join(out)
+
+
+def _spread(r: dict[str, Any]) -> str:
+    seeds = [s for s in r["steps_per_seed"] if s is not None]
+    if len(seeds) < 2:
+        return "1 seed"
+    return f"{min(seeds):,}–{max(seeds):,}"

@@ -203,10 +203,15 @@ def run_pass(task: Pass, problem: Problem) -> dict[str, Any]:
 
 
 def _evaluate(trials, problem: Problem, clock) -> tuple[np.ndarray, np.ndarray]:
+    """Exact C and validation accuracy of the active trials (NaN for the others)."""
     t0 = time.perf_counter()
-    w, b = trials.weights()
-    c, _ = exact(w, b, problem.x, problem.labels)
-    _, a = exact(w, b, problem.val_x, problem.val_y)
+    act = np.flatnonzero(trials.active)
+    c, a = np.full(trials.K, np.nan), np.full(trials.K, np.nan)
+    if len(act):
+        w, b = trials.weights()
+        w, b = w[act], b[act]
+        c[act] = exact(w, b, problem.x, problem.labels)[0]
+        a[act] = exact(w, b, problem.val_x, problem.val_y)[1]
     clock["eval"] += time.perf_counter() - t0
     return c, a
 
