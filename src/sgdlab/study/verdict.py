@@ -71,11 +71,23 @@ def _one(name: str, goal: str, rs: list[dict[str, Any]], fit: dict[str, Any] | N
             f"examples to target grow with b from the smallest b on, so a smaller minibatch "
             f"converges faster per epoch all the way down to {_fmt_b(small)}"
         )
-    else:
+    elif lo is small:
         per_epoch = (
             f"every b from {lo['batch_size']:,} to {hi['batch_size']:,} needs within "
             f"{SAME - 1:.0%} of that, so below b = {hi['batch_size']:,} a smaller minibatch is "
             f"not faster per epoch, only as fast; above it examples grow with b"
+        )
+    else:
+        span = (
+            f"no other b comes within {SAME - 1:.0%} of that"
+            if lo is hi
+            else f"b from {lo['batch_size']:,} to {hi['batch_size']:,} need within "
+            f"{SAME - 1:.0%} of that"
+        )
+        per_epoch = (
+            f"{span}; below b = {lo['batch_size']:,} a smaller minibatch needs more examples "
+            f"({_fmt_b(small)}: {small['examples'] / e_min:.1f}× the minimum), and above "
+            f"b = {hi['batch_size']:,} examples grow with b"
         )
     out = [
         f"{name}, {goal}. Per epoch (examples seen): the fewest examples, "
