@@ -85,6 +85,7 @@ def test_study_quick_rows_fits_json_and_cache(sample, tmp_path):
     assert doc["verdict"] and all(isinstance(s, str) for s in doc["verdict"])
     assert doc["noise"]["rows"] and "B_noise" in doc["noise"]["rows"][0]
     again = run_study(spec, data=sample, cache_dir=tmp_path, workers=1, progress=False)
+
     def strip(rows):  # seconds: the time per step is measured again
         return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
 
@@ -147,3 +148,17 @@ def test_cli_quick_prints_the_tables_and_the_verdict(tmp_path):
 def test_cli_bad_input(args, word):
     r = _cli("--quick", *args, timeout=120)
     assert r.returncode == 2 and word in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_a_target_no_b_reaches_is_an_error_naming_it(sample, tmp_path):
+    from sgdlab.errors import ConfigError
+
+    spec = _small(
+        batch_sizes=(32,),
+        optimizers=("sgd",),
+        max_extensions=0,
+        max_steps=30,
+        targets={"train_cost": 0.01, "val_accuracy": 0.5},
+    )
+    with pytest.raises(ConfigError, match="train_cost = 0.01"):
+        run_study(spec, data=sample, cache_dir=tmp_path, workers=1, progress=False, noise=False)

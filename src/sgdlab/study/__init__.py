@@ -126,8 +126,13 @@ def run_study(
                 )
             except ValueError as e:
                 fits.setdefault(o, {})[t] = {"B_crit": None, "why": str(e)}
-    if not any(r["steps"] is not None for r in rows):
-        raise ConfigError(f"no batch size reached either target {dict(spec.targets)}")
+    for t in TARGETS:
+        if not any(r["steps"] is not None for r in rows if r["target"] == t):
+            raise ConfigError(
+                f"no batch size reached the target {t} = {spec.targets[t]:g} within the budget "
+                f"(min({spec.max_steps} steps, {spec.max_epochs} epochs)); choose a reachable "
+                "target"
+            )
     noise_doc = None
     if noise:
         t1 = time.perf_counter()
