@@ -109,23 +109,13 @@ def run_study(
     for r in rows:
         per = timing["seconds"].get(r["batch_size"])
         r["seconds"] = None if r["steps"] is None or per is None else r["steps"] * per
-    fits: dict[str, dict[str, Any]] = {}
-    for o in spec.optimizers:
-        for t in TARGETS:
-            use = [
-                r
-                for r in rows
-                if r["optimizer"] == o
-                and r["target"] == t
-                and r["steps"] is not None
-                and not r["edge"]
-            ]
-            try:
-                fits.setdefault(o, {})[t] = fitmod.bootstrap_fit(
-                    [r["batch_size"] for r in use], [r["steps_per_seed"] for r in use]
-                )
-            except ValueError as e:
-                fits.setdefault(o, {})[t] = {"B_crit": None, "why": str(e)}
+    fits = _per_curve(
+        rows,
+        spec,
+        lambda use: fitmod.bootstrap_fit(
+            [r["batch_size"] for r in use], [r["steps_per_seed"] for r in use]
+        ),
+    )
     for t in TARGETS:
         if not any(r["steps"] is not None for r in rows if r["target"] == t):
             raise ConfigError(
@@ -163,23 +153,13 @@ def run_study(
     if noise_doc:
         at = next((p for p in noise_doc["rows"] if p.get("at_target")), None)
         b_noise = at["B_noise"] if at else None
-    lr_rules: dict[str, dict[str, Any]] = {}
-    for o in spec.optimizers:
-        for t in TARGETS:
-            use = [
-                r
-                for r in rows
-                if r["optimizer"] == o
-                and r["target"] == t
-                and r["lr"] is not None
-                and not r["edge"]
-            ]
-            try:
-                lr_rules.setdefault(o, {})[t] = fitmod.lr_scaling(
-                    [r["batch_size"] for r in use], [r["lr"] for r in use], b_noise=b_noise
-                )
-            except ValueError as e:
-                lr_rules.setdefault(o, {})[t] = {"why": str(e)}
+    lr_rules = _per_curve(
+        rows,
+        spec,
+        lambda use: fitmod.lr_scaling(
+            [r["batch_size"] for r in use], [r["lr"] for r in use], b_noise=b_noise
+        ),
+    )
     from sgdlab.study.verdict import verdict
 
     words = verdict(rows, fits, noise=noise_doc, optimizers=spec.optimizers, targets=spec.targets)
@@ -209,6 +189,27 @@ def run_study(
         work,
         passes.records,
     )
+
+
+def _per_curve(rows, spec: StudySpec, fn) -> dict[str, dict[str, Any]]:
+    """``fn(rows)`` per (optimizer, target) on the rows that reached it with an interior lr;
+    a ``ValueError`` (too few points) becomes ``{"B_crit": None, "why": …}``."""
+    out: dict[str, dict[str, Any]] = {}
+    for o in spec.optimizers:
+        for t in TARGETS:
+            use = [
+                r
+                for r in rows
+                if r["optimizer"] == o
+                and r["target"] == t
+                and r["steps"] is not None
+                and not r["edge"]
+            ]
+            try:
+                out.setdefault(o, {})[t] = fn(use)
+            except ValueError as e:
+                out.setdefault(o, {})[t] = {"B_crit": None, "why": str(e)}
+    return out
 
 
 def _model_steps(record: dict[str, Any]) -> int:
