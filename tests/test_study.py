@@ -85,6 +85,7 @@ def test_study_quick_rows_fits_json_and_cache(sample, tmp_path):
     assert doc["verdict"] and all(isinstance(s, str) for s in doc["verdict"])
     assert doc["noise"]["rows"] and "B_noise" in doc["noise"]["rows"][0]
     again = run_study(spec, data=sample, cache_dir=tmp_path, workers=1, progress=False)
+
     def strip(rows):  # seconds: the time per step is measured again
         return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
 
