@@ -24,8 +24,10 @@ descent* (מורד הגרדיאנט המקרי) with sgdlab's public API. The mo
 10-class classifier `y = softmax(z(x))` with one linear layer `z` (`z.weight` 10×784, `z.bias`
 10) and the cost `C = 1/N·Σ H`, `H = −Σ_n y_tn·log y_n`.
 
-It runs top to bottom on the bundled 1,000 + 1,000-image sample in well under a minute. To run
-it on the full data set (60,000 training images; a few minutes), set `FULL_DATA = True` below.""",
+It runs top to bottom on the bundled 1,000 + 1,000-image sample in about a minute. To run it on
+the full data set (60,000 training images), set `FULL_DATA = True` below: the timings and the
+batch-size study then take several minutes the first time (the study's passes are cached: a
+second run reads them back).""",
     ),
     ("code", """FULL_DATA = False  # True: the full Fashion-MNIST set; False: the sample"""),
     (
@@ -208,29 +210,42 @@ show(estimators_figure, mc)""",
         """## The convergence experiment: does a smaller minibatch converge faster?
 
 The chapter claims that smaller minibatches, with more steps per epoch for the same compute,
-usually converge faster. `sgdlab.experiments.run_sweep` trains every batch size (b = 1, 16, 128,
-1024 and full GD) over a grid of step sizes and several seeds, measuring the exact C and the
-validation accuracy many times per epoch, and compares each b at its best step size. Finished
-runs are cached, so running this cell again does not retrain (`sgdlab experiment` shares the
-cache). The quick preset (used on the sample) is a smaller grid.""",
+usually converge faster. `sgdlab.study.run_study` answers it with a batch-size study (Shallue et
+al. 2019; McCandlish et al. 2018): for every batch size b, with plain SGD and with Nesterov
+momentum, each b gets its own constant step size, tuned separately for each target on a grid
+√2 apart (extended until the best one is interior). It counts the steps S to a target (the
+training cost C ≤ 0.45; a validation accuracy) over several seeds, and the examples E = b·S,
+the compute spent (E/N epochs). Then it fits S = S_min(1 + B_crit/b), that is
+E = E_min(1 + b/B_crit): in that model a smaller minibatch saves examples only while b is well
+above the critical batch size B_crit, and below it every b needs about E_min examples. It also
+computes the exact gradient noise scales B_noise and B_simple where C reaches the target
+(McCandlish et al. predict B_crit ≈ B_noise).
+
+The quick preset (used on the sample) has b = 1, 4, 16, 64, 256 and N, 2 seeds and a lower
+accuracy target. Finished passes are cached, so running this cell again does not retrain
+(`sgdlab experiment` shares the cache). The verdict below is computed from the rows above it:
+read the examples figure for the chapter's claim (a smaller b is faster per epoch only where E
+still falls as b falls).""",
     ),
     (
         "code",
         """from IPython.display import Markdown
 
-from sgdlab.experiments import SweepSpec, run_sweep
-from sgdlab.experiments.plots import plot_curves
+from sgdlab.study import StudySpec, run_study
+from sgdlab.study.plots import plot_steps
+from sgdlab.study.report import markdown
 
-spec = SweepSpec.full() if FULL_DATA else SweepSpec.quick()
-sweep = run_sweep(spec, data=ds, workers=None if FULL_DATA else 1, progress=FULL_DATA)
-for row in sweep.table():
-    if not row.get("all_diverged"):
-        print(f"b={row['batch_size']:>5}: lr {row['lr']:<7g} C after 1 epoch "
-              f"{row['epoch1']['train_cost']['mean']:.4f}, after {row['epochs']} epochs "
-              f"{row['final']['train_cost']['mean']:.4f}, "
-              f"{row['seconds_per_epoch']['mean']:.3g} s per epoch")
-show(plot_curves, sweep)
-display(Markdown(sweep.verdict()))""",
+spec = StudySpec.full() if FULL_DATA else StudySpec.quick()
+study = run_study(spec, data=ds, workers=None if FULL_DATA else 1, progress=FULL_DATA)
+doc = study.to_dict()
+w = doc["work"]
+print(f"targets {doc['target']}; {w['passes_trained']} passes trained, "
+      f"{w['passes_cached']} read from the cache, {w['wall_seconds']:.0f} s")
+display(Markdown(markdown(doc)))  # per b: tuned lr · S [seeds' range] · E; the fits; B_noise
+show(plot_steps, doc)
+display(Image(filename=str(plot_steps(doc, FIGURES / "examples.png", kind="examples"))))
+display(Markdown("**Verdict**, computed from these rows:\\n\\n"
+                 + "\\n".join(f"- {s}" for s in doc["verdict"])))""",
     ),
     (
         "md",

@@ -76,7 +76,8 @@ def test_notebook_executes_on_the_sample(tmp_path, monkeypatch):
         for o in c.outputs
         if "image/png" in o.get("data", {})
     ]
-    assert len(images) == 6  # grid, gradients, timing, likelihood, estimators, convergence
+    # grid, gradients, timing, likelihood, estimators; the study's steps and examples to target
+    assert len(images) == 7
     verdicts = [
         o
         for c in nb.cells
@@ -85,4 +86,4 @@ def test_notebook_executes_on_the_sample(tmp_path, monkeypatch):
         if "Verdict" in o.get("data", {}).get("text/markdown", "")
     ]
     assert len(verdicts) == 1
-    assert list((tmp_path / "experiments").glob("*.json"))  # the sweep's runs were cached
+    assert list((tmp_path / "experiments").glob("*.json"))  # the study's passes were cached

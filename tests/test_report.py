@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import base64
+import html
 import json
 import re
+from pathlib import Path
 
 import pytest
 
 from sgdlab.cli.main import main
-from sgdlab.report.build import SECTIONS, build_report, cache_key
+from sgdlab.report.build import SCHEMA, SECTIONS, build_report, cache_key
 from sgdlab.report.page import rich
-from sgdlab.report.sections import Options
+from sgdlab.report.sections import Options, convergence_identity
 from sgdlab.report.text import EN, HE
+from sgdlab.study import SCHEMA as STUDY_SCHEMA
+from sgdlab.study import StudySpec
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -31,7 +35,8 @@ def test_quick_page_is_self_contained(quick_reports, lang):
     root = re.search(r"<html [^>]*>", html).group(0)
     assert f'lang="{lang}"' in root and f'dir="{"rtl" if lang == "he" else "ltr"}"' in root
     srcs = re.findall(r'<img src="([^"]+)"', html)
-    assert len(srcs) == 6  # grid, gradients, timing, underflow, estimators, convergence
+    # grid, gradients, timing, underflow, estimators; the study's steps and examples to target
+    assert len(srcs) == 7
     for src in srcs:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:8] == PNG
@@ -47,12 +52,45 @@ def test_quick_page_content(quick_reports, sample):
     html = quick_reports["en"][0].read_text(encoding="utf-8")
     assert "not the full data set" in html  # the sample is flagged
     assert "Ankle boot" in html and "2.3026" in html  # class names; C = log 10 before a step
-    assert "Verdict (computed from the runs above)" in html  # sgdlab experiment's verdict
+    assert "Fitted S = S_min(1 + B_crit/b)" in html  # the batch-size study's verdict
     for h in sample.sha256.values():
         assert h in html
     he = quick_reports["he"][0].read_text(encoding="utf-8")
-    assert "מורד הגרדיאנט המקרי" in he and "פונקציית הנראות" in he
+    assert "מורד הגרדיאנט המקרי" in he and "פונקציית הנראות" in he and "ערכי seed" in he
     assert '<code dir="ltr">' in he  # code and formulas stay left to right
+
+
+def test_quick_page_shows_the_batch_size_study(quick_reports):
+    """The convergence section: the quick study's table per optimizer and target, its fits next
+    to the noise scales, every verdict sentence, in both languages."""
+    for lang in ("en", "he"):
+        path, rep = quick_reports[lang]
+        page = path.read_text(encoding="utf-8")
+        res = json.loads(Path(rep.sections["convergence"]["cache_file"]).read_text())["result"]
+        spec = json.loads(json.dumps(StudySpec.quick().to_dict()))
+        assert res["spec"] == spec and set(res["figures"]) == {"steps", "examples"}
+        conv = page[page.index('id="convergence"') : page.index('id="environment"')]
+        assert conv.count("<h3>") == 2 * len(res["spec"]["optimizers"])  # a table for each
+        for r in res["scaling"]:
+            if r["steps"] is not None:
+                assert f"{r['lr']:.4g}" in conv and f"{r['examples']:,.0f}" in conv
+        for per in res["fit"].values():
+            for f in per.values():
+                assert f"{f['B_crit']:,.0f} [{f['B_crit_ci'][0]:,.0f}–" in conv
+        at = next(r for r in res["noise"]["rows"] if r["at_target"])
+        assert f"{at['B_noise']:,.0f} / {at['B_simple']:,.0f}" in conv
+        for sentence in res["verdict"]:
+            assert f"<li>{html.escape(sentence)}</li>" in conv
+
+
+def test_convergence_identity_names_the_study(sample):
+    quick, full = convergence_identity(Options(quick=True)), convergence_identity(Options())
+    assert quick["study"] == StudySpec.quick().to_dict() and full["study"]["name"] == "full"
+    assert quick["schema"] == STUDY_SCHEMA and SCHEMA >= 2
+    opts = Options(quick=True)
+    assert cache_key("convergence", sample, opts, quick) != cache_key(
+        "convergence", sample, opts, full
+    )
 
 
 def test_second_report_is_served_from_the_cache(quick_reports, sample, monkeypatch, tmp_path):

@@ -63,7 +63,7 @@ def test_page_loads_cleanly_in_chromium(browser, quick_reports, lang):
     page.on("request", lambda r: requests.append(r.url))
     page.goto(path.as_uri(), wait_until="load")
     images = page.evaluate("[...document.images].map(i => [i.alt, i.complete, i.naturalWidth])")
-    assert len(images) == 6
+    assert len(images) == 7  # five exercises' figures, the study's steps and examples
     for alt, complete, width in images:
         assert complete and width > 0, f"image {alt!r} did not load"
     assert problems == []

@@ -17,8 +17,9 @@ def register(sub, parents) -> None:
         description="Compute the answers to exercises 1-5 with the library and write them to "
         "one self-contained HTML page: the minibatch grid (1), one SGD and one GD iteration with "
         "costs and gradient norms (2-3), the timing table and plot of 'sgdlab bench' (4), the "
-        "likelihood figures and the minibatch-estimator plot (5), the convergence curves, table "
-        "and verdict of 'sgdlab experiment' (its cached runs are reused), and the environment "
+        "likelihood figures and the minibatch-estimator plot (5), the batch-size study of "
+        "'sgdlab experiment' (steps and examples to target, B_crit, the verdict; its cached "
+        "passes are reused), and the environment "
         "(versions, CPU/GPU, data "
         "hashes, git commit). Plots are embedded in the file: it opens offline. Each section "
         "is cached (keyed by data hashes, sgdlab version and options), so a second report, in "
@@ -30,7 +31,7 @@ def register(sub, parents) -> None:
         "--quick",
         action="store_true",
         help="the bundled sample, the bench's quick mode, 200 Monte Carlo draws and "
-        "the quick convergence sweep: under a minute (implies --sample)",
+        "the quick batch-size study (implies --sample)",
     )
     p.add_argument(
         "--output",
@@ -50,15 +51,15 @@ def register(sub, parents) -> None:
         "--cache-dir",
         metavar="DIR",
         help="where sections are cached (default $SGDLAB_CACHE_DIR/report or "
-        "~/.cache/sgdlab/report); with it, the sweep's runs go to DIR/experiments "
+        "~/.cache/sgdlab/report); with it, the study's passes go to DIR/experiments "
         "instead of sgdlab experiment's own cache",
     )
     c = p.add_mutually_exclusive_group()
     c.add_argument(
         "--fresh",
         action="store_true",
-        help="recompute every section and overwrite its cache entry (the sweep's "
-        "finished runs are still reused)",
+        help="recompute every section and overwrite its cache entry (the study's "
+        "finished passes are still reused)",
     )
     c.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     p.set_defaults(run=run)

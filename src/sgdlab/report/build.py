@@ -2,8 +2,9 @@
 
 The page has one section per exercise (1: the minibatch grid; 2-3: one SGD and one GD iteration;
 4: the timing table and plot of ``sgdlab bench``; 5: the likelihood figures and the minibatch
-estimator plot), then the convergence experiment of ``sgdlab experiment``
-(:mod:`sgdlab.experiments`) and the environment. Plots are PNGs embedded as ``data:`` URIs:
+estimator plot), then the batch-size study of ``sgdlab experiment`` (:mod:`sgdlab.study`: steps
+and examples to target per b, the fitted critical batch size, the noise scales, the verdict) and
+the environment. Plots are PNGs embedded as ``data:`` URIs:
 the file opens offline, with no network request.
 
 Each expensive section is cached as one JSON file under ``cache_dir`` (default
@@ -44,7 +45,7 @@ from sgdlab.report.sections import (
 )
 
 #: Bump when a section's JSON changes shape: old cache files are then ignored.
-SCHEMA = 1
+SCHEMA = 2
 LANGS = ("en", "he")
 
 #: Cached sections in page order: name -> compute(data, options).
@@ -152,12 +153,12 @@ def build_report(
     """Compute (or load from the cache) every section and render the page in ``lang``.
 
     ``quick``: the bench's quick mode, 200 instead of 1,000 Monte Carlo draws and the quick
-    convergence sweep (meant for the bundled sample). ``cache_dir``: default
-    :func:`sgdlab.paths.report_cache_dir` (the sweep's runs then go to the experiments' own
+    batch-size study (meant for the bundled sample). ``cache_dir``: default
+    :func:`sgdlab.paths.report_cache_dir` (the study's passes then go to the experiments' own
     cache, :func:`sgdlab.paths.experiment_cache_dir`; with an explicit ``cache_dir``, to
     ``cache_dir/experiments``); ``use_cache=False`` neither reads nor
     writes the report's cache; ``fresh=True`` recomputes its sections and overwrites them (the
-    sweep's runs stay cached: delete them to retrain). ``progress``: a tqdm
+    study's passes stay cached: delete them to retrain). ``progress``: a tqdm
     bar over the sections on stderr.
     """
     from sgdlab.report.render import render
@@ -169,7 +170,7 @@ def build_report(
     cdir = (Path(cache_dir) if cache_dir else paths.report_cache_dir()) if use_cache else None
     if cdir is not None:  # what killed writers left (never read, only disk space)
         remove_stale_temporaries(cdir)
-    computes = dict(SECTIONS)  # the convergence sweep reuses (and fills) its own run cache
+    computes = dict(SECTIONS)  # the study reuses (and fills) the experiments' pass cache
     computes["convergence"] = functools.partial(
         compute_convergence,
         progress=progress,

@@ -32,7 +32,9 @@ figcaption{font-size:.9em;color:#555}
 .warn{background:#fff3cd;border:1px solid #e0b400;padding:.5em 1em}
 .ask{background:#f4f8ff;border-inline-start:4px solid #36c;padding:.4em 1em}
 .verdict{background:#f6fff4;border:1px solid #9c9;padding:.2em 1em;text-align:left}
-table.wide{font-size:.8em}
+.tables{display:flex;flex-wrap:wrap;column-gap:2em}
+.tables h3{font-size:1em;margin:.8em 0 .3em;width:0;min-width:100%}
+.tables table{font-size:.8em}.tables td,.tables th{padding:.15em .45em}
 code.nw{white-space:nowrap}
 nav ol{columns:2}footer{margin-top:3em;font-size:.85em;color:#666}
 """

@@ -156,47 +156,73 @@ def compute_likelihood(ds: FashionMNIST, opts: Options) -> dict[str, Any]:
 def compute_convergence(
     ds: FashionMNIST, opts: Options, *, cache_dir: Path | None = None, progress: bool = False
 ) -> dict[str, Any]:
-    """The convergence experiment of ``sgdlab experiment`` (:func:`sgdlab.experiments.run_sweep`,
-    ``SweepSpec.quick()`` when ``opts.quick`` else ``SweepSpec.full()``): its per-b table, its
-    verdict and its curves. Runs already in the experiments' cache (``cache_dir``, default
-    :func:`sgdlab.paths.experiment_cache_dir`) are not retrained."""
-    from sgdlab.experiments import LR_RULE, run_sweep
-    from sgdlab.experiments.plots import plot_curves
+    """The batch-size study of ``sgdlab experiment`` (:func:`sgdlab.study.run_study`,
+    ``StudySpec.quick()`` when ``opts.quick`` else ``StudySpec.full()``, with the gradient noise
+    scales): its rows per optimizer, target and b, the fits, the noise scales at the target, the
+    verdict, and the figures steps and examples to target. Passes already in the experiments'
+    cache (``cache_dir``, default :func:`sgdlab.paths.experiment_cache_dir`) are not retrained."""
+    from sgdlab.study import run_study
+    from sgdlab.study.plots import plot_steps
 
     spec = convergence_spec(opts)
-    sweep = run_sweep(
-        spec, data=ds, cache_dir=cache_dir, workers=1 if opts.quick else None, progress=progress
+    study = run_study(
+        spec,
+        data=ds,
+        cache_dir=cache_dir,
+        workers=1 if opts.quick else None,
+        progress=progress,
+        noise=True,
     )
-    return {
-        "spec": spec.to_dict(),
-        "lr_rule": LR_RULE,
-        "chosen": sweep.chosen(),
-        "table": sweep.table(),
-        "verdict": sweep.verdict(),
-        "runs": len(sweep.runs),
-        "runs_trained": sweep.trained,
-        "cache_dir": sweep.cache_dir,
-        "figures": {"curves": figure_b64(plot_curves, sweep)},
+    doc = _compact_study(study.to_dict())
+    doc["figures"] = {
+        "steps": figure_b64(plot_steps, doc),
+        "examples": figure_b64(lambda d, path: plot_steps(d, path, kind="examples"), doc),
     }
+    return doc
+
+
+#: The study document's parts the section keeps (and :func:`sgdlab.study.plots.plot_steps` reads).
+_STUDY_KEYS = ("schema", "target", "scaling", "fit", "noise", "timing", "verdict", "spec", "work")
+_NOISE_ROW_KEYS = ("step", "train_cost", "B_simple", "B_noise", "at_target")
+
+
+def _compact_study(doc: dict[str, Any]) -> dict[str, Any]:
+    """The study's document without what the page does not show: the noise rows' intermediate
+    figures and the two-batch estimator's per-draw arrays, the lr rules, the data and the
+    environment (the report has its own)."""
+    out = {k: doc.get(k) for k in _STUDY_KEYS}
+    noise = doc.get("noise")
+    if noise:
+        rows = [
+            {
+                **{k: r.get(k) for k in _NOISE_ROW_KEYS},
+                "estimator": {"B_simple": (r.get("estimator") or {}).get("B_simple")},
+            }
+            for r in noise.get("rows", [])
+        ]
+        out["noise"] = {**{k: v for k, v in noise.items() if k != "rows"}, "rows": rows}
+    return out
 
 
 def convergence_spec(opts: Options) -> Any:
-    """The sweep the report runs: ``SweepSpec.quick()`` when ``opts.quick``, else ``.full()``."""
-    from sgdlab.experiments import SweepSpec
+    """The study the report runs: ``StudySpec.quick()`` when ``opts.quick``, else ``.full()``."""
+    from sgdlab.study import StudySpec
 
-    return SweepSpec.quick() if opts.quick else SweepSpec.full()
+    return StudySpec.quick() if opts.quick else StudySpec.full()
 
 
 def convergence_identity(opts: Options) -> dict[str, Any]:
     """What the convergence section's result depends on besides the data and the options: the
-    sweep's spec and the experiments' record format (part of its cache key)."""
-    from sgdlab.experiments import SCHEMA
+    study's spec, its document's schema and the experiments' record format (part of its cache
+    key)."""
     from sgdlab.experiments.cache import RECORD_FORMAT
+    from sgdlab.study import SCHEMA
 
     return {
-        "spec": convergence_spec(opts).to_dict(),
+        "study": convergence_spec(opts).to_dict(),
         "schema": SCHEMA,
         "record_format": RECORD_FORMAT,
+        "noise": True,
     }
 
 

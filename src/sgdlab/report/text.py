@@ -131,22 +131,51 @@ EN: dict[str, str] = {
     "conv_ask": "The chapter: with the time to pass over the training set fixed, smaller "
     "minibatches allow more steps per epoch for the same compute, which usually leads to "
     "faster convergence.",
-    "conv_how": "`sgdlab experiment$flag`: every batch size × a grid of step sizes α × $seeds "
-    "seeds ($runs runs), the exact C and the validation accuracy measured many times per "
-    "epoch (outside the clock); each b at its best α.",
-    "conv_caption": "Cost C and validation accuracy against epochs and against seconds of "
-    "training, each batch size at its chosen step size.",
-    "col_lr": "α (chosen)",
-    "col_c1": "C after 1 epoch",
-    "col_cend": "C at the end (epochs)",
-    "col_acc": "val. accuracy at the end",
-    "col_sec": "s per epoch",
-    "col_t83": "s to 83% val.",
-    "col_test": "test accuracy",
-    "conv_diverged": "diverged at every α",
-    "conv_table_note": "Mean [min–max] over the seeds. Chosen α: $rule. * = at the edge of "
-    "its grid.",
-    "conv_verdict_intro": "The verdict, computed by sgdlab experiment from these runs:",
+    "conv_how": "`sgdlab experiment$flag`, the batch-size study (Shallue et al. 2019, "
+    "McCandlish et al. 2018): b = $bs (N: the full batch, GD) on $n training images, $val "
+    "more held out for validation; plain SGD and Nesterov momentum; every b gets its own "
+    "constant step size α, tuned separately for each target on a grid $ratio× apart (extended "
+    "until the best α is interior); $seeds seeds. S is the first step at which the target "
+    "holds (located to $resolution), the median over the seeds at the best α; the examples "
+    "`E = b·S` measure the compute (E/N epochs). Targets: `C ≤ $cost` on the training "
+    "images, validation accuracy ≥ $acc.",
+    "conv_steps_caption": "Steps S to each target against b (log-log): the median over the "
+    "seeds at the tuned α (band: the seeds' range), the fit `S = S_min(1 + B_crit/b)` "
+    "(dashed) and perfect scaling `S ∝ 1/b` (dotted). Shaded: `b < B_crit/3` (perfect "
+    "scaling) and `b > 3·B_crit` (maximal data parallelism); × marks an α still at the edge "
+    "of its grid.",
+    "conv_examples_caption": "Examples `E = b·S` to each target against b (log-log): the same "
+    "rows times b, the fit `E = E_min(1 + b/B_crit)`, and perfect scaling as a flat line. At "
+    "a fixed cost per epoch, a smaller minibatch converges faster only where E still falls "
+    "as b falls.",
+    "col_lr": "tuned α",
+    "col_s": "steps S [seeds]",
+    "col_examples": "examples b·S",
+    "col_to_seconds": "seconds to target",
+    "conv_not_reached": "not reached at any α",
+    "opt_sgd": "plain SGD",
+    "opt_nesterov": "Nesterov momentum (μ = 0.9)",
+    "tgt_train_cost": "`C ≤ $goal` on the training images",
+    "tgt_val_accuracy": "validation accuracy ≥ $goal",
+    "conv_table_note": "S: the median over the seeds at the tuned α [the seeds' min–max; ∞: "
+    "a seed that did not reach the target]; examples `E = b·S`; seconds: S × the measured "
+    "time per step of `sgdlab train`'s engine on this machine (updates only). * = α still at "
+    "the edge of its grid (left out of the fit); GD = the full batch, one seed (GD from zero "
+    "weights is deterministic).",
+    "conv_fit_intro": "The fit `S = S_min(1 + B_crit/b)` per optimizer and target (McCandlish "
+    "et al. 2018; rows with α at an edge left out), with a 95% bootstrap interval over the "
+    "seeds for B_crit, next to the exact gradient noise scales where C reaches its target:",
+    "col_optimizer": "optimizer",
+    "col_target": "target",
+    "col_smin": "S_min (steps)",
+    "col_emin": "E_min (examples)",
+    "col_bcrit": "B_crit [95% CI]",
+    "col_bnoise": "B_noise / B_simple at the target",
+    "conv_noise": "The noise scales are exact, along full-batch GD from zero weights at "
+    "`α = $lr`: at step $step, where `C = $cost`, `B_noise = tr(HΣ)/GᵀHG = $b_noise` and "
+    "`B_simple = tr(Σ)/|G|² = $b_simple` (McCandlish's two-batch estimate from minibatches of "
+    "$b_small and $b_big: $estimate). McCandlish et al. predict `B_crit ≈ B_noise`.",
+    "conv_verdict_intro": "The verdict, computed by sgdlab experiment from these rows and fits:",
     "env_title": "Environment",
     "env_intro": "Where these figures come from. Sections read from the cache were computed "
     "earlier, at the time and commit shown.",
@@ -267,23 +296,51 @@ HE: dict[str, str] = {
     "conv_ask": "הפרק: בהנחה שהזמן לעבור על כל סט האימון קבוע, חלוקתו ל-minibatches קטנים "
     "תאפשר לבצע יותר צעדים ב-epoch יחיד, באותו מחיר חישובי, דבר אשר יוביל לרוב להתכנסות מהירה "
     "יותר.",
-    "conv_how": "‏`sgdlab experiment$flag`: כל גודל minibatch × רשת של גדלי צעד α × ‏$seeds "
-    "ערכי seed (‏$runs הרצות), פונקציית המחיר המדויקת ודיוק האימות נמדדים פעמים רבות בכל epoch "
-    "(מחוץ לשעון); כל b בגודל הצעד הטוב ביותר שלו.",
-    "conv_caption": "פונקציית המחיר C ודיוק האימות כפונקציה של epochs ושל שניות אימון, כל "
-    "גודל minibatch בגודל הצעד שנבחר לו.",
-    "col_lr": "α (שנבחר)",
-    "col_c1": "C אחרי epoch אחד",
-    "col_cend": "C בסוף (epochs)",
-    "col_acc": "דיוק אימות בסוף",
-    "col_sec": "שניות ל-epoch",
-    "col_t83": "שניות עד 83% אימות",
-    "col_test": "דיוק על סט הבדיקה",
-    "conv_diverged": "התבדר בכל α",
-    "conv_table_note": "ממוצע [מינימום–מקסימום] על ערכי ה-seed. לכל b נבחר גודל הצעד α מהרשת "
-    "שלו עם מחיר האימות הנמוך ביותר בסוף התקציב, בממוצע על ערכי ה-seed. גודל צעד שבו "
-    "אחת ההרצות התבדרה נפסל. הסימן * מציין α בקצה הרשת שלו.",
-    "conv_verdict_intro": "המסקנה, כפי ש-sgdlab experiment חישבה אותה מההרצות האלה (באנגלית):",
+    "conv_how": "‏`sgdlab experiment$flag`, מחקר גודל ה-minibatch (לפי Shallue ועמיתיו, "
+    "2019, ו-McCandlish ועמיתיו, 2018): ‏`b = $bs` (‏N הוא כל סט האימון: מורד הגרדיאנט) על $n דגימות "
+    "אימון, ועוד $val דגימות שהופרשו לאימות; SGD בלי תנע ועם תנע נסטרוב; לכל b גודל צעד "
+    "קבוע α משלו, שנבחר בנפרד לכל יעד מרשת שבה כל α גדול פי $ratio מקודמו (מורחבת עד שה-α "
+    "הטוב ביותר פנימי); ‏$seeds ערכי seed. ‏S הוא הצעד הראשון שבו היעד מתקיים (בדיוק של "
+    "$resolution), החציון על ערכי ה-seed ב-α הטוב ביותר; מספר הדגימות `E = b·S` מודד את "
+    "המחיר החישובי (‏E/N epochs). היעדים: `C ≤ $cost` על סט האימון, ודיוק אימות של לפחות $acc.",
+    "conv_steps_caption": "מספר הצעדים S עד כל יעד כפונקציה של b (בסקאלה לוגריתמית): החציון "
+    "על ערכי ה-seed ב-α שנבחר (הרצועה: הטווח על ערכי ה-seed), ההתאמה "
+    "`S = S_min(1 + B_crit/b)` (מקווקו) וסקיילינג מושלם `S ∝ 1/b` (מנוקד). מוצללים: "
+    "`b < B_crit/3` (סקיילינג מושלם) ו-`b > 3·B_crit` (מקביליות נתונים מרבית); × מסמן α "
+    "שנשאר בקצה הרשת שלו.",
+    "conv_examples_caption": "מספר הדגימות `E = b·S` עד כל יעד כפונקציה של b (בסקאלה "
+    "לוגריתמית): אותן שורות כפול b, ההתאמה `E = E_min(1 + b/B_crit)`, וסקיילינג מושלם כקו "
+    "אופקי. במחיר קבוע ל-epoch, minibatch קטן יותר מתכנס מהר יותר רק היכן ש-E עוד יורד כש-b "
+    "קטן.",
+    "col_lr": "α שנבחר",
+    "col_s": "צעדים S [ערכי seed]",
+    "col_examples": "דגימות b·S",
+    "col_to_seconds": "שניות עד היעד",
+    "conv_not_reached": "לא הושג בשום α",
+    "opt_sgd": "מורד הגרדיאנט המקרי (SGD)",
+    "opt_nesterov": "SGD עם תנע נסטרוב (μ = 0.9)",
+    "tgt_train_cost": "`C ≤ $goal` על סט האימון",
+    "tgt_val_accuracy": "דיוק אימות של לפחות $goal",
+    "conv_table_note": "‏S: החציון על ערכי ה-seed ב-α שנבחר [המינימום–המקסימום על ערכי "
+    "ה-seed; ∞: ערך seed שלא הגיע ליעד]; דגימות `E = b·S`; שניות: S × הזמן הנמדד לצעד של "
+    "המנוע של `sgdlab train` על המחשב הזה (העדכונים בלבד). הסימן * מציין α שנשאר בקצה הרשת "
+    "שלו (לא נכלל בהתאמה); GD: כל סט האימון, ערך seed אחד (מורד הגרדיאנט ממשקלים אפסיים "
+    "דטרמיניסטי).",
+    "conv_fit_intro": "ההתאמה `S = S_min(1 + B_crit/b)` לכל אלגוריתם ויעד (לפי McCandlish "
+    "ועמיתיו, 2018; שורות שה-α שלהן בקצה הרשת לא נכללו), עם רווח סמך bootstrap של 95% על "
+    "ערכי ה-seed ל-B_crit, לצד סקאלות הרעש המדויקות של הגרדיאנט בנקודה שבה C מגיעה ליעד:",
+    "col_optimizer": "אלגוריתם",
+    "col_target": "יעד",
+    "col_smin": "S_min (צעדים)",
+    "col_emin": "E_min (דגימות)",
+    "col_bcrit": "B_crit [רווח סמך 95%]",
+    "col_bnoise": "B_noise / B_simple ביעד",
+    "conv_noise": "סקאלות הרעש מדויקות, לאורך מורד הגרדיאנט המלא ממשקלים אפסיים עם "
+    "`α = $lr`: בצעד $step, שבו `C = $cost`, ‏`B_noise = tr(HΣ)/GᵀHG = $b_noise` ו-"
+    "`B_simple = tr(Σ)/|G|² = $b_simple` (האומדן של McCandlish משני minibatches בגדלים "
+    "$b_small ו-$b_big: ‏$estimate). לפי McCandlish ועמיתיו, `B_crit ≈ B_noise`.",
+    "conv_verdict_intro": "המסקנה, כפי ש-sgdlab experiment חישבה אותה מהשורות ומההתאמות האלה "
+    "(באנגלית):",
     "env_title": "הסביבה",
     "env_intro": "מאין באו המספרים. חלקים שנקראו מהמטמון חושבו קודם, בזמן ובקומיט המצוינים.",
     "col_key": "פריט",
