@@ -77,6 +77,12 @@ def test_study_quick_rows_fits_json_and_cache(sample, tmp_path):
         assert max(ratios) <= math.sqrt(2) * 1.001
         if r["steps"] is not None:
             assert r["examples"] == r["batch_size"] * r["steps"] and r["seconds"] > 0
+            assert r["regime"] in (
+                None,
+                "perfect scaling",
+                "diminishing returns",
+                "maximal data parallelism",
+            )
             if not r["edge"]:
                 assert r["lr_grid"][0] < r["lr"] < r["lr_grid"][-1]  # interior
     assert doc["scaling"][2]["batch_size"] == 800  # the full batch is N

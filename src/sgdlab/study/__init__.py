@@ -116,6 +116,20 @@ def run_study(
             [r["batch_size"] for r in use], [r["steps_per_seed"] for r in use]
         ),
     )
+    for r in rows:
+        r["regime"] = None
+    for o, per in fits.items():  # Shallue's regime of each row, from its curve's fit
+        for t, f in per.items():
+            use = [
+                r
+                for r in rows
+                if r["optimizer"] == o and r["target"] == t and r["steps"] is not None
+            ]
+            if f.get("B_crit") is None or len({r["batch_size"] for r in use}) < 2:
+                continue
+            labels = fitmod.regimes([r["batch_size"] for r in use], [r["steps"] for r in use], f)
+            for r, label in zip(use, labels, strict=True):
+                r["regime"] = label
     for t in TARGETS:
         if not any(r["steps"] is not None for r in rows if r["target"] == t):
             raise ConfigError(
