@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -234,11 +234,6 @@ class TrainConfig:
             weight_decay=float(self.weight_decay),
             average=self.average,
         )
-
-
-def defaults() -> dict[str, Any]:
-    """``{field: default}`` of :class:`TrainConfig`."""
-    return {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
 
 
 @dataclass(frozen=True)

@@ -152,7 +152,7 @@ class StudySpec:
 
     def budget(self, b: int, n: int) -> int:
         """A trial's step budget at batch size b on n samples."""
-        return min(self.max_steps, self.max_epochs * (-(-n // b)))
+        return budget(b, n, max_steps=self.max_steps, max_epochs=self.max_epochs)
 
     def seeds_for(self, b: int | str) -> tuple[int, ...]:
         return self.seeds[:1] if b == FULL else self.seeds
@@ -214,6 +214,12 @@ class Pass:
         d = asdict(self)
         d["lrs"], d["targets"] = list(self.lrs), dict(self.targets)
         return d
+
+
+def budget(b: int, n: int, *, max_steps: int, max_epochs: int) -> int:
+    """A trial's step budget at batch size b on n samples: whichever comes first of
+    ``max_steps`` steps and ``max_epochs`` epochs (⌈n/b⌉ steps each)."""
+    return min(max_steps, max_epochs * (-(-n // b)))
 
 
 def _int(name: str, v: Any, lo: int) -> None:

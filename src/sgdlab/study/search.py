@@ -29,6 +29,7 @@ from sgdlab.data import FashionMNIST, to_float
 from sgdlab.data.split import hold_out
 from sgdlab.sampler import MinibatchSampler
 from sgdlab.study.protocol import FULL, TARGETS, Pass
+from sgdlab.study.protocol import budget as protocol_budget
 
 
 @dataclass
@@ -127,7 +128,7 @@ def run_pass(task: Pass, problem: Problem) -> dict[str, Any]:
     n = problem.n
     b = n if task.batch_size == FULL else min(int(task.batch_size), n)
     spe = -(-n // b)
-    budget = min(task.max_steps, task.max_epochs * spe)
+    budget = protocol_budget(b, n, max_steps=task.max_steps, max_epochs=task.max_epochs)
     mom = task.momentum
     trials = Trials(problem.images, problem.labels, lrs=task.lrs, momentum=mom, nesterov=mom > 0)
     drv = _Driver(trials, n, b, task.seed)

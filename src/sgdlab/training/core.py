@@ -73,11 +73,6 @@ class Core:
         """All steps of the run (``cfg.epochs`` epochs)."""
         return self.cfg.epochs * self.steps_per_epoch
 
-    @property
-    def step_in_epoch(self) -> int:
-        """Steps done in the current epoch (0 at its start)."""
-        return self.sampler.batch if self.cfg.method == "sgd" else 0
-
     def lrs(self, k: int) -> torch.Tensor:
         """The step sizes of the next ``k`` global steps, float64 (k,)."""
         c = self.cfg
