@@ -157,3 +157,83 @@ def test_divergence_keeps_only_good_checkpoints(sample, tmp_path):
     assert files, "expected checkpoints before the divergence"
     for f in files:  # every kept checkpoint is valid (finite) and from before the bad step
         assert checkpoint.load(f)["step"] < bad_step
+
+
+def _copy_run(run_dir, tmp_path):
+    d = tmp_path / "d"
+    d.mkdir()
+    for f in checkpoint.list_checkpoints(run_dir):
+        (d / f.name).write_bytes(f.read_bytes())
+    return d
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "symlink"])
+def test_pruning_never_keeps_a_damaged_file_over_a_valid_one(run_dir, tmp_path, damage):
+    """A valid checkpoint plus a newer damaged file (an interrupted copy, garbage, a symlink):
+    resuming with --keep 1 keeps the run's valid checkpoints and never counts the damaged one."""
+    d = _copy_run(run_dir, tmp_path)
+    newest = checkpoint.list_checkpoints(d)[-1]
+    state = checkpoint.load(newest)
+    for f in checkpoint.list_checkpoints(d)[:-1]:
+        f.unlink()
+    for f in checkpoint.list_checkpoints(d):  # only the step-126 checkpoint of a 2-epoch run
+        assert checkpoint.step_of(f) == 126
+    bad = d / "ckpt-0000000999.sgdlab"
+    if damage == "truncated":
+        bad.write_bytes(newest.read_bytes()[:1000])
+    elif damage == "garbage":
+        bad.write_bytes(b"not a checkpoint")
+    else:
+        target = tmp_path / "elsewhere"
+        target.write_bytes(b"x")
+        bad.symlink_to(target)
+    warned = []
+    run = train(
+        epochs=3,
+        data=_sample(),
+        engine="reference",
+        progress=False,
+        checkpoint_dir=d,
+        checkpoint_every=20,
+        keep=1,
+        resume=True,
+    )
+    assert state["step"] == 126 and run.history[-1]["epoch"] == 3
+    names = sorted(p.name for p in checkpoint.list_checkpoints(d))
+    assert names == ["ckpt-0000000189.sgdlab", bad.name]  # the newest valid one, and the
+    assert checkpoint.is_valid(d / names[0]) and not checkpoint.is_valid(bad)  # untouched one
+    _p, latest = checkpoint.latest_valid(d, warn=warned.append)
+    assert latest["step"] == 189 and warned  # a crash now still has the run
+    if damage == "symlink":
+        assert (tmp_path / "elsewhere").read_bytes() == b"x"
+
+
+def _sample():
+    from sgdlab.data import load_sample
+
+    return load_sample()
+
+
+def test_prune_deletes_older_damaged_and_surplus_valid_files_only(run_dir, tmp_path):
+    d = _copy_run(run_dir, tmp_path)  # valid 100, 120, 126
+    (d / "ckpt-0000000050.sgdlab").write_bytes(b"damaged")
+    (d / "ckpt-0000000110.sgdlab").write_bytes(b"damaged")
+    (d / "ckpt-0000000500.sgdlab").write_bytes(b"newer and damaged")
+    deleted = checkpoint.prune(d, step=126, keep=2)
+    assert sorted(p.name for p in deleted) == [
+        "ckpt-0000000050.sgdlab",
+        "ckpt-0000000100.sgdlab",
+        "ckpt-0000000110.sgdlab",
+    ]
+    left = [p.name for p in checkpoint.list_checkpoints(d)]
+    assert left == ["ckpt-0000000120.sgdlab", "ckpt-0000000126.sgdlab", "ckpt-0000000500.sgdlab"]
+
+
+def test_long_step_names_are_listed_in_step_order(tmp_path):
+    for step in (5, 10**10 + 1, 9_999_999_999):
+        (tmp_path / f"ckpt-{step:010d}.sgdlab").write_bytes(b"x")
+    assert [checkpoint.step_of(p) for p in checkpoint.list_checkpoints(tmp_path)] == [
+        5,
+        9_999_999_999,
+        10**10 + 1,
+    ]

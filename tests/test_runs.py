@@ -342,3 +342,31 @@ def test_checkpoint_fields_missing_take_defaults_unknown_ones_are_refused(
     checkpoint.save(newer, tmp_path / "new", step=state["step"])
     with pytest.raises(CheckpointError, match=r"does not know \(warp_factor\)"):
         train(data=sample, checkpoint_dir=tmp_path / "new", resume=True, **FAST)
+
+
+@pytest.mark.parametrize("engine", ["reference", "torch", "fast"])
+def test_resume_with_another_thread_count(sample, tmp_path, engine):
+    """torch's GEMMs block work by thread count, so the reference and torch engines refuse a
+    resume under another count (by name); the fast engine's bits do not depend on it."""
+    import torch
+
+    from sgdlab import train
+    from sgdlab.errors import CheckpointError
+    from sgdlab.training import checkpoint
+
+    old = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        kw = dict(data=sample, engine=engine, progress=False, checkpoint_dir=tmp_path)
+        train(epochs=1, **kw)
+        assert checkpoint.latest_valid(tmp_path)[1]["provenance"]["torch_threads"] == 1
+        torch.set_num_threads(2)
+        if engine == "fast":
+            assert len(train(epochs=2, resume=True, **kw).history) == 2
+        else:
+            with pytest.raises(
+                CheckpointError, match=r"--threads 2 differs .* Resume with --threads 1"
+            ):
+                train(epochs=2, resume=True, **kw)
+    finally:
+        torch.set_num_threads(old)

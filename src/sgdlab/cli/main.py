@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     except SgdlabError as e:
         msg = str(e).rstrip()
         print(f"sgdlab {args.command}: error: {msg}", file=sys.stderr)
-        return 2
+        return getattr(e, "exit_code", 2)  # 75: a run busy elsewhere (retry later)
     except BrokenPipeError:  # output piped into `head` and closed early
         sys.stderr.close()
         return 0

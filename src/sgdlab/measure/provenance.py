@@ -58,6 +58,14 @@ def device_name(device: torch.device | str) -> str:
     return cpu_model()
 
 
+def _numba_threads() -> int | None:
+    """numba's thread count if numba is loaded (never imports it), else None."""
+    import sys
+
+    numba = sys.modules.get("numba")
+    return numba.get_num_threads() if numba is not None else None
+
+
 def environment(device: torch.device | str = "cpu") -> dict[str, Any]:
     """A JSON-ready description of the software and hardware a result came from."""
     from sgdlab._version import __version__
@@ -69,6 +77,7 @@ def environment(device: torch.device | str = "cpu") -> dict[str, Any]:
         "device": str(torch.device(device)),
         "device_name": device_name(device),
         "torch_threads": torch.get_num_threads(),
+        "numba_threads": _numba_threads(),
         "platform": platform.platform(),
         "git_commit": git_commit(),
     }

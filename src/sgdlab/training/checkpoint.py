@@ -28,7 +28,7 @@ from sgdlab.atomic import atomic_write
 from sgdlab.errors import CheckpointError, ConfigError
 
 MAGIC = b"SGDLAB-CKPT 1\n"
-_NAME = re.compile(r"^ckpt-(\d{10})\.sgdlab$")
+_NAME = re.compile(r"^ckpt-(\d{10,})\.sgdlab$")  # 10 digits, more past step 9,999,999,999
 
 
 def prepare_dir(directory: str | os.PathLike) -> Path:
@@ -62,9 +62,48 @@ def save(state: dict[str, Any], directory: str | os.PathLike, *, step: int, keep
         atomic_write(final, write)
     except OSError as e:
         raise ConfigError(f"cannot write checkpoint in {directory}: {e.strerror or e}") from None
-    for old in list_checkpoints(directory)[:-keep] if keep > 0 else []:
-        old.unlink(missing_ok=True)
+    prune(directory, step=step, keep=keep)
     return final
+
+
+def prune(directory: str | os.PathLike, *, step: int, keep: int) -> list[Path]:
+    """After the checkpoint of ``step`` was written: keep it and the newest ``keep - 1`` *valid*
+    older ones, delete the other older files (valid or damaged); return what was deleted.
+
+    Only files older than ``step`` are touched: a newer file (a damaged one the run resumed
+    past, or anything else) is never deleted, and never counted among the kept. A symlink with
+    a checkpoint's name counts as damaged (only the link is deleted). ``keep`` 0 keeps all.
+    """
+    if keep <= 0:
+        return []
+    older = [p for p in list_checkpoints(directory) if step_of(p) < step]
+    kept, deleted = 1, []
+    for p in reversed(older):
+        if kept < keep and is_valid(p):
+            kept += 1
+            continue
+        p.unlink(missing_ok=True)
+        deleted.append(p)
+    return deleted
+
+
+def step_of(path: str | os.PathLike) -> int:
+    """The global step in a checkpoint's file name."""
+    m = _NAME.match(Path(path).name)
+    if m is None:
+        raise ValueError(f"not a checkpoint name: {path}")
+    return int(m.group(1))
+
+
+def is_valid(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a regular file (not a symlink) that :func:`load` accepts."""
+    try:
+        if Path(path).is_symlink():
+            return False
+        load(path)
+    except CheckpointError:
+        return False
+    return True
 
 
 def _fault_pause() -> None:
@@ -80,7 +119,7 @@ def list_checkpoints(directory: str | os.PathLike) -> list[Path]:
     directory = Path(directory)
     if not directory.is_dir():
         return []
-    return sorted(p for p in directory.iterdir() if _NAME.match(p.name))
+    return sorted((p for p in directory.iterdir() if _NAME.match(p.name)), key=step_of)
 
 
 def load(path: str | os.PathLike) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -150,6 +151,43 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+#: Engines whose steps are torch operations: their bits depend on torch's thread count (its
+#: GEMMs block the work by thread). The ``fast`` engine's do not (tests/test_numba_threads.py).
+THREAD_DEPENDENT = ("reference", "torch")
+
+
+def check_environment(saved: Mapping[str, Any], data_sha256: Any, *, engine: str) -> None:
+    """Refuse a resume on other data, or with another torch thread count where the engine's
+    results depend on it; warn when the torch or sgdlab version differs. (Engine, device and
+    the other options are checked by :func:`reconcile`.) Call after the engine is built:
+    numba's start-up can change torch's thread count."""
+    import torch
+
+    from sgdlab.measure.provenance import environment
+
+    prov = saved.get("provenance", {})
+    if prov.get("data", {}).get("sha256") != data_sha256:
+        raise CheckpointError(
+            "the checkpoint was written for other data "
+            f"({prov.get('data', {}).get('source')}); resume on the same data"
+        )
+    threads, had = torch.get_num_threads(), prov.get("torch_threads")
+    if engine in THREAD_DEPENDENT and had is not None and had != threads:
+        raise CheckpointError(
+            f"--threads {threads} differs from the checkpoint's {had} torch threads: the "
+            f"{engine} engine's results depend on the thread count, so the resumed run would "
+            f"not be the same run. Resume with --threads {had}"
+        )
+    here = environment("cpu")
+    for key in ("torch_version", "sgdlab_version"):
+        if key in prov and prov[key] != here[key]:
+            warnings.warn(
+                f"resuming with {key}={here[key]} but the checkpoint was written with "
+                f"{prov[key]}: the result may differ from an uninterrupted run",
+                stacklevel=3,
+            )
+
+
 def remove_stale_temporaries(directory: str | os.PathLike) -> list[Path]:
     """Delete half-written checkpoint files (``.ckpt-*.sgdlab.PID.RANDOM.tmp``, or
     ``.ckpt-*.sgdlab.PID.tmp`` from older sgdlab) left by a killed writer whose process is gone;
@@ -159,4 +197,4 @@ def remove_stale_temporaries(directory: str | os.PathLike) -> list[Path]:
 
 
 #: Temporaries of :func:`checkpoint.save`; the random part is missing in older ones.
-_TMP = re.compile(r"^\.ckpt-\d{10}\.sgdlab\.(?P<pid>\d+)(?:\.[A-Za-z0-9_]+)?\.tmp$")
+_TMP = re.compile(r"^\.ckpt-\d{10,}\.sgdlab\.(?P<pid>\d+)(?:\.[A-Za-z0-9_]+)?\.tmp$")

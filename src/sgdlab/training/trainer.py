@@ -22,9 +22,9 @@ stretch-of-steps call).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import signal
-import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,8 +40,9 @@ from sgdlab.errors import CheckpointError, TrainingInterrupted
 from sgdlab.measure.machine import quiet_torch_for
 from sgdlab.measure.provenance import environment
 from sgdlab.model import SoftmaxRegression
-from sgdlab.training import checkpoint, dist, elastic, runs, stretch
+from sgdlab.training import checkpoint, dist, elastic, runs, state_check, stretch
 from sgdlab.training.core import Core
+from sgdlab.training.lock import RunLock, describe_holder
 from sgdlab.training.signals import SignalFlag
 
 __all__ = ["train", "TrainResult"]
@@ -138,10 +139,16 @@ def train(
     :class:`DivergenceError` on a non-finite cost.
     """
     asked, ck = _configs(cfg, checkpoints, options)
+    with contextlib.ExitStack() as held:  # the checkpoint directory's lock, for the whole run
+        return _train(asked, ck, held, data, data_dir, explicit, progress, segment, callback)
+
+
+def _train(asked, ck, held, data, data_dir, explicit, progress, segment, callback) -> TrainResult:
     world, ckpt_dir = dist.world(), ck.checkpoint_dir
     saved, path = None, None
     if ck.resume:  # rank 0 picks the file every rank reads (None: the directory has none yet)
         checkpoint.prepare_dir(ckpt_dir)  # a clear error if it cannot be
+        _lock(held, ckpt_dir, "resume", world)
         path, saved = elastic.resume_state(ckpt_dir, warn=_warn)
         if saved is None and ck.resume is True:
             raise CheckpointError(f"no checkpoint found in {ckpt_dir}")
@@ -165,17 +172,26 @@ def train(
     if cfg.method == "gd" and world.size > 1:  # full GD: this rank's shard only (N/K samples)
         lo, hi = dist.split(n, world.size, world.rank)
         x, y = x[lo:hi].clone(), y[lo:hi].clone()
+    threads = torch.get_num_threads()
     eng = engines.get_engine(cfg.engine, x, y, dev)
-    if saved is not None:  # after the engine: numba's start-up can change torch's thread count
-        _check_compatible(saved, ds)
+    if torch.get_num_threads() != threads:  # numba's start-up reset the caller's choice
+        torch.set_num_threads(threads)
+    if saved is not None:
+        runs.check_environment(saved, ds.sha256, engine=eng.name)
     cfg = dataclasses.replace(cfg, engine=eng.name, device=str(dev))
     data_info = ds.provenance()
     if cfg.validation:
         data_info["validation"] = split
+    if ckpt_dir is not None and not ck.resume:  # refused above without the lock; now under it
+        checkpoint.prepare_dir(ckpt_dir)
+        _lock(held, ckpt_dir, "new run", world)
+        runs.refuse_used_dir(ckpt_dir)
     if ckpt_dir is not None and world.is_main:
         runs.remove_stale_temporaries(ckpt_dir)
     loop = _Loop(Core(cfg, eng, n=n, device=dev, world=world), ds, val, ck, data_info, callback)
     if saved is not None:
+        spe = loop.core.steps_per_epoch
+        state_check.check(saved, cfg=cfg, n=n, steps_per_epoch=spe, path=path)
         loop.restore(saved, path)
     with SignalFlag(enabled=ckpt_dir is not None) as flag, quiet_torch_for(eng):
         if segment is None and world.size > 1:  # every rank must run the same stretches
@@ -197,6 +213,15 @@ def train(
             "allreduce_seconds": dp.reduce_seconds,
         },
     )
+
+
+def _lock(held: contextlib.ExitStack, directory, purpose: str, world: dist.World) -> None:
+    """Hold ``directory``'s run lock (rank 0 alone: it alone writes) until the run ends."""
+    if not world.is_main:
+        return
+    lock = held.enter_context(RunLock(directory, purpose=purpose))
+    if lock.took_over:
+        _warn(f"the last holder of {directory} ({describe_holder(lock.took_over)}) is gone")
 
 
 def _configs(
@@ -346,25 +371,6 @@ def _warn(msg: str) -> None:
     import sys
 
     print(f"sgdlab: {msg}", file=sys.stderr)
-
-
-def _check_compatible(saved: dict[str, Any], ds: FashionMNIST) -> None:
-    """Refuse a resume on other data; warn when versions or threads differ. (Engine, device
-    and the other options are checked by :func:`sgdlab.training.runs.reconcile`.)"""
-    prov = saved.get("provenance", {})
-    if prov.get("data", {}).get("sha256") != ds.sha256:
-        raise CheckpointError(
-            "the checkpoint was written for other data "
-            f"({prov.get('data', {}).get('source')}); resume on the same data"
-        )
-    here = environment("cpu")
-    for key in ("torch_version", "sgdlab_version", "torch_threads"):
-        if key in prov and prov[key] != here[key]:
-            warnings.warn(
-                f"resuming with {key}={here[key]} but the checkpoint was written with "
-                f"{prov[key]}: the result may differ from an uninterrupted run",
-                stacklevel=3,
-            )
 
 
 def _progress(enabled: bool, total: int, initial: int):
