@@ -268,6 +268,29 @@ def test_sweep_second_run_reads_cache(sample, tmp_path, monkeypatch):
     assert doc["runs_cached"] == n and doc["verdict"] == first.verdict()
 
 
+def test_an_edited_cached_record_is_rerun_and_told_once(sample, tmp_path, monkeypatch, capsys):
+    first = run_sweep(tiny(), data=sample, cache_dir=tmp_path, workers=1, progress=False)
+    files = sorted(tmp_path.glob("*.json"))
+    for f, value in zip(files[:2], (0.001, float("nan")), strict=True):  # a number, a NaN typed in
+        doc = json.loads(f.read_text())
+        rec = doc["content"]["record"]
+        key = "val_cost" if "val_cost" in rec else next(k for k in rec if k.endswith("cost"))
+        rec[key] = value
+        f.write_text(json.dumps(doc))
+    capsys.readouterr()
+    calls = _counting(monkeypatch)
+    again = run_sweep(tiny(), data=sample, cache_dir=tmp_path, workers=1, progress=False)
+    err = capsys.readouterr().err
+    assert len(calls) == 2 and again.trained == 2  # exactly the two edited runs
+    assert err.count("does not match its checksum") == 1
+    assert _timeless(again.table()) == _timeless(first.table())  # the same numbers again
+    assert again.chosen() == first.chosen()
+
+
+def _timeless(rows):  # what does not depend on the measured seconds
+    return [{k: r[k] for k in ("batch_size", "lr", "seeds", "epoch1", "final")} for r in rows]
+
+
 def test_sweep_goes_on_after_divergence(sample, tmp_path):
     spec = tiny(lr_grids={"16": (0.01, 3e38), FULL: (0.1,)}, seeds=(0,))
     sw = run_sweep(spec, data=sample, cache_dir=tmp_path, workers=1, progress=False)
@@ -291,7 +314,7 @@ def test_interrupted_sweep_keeps_finished_runs(sample, tmp_path, monkeypatch):
     files = list(tmp_path.glob("*.json"))
     assert len(files) == 2 and not list(tmp_path.glob(".*.tmp"))
     for f in files:
-        assert json.loads(f.read_text())["schema"] == cache_mod.SCHEMA
+        assert json.loads(f.read_text())["content"]["schema"] == cache_mod.SCHEMA
     monkeypatch.setattr(run_mod, "run_one", real)
     counted = _counting(monkeypatch)
     sw = run_sweep(tiny(), data=sample, cache_dir=tmp_path, workers=1, progress=False)
@@ -346,6 +369,17 @@ def test_cli_quick_on_sample_end_to_end(tmp_path):
     assert doc["data"]["is_sample"] and doc["runs_trained"] > 0
     assert "Per epoch" in doc["verdict"] and doc["escape"]["escape"]["full"] == 0.0
     assert all(Path(f).stat().st_size > 1000 for f in doc["figures"])
+
+
+def test_cli_full_disk_in_the_cache_is_one_line(tmp_path):
+    from full_disk import fill, full_disk
+
+    with full_disk(tmp_path / "disk") as d:
+        fill(d, leave=2048)
+        r = _cli("--sweep", "--quick", "--sample", "-q", "--cache-dir", str(d), timeout=300)
+        assert r.returncode == 2, r.stderr
+        assert r.stderr.count("\n") == 1 and "No space left on device" in r.stderr
+        assert sorted(p.name for p in d.iterdir()) == ["filler"]  # no temporary left
 
 
 @pytest.mark.slow

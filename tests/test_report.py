@@ -66,7 +66,8 @@ def test_quick_page_shows_the_batch_size_study(quick_reports):
     for lang in ("en", "he"):
         path, rep = quick_reports[lang]
         page = path.read_text(encoding="utf-8")
-        res = json.loads(Path(rep.sections["convergence"]["cache_file"]).read_text())["result"]
+        cached = Path(rep.sections["convergence"]["cache_file"]).read_text()
+        res = json.loads(cached)["content"]["result"]
         spec = json.loads(json.dumps(StudySpec.quick().to_dict()))
         assert res["spec"] == spec and set(res["figures"]) == {"steps", "examples"}
         conv = page[page.index('id="convergence"') : page.index('id="environment"')]
@@ -127,7 +128,7 @@ def test_interrupt_keeps_finished_sections(sample, monkeypatch, tmp_path):
     doc = json.loads(
         (tmp_path / f"steps-{cache_key('steps', sample, Options(quick=True))}.json").read_text()
     )
-    assert doc["result"] == {"name": "steps"}
+    assert doc["content"]["result"] == {"name": "steps"}
 
 
 def test_cache_key_depends_on_data_and_options(sample):
@@ -160,3 +161,40 @@ def test_cli(tmp_path, capsys, monkeypatch, quick_reports):
         with pytest.raises(SystemExit) as e:
             main(["report", "--quick", *bad])
         assert e.value.code == 2 and msg in capsys.readouterr().err
+
+
+def test_section_cache_is_sealed_and_an_edit_is_recomputed(sample, tmp_path):
+    from sgdlab.report.build import Options, section
+
+    calls = []
+
+    def compute(ds, opts):
+        calls.append(1)
+        return {"value": 0.5}
+
+    opts = Options(quick=True, seed=0)
+    first, info = section("bench", sample, opts, cache_dir=tmp_path, compute=compute)
+    again, info2 = section("bench", sample, opts, cache_dir=tmp_path, compute=compute)
+    assert len(calls) == 1 and info2["cached"] and again == first
+    path = Path(info["cache_file"])
+    doc = json.loads(path.read_text())
+    doc["content"]["result"]["value"] = 0.9  # a hand edit
+    path.write_text(json.dumps(doc))
+    third, info3 = section("bench", sample, opts, cache_dir=tmp_path, compute=compute)
+    assert len(calls) == 2 and third == {"value": 0.5}
+    assert info3["tampered"] and not info3["cached"]
+
+
+def test_section_cache_on_a_full_disk_is_one_clear_error(sample, tmp_path):
+    from full_disk import fill, full_disk
+
+    from sgdlab.errors import ConfigError
+    from sgdlab.report.build import Options, section
+
+    with full_disk(tmp_path / "disk") as d:
+        fill(d)
+        with pytest.raises(ConfigError, match="cannot write the report cache file .*No space"):
+            section(
+                "bench", sample, Options(), cache_dir=d, compute=lambda ds, o: {"x": "y" * 9999}
+            )
+        assert sorted(p.name for p in d.iterdir()) == ["filler"]

@@ -1,11 +1,14 @@
 """A JSON file per finished run, keyed by its spec, the data hash and the sgdlab version.
 
 ``key(spec, data_sha256, version)`` is the SHA-256 of the canonical JSON of the three; the file
-is ``<cache_dir>/<key[:24]>.json`` and holds ``{"schema", "key", "identity", "record"}``. It is
-written atomically (:func:`sgdlab.atomic.atomic_write`: a temporary file in the same directory,
-flushed, fsync'ed, then ``os.replace``), so a crash or Ctrl-C leaves either the complete file or
-none; the temporaries a killed process left are deleted by the next :meth:`Cache.put`. A file
-that does not parse, has another schema or whose key does not match is ignored (and re-run).
+is ``<cache_dir>/<key[:24]>.json`` and holds ``{"schema", "key", "identity", "record"}``,
+sealed with its own SHA-256 (:mod:`sgdlab.sealed`). It is written atomically
+(:func:`sgdlab.atomic.atomic_write`: a temporary file in the same directory, flushed, fsync'ed,
+then ``os.replace``), so a crash or Ctrl-C leaves either the complete file or none; the
+temporaries a killed process left are deleted by the next :meth:`Cache.put`. A file that does
+not parse, is not sealed, has another schema or whose key does not match is ignored (and
+re-run); one whose content fails its checksum (an edited number, a NaN typed in) is re-run too,
+and the user is told once.
 Default directory: :func:`sgdlab.paths.experiment_cache_dir` (``$SGDLAB_EXPERIMENT_CACHE``, else
 ``$SGDLAB_CACHE_DIR/experiments``, else ``~/.cache/sgdlab/experiments``).
 """
@@ -15,11 +18,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
-from sgdlab import paths
-from sgdlab.atomic import atomic_write, remove_stale_temporaries
+from sgdlab import paths, sealed
+from sgdlab.atomic import remove_stale_temporaries
 from sgdlab.errors import ConfigError
 from sgdlab.experiments.spec import RunSpec
 
@@ -59,6 +63,7 @@ class Cache:
             raise ConfigError(f"cache dir {self.dir} exists and is not a directory")
         self.data_sha256, self.version = data_sha256, version
         self._cleaned = False
+        self.rejected: list[Path] = []  # files that failed their checksum (re-run)
 
     def key(self, spec: RunSpec) -> str:
         return key(spec, self.data_sha256, self.version)
@@ -67,31 +72,38 @@ class Cache:
         return self.dir / f"{self.key(spec)[:24]}.json"
 
     def get(self, spec: RunSpec) -> dict[str, Any] | None:
-        """The cached record of ``spec``, or None (missing, damaged or another key)."""
-        try:
-            doc = json.loads(self.path(spec).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
+        """The cached record of ``spec``, or None (missing, unsealed, another key, or failing
+        its checksum: then it is re-run, and the first such file is reported on stderr)."""
+        path = self.path(spec)
+        found = sealed.read(path)
+        doc = found.content
+        if found.tampered:
+            self._tell(path)
         if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
             return None
         if doc.get("key") != self.key(spec) or not isinstance(doc.get("record"), dict):
             return None
         return doc["record"]
 
+    def _tell(self, path: Path) -> None:
+        self.rejected.append(path)
+        if len(self.rejected) == 1:  # once per cache: a hand edit often touches several
+            print(
+                f"sgdlab: warning: the cached result {path} does not match its checksum "
+                "(edited or damaged); it is computed again (so is any other such file)",
+                file=sys.stderr,
+            )
+
     def put(self, spec: RunSpec, record: dict[str, Any]) -> Path:
-        """Write ``record`` atomically; return its path."""
-        try:
-            self.dir.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise ConfigError(f"cannot create cache dir {self.dir}: {e.strerror}") from None
+        """Write ``record`` sealed and atomically; return its path. A full disk is one
+        :class:`ConfigError` line."""
         if not self._cleaned:  # once: what killed writers left (never read, only disk space)
             remove_stale_temporaries(self.dir)
             self._cleaned = True
-        path = self.path(spec)
         doc = {
             "schema": SCHEMA,
             "key": self.key(spec),
             "identity": identity(spec, self.data_sha256, self.version),
             "record": record,
         }
-        return atomic_write(path, json.dumps(doc, allow_nan=True))
+        return sealed.write(self.path(spec), doc, what="experiment cache file")

@@ -22,13 +22,14 @@ import functools
 import hashlib
 import json
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sgdlab import paths
+from sgdlab import paths, sealed
 from sgdlab.atomic import atomic_write, remove_stale_temporaries
 from sgdlab.data import FashionMNIST
 from sgdlab.errors import ConfigError
@@ -85,17 +86,16 @@ def cache_key(name: str, ds: FashionMNIST, opts: Options, extra: Any = None) -> 
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:20]
 
 
-def _load(path: Path) -> dict[str, Any] | None:
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None  # missing or damaged (a crash mid-write cannot leave one: writes are atomic)
-    return doc if isinstance(doc, dict) and doc.get("schema") == SCHEMA else None
+def _load(path: Path) -> tuple[dict[str, Any] | None, bool]:
+    """(the cached section document or None, whether the file failed its checksum)."""
+    found = sealed.read(path)  # a crash mid-write cannot leave a half file: writes are atomic
+    doc = found.content
+    ok = isinstance(doc, dict) and doc.get("schema") == SCHEMA
+    return (doc if ok else None), found.tampered
 
 
 def _save(path: Path, doc: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, json.dumps(finite_or_null(doc), allow_nan=False))
+    sealed.write(path, finite_or_null(doc), what="report cache file")
 
 
 def section(
@@ -115,7 +115,7 @@ def section(
 
     t0 = time.perf_counter()
     path = cache_dir / f"{name}-{cache_key(name, ds, opts, key_extra)}.json" if cache_dir else None
-    doc = None if fresh or path is None else _load(path)
+    doc, tampered = (None, False) if fresh or path is None else _load(path)
     cached = doc is not None
     if doc is None:
         doc = {
@@ -135,6 +135,7 @@ def section(
         "compute_seconds": doc.get("compute_seconds"),
         "git_commit": doc.get("git_commit"),
         "cache_file": str(path) if path else None,
+        "tampered": tampered,  # the cached file failed its checksum and was recomputed
     }
     return doc["result"], info
 
@@ -192,6 +193,13 @@ def build_report(
     finally:
         if bar is not None:
             bar.close()
+    bad = [i["cache_file"] for i in infos.values() if i.get("tampered")]
+    if bad:  # told once, however many
+        print(
+            f"sgdlab: warning: {len(bad)} cached report section(s) did not match their checksum "
+            f"(edited or damaged), e.g. {bad[0]}; recomputed",
+            file=sys.stderr,
+        )
     results["environment"] = compute_environment(ds, opts)
     meta = {
         "quick": quick,
