@@ -579,3 +579,17 @@ def test_part_file_of_a_live_download_is_kept(tmp_path):
     finally:
         live.kill()
         live.wait()
+
+
+def test_an_incomplete_explicit_dir_never_falls_back_to_another_source(tmp_path, monkeypatch):
+    """--data-dir D with 1 of the 4 files: the missing ones are downloaded into D or it is an
+    error naming them, in one line; never the (complete) system copy instead."""
+    d = tmp_path / "mine"
+    d.mkdir()
+    write_gz(d / "train-images-idx3-ubyte.gz", CONTENT["train-images-idx3-ubyte"])
+    monkeypatch.setenv("SGDLAB_MIRRORS", "http://127.0.0.1:9")  # nothing listens there
+    with pytest.raises(DataNotFoundError) as e:
+        data.load(d, progress=False)
+    msg = str(e.value)
+    assert "\n" not in msg and f"data directory {d} is incomplete" in msg
+    assert "t10k-labels-idx1-ubyte" in msg and "train-images-idx3-ubyte," not in msg

@@ -134,8 +134,8 @@ SAMPLE = ("--sample", "-q")
 
 _FILE_EXPECT = {
     0: (
-        "Fashion-MNIST not found",
-        "could not download train-images-idx3-ubyte.gz",
+        "data directory DATA is incomplete",
+        "it lacks train-images-idx3-ubyte",
         "connection refused",
     ),
     1: ("train-images-idx3-ubyte.gz", "file is empty"),
@@ -155,7 +155,7 @@ _FILE_EXPECT = {
 #: the data files and where they are
 DATA_CASES: list[Case] = [
     *(
-        Case("Data files", what, DATA_CMD, _FILE_EXPECT[i], setup, multiline=i == 0)
+        Case("Data files", what, DATA_CMD, _FILE_EXPECT[i], setup)
         for i, (what, setup) in enumerate(BAD_FILES)
     ),
     Case(
@@ -243,7 +243,54 @@ def _finished_run(d: Path) -> None:
     train(epochs=2, data=load_sample(), engine="reference", progress=False, checkpoint_dir=d / "ck")
 
 
+def _nan_weights(d: Path) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    w = torch.zeros(10, 784)
+    w[3, 5] = float("nan")
+    save_file({"z.weight": w, "z.bias": torch.zeros(10)}, str(d / "nan.safetensors"))
+
+
+def _code_pt(d: Path) -> None:
+    import torch
+
+    torch.save(
+        {"z.weight": torch.zeros(10, 784), "z.bias": torch.zeros(10), "f": print}, d / "x.pt"
+    )
+
+
+def _crafted_step(d: Path) -> None:
+    from sgdlab.training import checkpoint
+
+    _finished_run(d)
+    path, state = checkpoint.latest_valid(d / "ck")
+    state["step"] = 10**12
+    checkpoint.save(state, d / "ck", step=int(path.name[5:15]), keep=0)
+
+
 CHECKPOINT_CASES: list[Case] = [
+    Case(
+        "Checkpoints",
+        "`--resume` of a checkpoint whose hash is valid but whose step is 10¹²",
+        ("train", *SAMPLE, "--resume", "{data}/ck"),
+        ("bad field step", "1000000000000", "cannot be resumed"),
+        _crafted_step,
+    ),
+    Case(
+        "Weights files",
+        "`likelihood --weights` with a NaN in z.weight",
+        ("likelihood", *SAMPLE, "--weights", "{data}/nan.safetensors"),
+        ("nan.safetensors", "not finite"),
+        _nan_weights,
+    ),
+    Case(
+        "Weights files",
+        "`likelihood --weights` of a `.pt` that carries code",
+        ("likelihood", *SAMPLE, "--weights", "{data}/x.pt"),
+        ("x.pt", "could run code", "refused"),
+        _code_pt,
+    ),
     Case(
         "Checkpoints",
         "`--checkpoint-dir` under a path that is a file",

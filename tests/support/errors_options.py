@@ -240,7 +240,19 @@ OPTION_CASES: list[Case] = [
         "Output files",
         "`--save-weights` naming an existing directory",
         ("train", *SAMPLE, "--epochs", "1", "--save-weights", "{tmp}/adir.pt"),
-        ("cannot write", "adir.pt", "Is a directory"),
+        ("--save-weights", "adir.pt", "is a directory"),
+    ),
+    Case(
+        "Output files",
+        "`train --plot` naming an existing directory (refused before training)",
+        ("train", *SAMPLE, "--epochs", "1", "--plot", "{tmp}/adir.png"),
+        ("--plot", "adir.png", "is a directory"),
+    ),
+    Case(
+        "Output files",
+        "`report -o` naming an existing directory (refused before any work)",
+        ("report", "--quick", *SAMPLE, "-o", "{tmp}/adir.html"),
+        ("--output", "adir.html", "is a directory"),
     ),
     Case(
         "Output files",

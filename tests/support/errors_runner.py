@@ -35,7 +35,15 @@ CASES: list[Case] = DATA_CASES + OPTION_CASES
 ALL: list[Case] = CASES + CHECKPOINT_CASES
 assert len({c.id for c in ALL}) == len(ALL), "ids"
 
-GROUPS = ("Data files", "Data location", "Option values", "Options", "Output files", "Checkpoints")
+GROUPS = (
+    "Data files",
+    "Data location",
+    "Option values",
+    "Options",
+    "Output files",
+    "Checkpoints",
+    "Weights files",
+)
 
 
 # ----------------------------------------------------------------------------------- runner
@@ -69,7 +77,7 @@ def run_case(case: Case, scratch: Path) -> Outcome:
     from sgdlab.data import fashion as data
 
     places = {"data": scratch / "data", "tmp": scratch, "file": scratch / "afile"}
-    for d in ("data", "cache", "system", "adir.pt"):
+    for d in ("data", "cache", "system", "adir.pt", "adir.png", "adir.html"):
         (scratch / d).mkdir()
     (scratch / "afile").write_text("a regular file\n")
     arrays = data_arrays()

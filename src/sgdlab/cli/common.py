@@ -33,6 +33,10 @@ def writable_file(text: str, suffixes: tuple[str, ...]) -> str:
     p = Path(text)
     if p.suffix.lower() not in suffixes:
         raise argparse.ArgumentTypeError(f"{text!r} must end in {' or '.join(suffixes)}")
+    if p.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a directory; name a file in it")
+    if p.exists() and not os.access(p, os.W_OK):
+        raise argparse.ArgumentTypeError(f"{text!r} exists and is not writable")
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
         raise argparse.ArgumentTypeError(f"directory {str(parent)!r} does not exist")

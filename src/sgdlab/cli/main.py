@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
+import threading
 
 from sgdlab.errors import DistributedError, SgdlabError, TrainingInterrupted
 
@@ -50,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
+    old = _on_sigterm()
     try:
         return int(args.run(args) or 0)
     except TrainingInterrupted as e:
@@ -70,6 +73,27 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"sgdlab {args.command}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGTERM, old)
+
+
+def _on_sigterm():
+    """SIGTERM outside a checkpointed training loop (which handles it itself, see
+    :mod:`sgdlab.training.signals`): one line and exit 143 instead of a silent death; files
+    being written are abandoned whole (atomic writes). Returns the previous handler (None where
+    nothing was installed: not the main thread, or a torchrun rank, whose group must die)."""
+    if threading.current_thread() is not threading.main_thread() or "LOCAL_RANK" in os.environ:
+        return None
+
+    def stop(signum, frame):
+        raise TrainingInterrupted(
+            "stopped by SIGTERM; nothing half-written is left (rerun the same command; with "
+            "--resume it continues from the last checkpoint)",
+            signum,
+        )
+
+    return signal.signal(signal.SIGTERM, stop)
 
 
 if __name__ == "__main__":

@@ -203,11 +203,11 @@ def load(
     """Load both splits of the full data set, verifying every file (see module docstring)."""
     dirs = search_dirs(data_dir)
     every = [spec for split in SPLITS for spec in FILES[split].values()]
-    for d in dirs:
+    explicit = data_dir is not None or os.environ.get("SGDLAB_DATA")
+    for d in dirs[:1] if explicit else dirs:  # an explicit directory is the only source
         if all(_find(d, stem) for stem, _, _ in every):
             return _load_dir(d)
     # Nothing complete on disk: download the missing files.
-    explicit = data_dir is not None or os.environ.get("SGDLAB_DATA")
     target = dirs[0] if explicit else paths.data_cache_dir()
     if download:
         import time
@@ -227,6 +227,13 @@ def load(
                         deadline=left,
                     )
         except DownloadError as e:
+            missing = [stem for stem, _, _ in every if _find(target, stem) is None]
+            if explicit and len(missing) < len(every):  # never another source instead
+                raise DataNotFoundError(
+                    f"data directory {target} is incomplete: it lacks {', '.join(missing)} "
+                    f"(.gz or not), and downloading them failed ({_one_line(str(e))}); put "
+                    "all four Fashion-MNIST files there"
+                ) from None
             raise DataNotFoundError(_not_found_message(dirs, str(e))) from None
         except OSError as e:
             raise DataNotFoundError(
@@ -259,6 +266,10 @@ def _as_dataset(arrays, *, source: str, is_sample: bool, hashes: dict) -> Fashio
     return FashionMNIST(
         *tensors["train"], *tensors["test"], source=source, is_sample=is_sample, sha256=hashes
     )
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:300]
 
 
 def _not_found_message(dirs: list[Path], why: str) -> str:

@@ -36,10 +36,12 @@ def save_weights(
 
             atomic_write(path, save(tensors, metadata=metadata))
         else:  # provenance as one JSON string: still loads with weights_only=True
+            import io
             import json
 
-            doc = {**tensors, "metadata": json.dumps(metadata or {})}
-            atomic_write(path, lambda f: torch.save(doc, f))
+            doc, buf = {**tensors, "metadata": json.dumps(metadata or {})}, io.BytesIO()
+            torch.save(doc, buf)  # in memory first: a full disk is then an OSError of ours
+            atomic_write(path, buf.getvalue())
     except Exception as e:  # noqa: BLE001 - torch/safetensors raise RuntimeError-like errors
         raise ConfigError(f"cannot write {path}: {getattr(e, 'strerror', None) or e}") from None
     return path
@@ -54,8 +56,10 @@ def load_weights(path: str | os.PathLike) -> SoftmaxRegression:
             tensors = load_file(str(path))
         else:
             tensors = torch.load(path, weights_only=True, map_location="cpu")
+    except OSError as e:
+        raise CheckpointError(f"cannot read weights {path}: {e.strerror or e}") from None
     except Exception as e:  # noqa: BLE001 - any parse failure is a bad file
-        raise CheckpointError(f"cannot load weights from {path}: {e}") from None
+        raise CheckpointError(f"cannot load weights from {path}: {_first_line(e)}") from None
     model = SoftmaxRegression()
     try:
         model.z.weight.data.copy_(tensors["z.weight"])
@@ -64,4 +68,18 @@ def load_weights(path: str | os.PathLike) -> SoftmaxRegression:
         raise CheckpointError(
             f"{path} does not hold z.weight (10,784) and z.bias (10,): {e}"
         ) from None
+    if not (torch.isfinite(model.z.weight).all() and torch.isfinite(model.z.bias).all()):
+        raise CheckpointError(f"{path}: the weights are not finite (NaN or infinity)")
     return model
+
+
+def _first_line(e: Exception) -> str:
+    """One line of sgdlab's own for torch's and safetensors' multi-line load errors."""
+    text = str(e)
+    if "Weights only load failed" in text or "weights_only" in text:
+        return (
+            "it holds Python objects other than tensors (it could run code when loaded), "
+            "so it is refused; save weights with sgdlab train --save-weights"
+        )
+    first = text.strip().splitlines()[0] if text.strip() else type(e).__name__
+    return first[:200]
