@@ -237,3 +237,46 @@ def test_long_step_names_are_listed_in_step_order(tmp_path):
         9_999_999_999,
         10**10 + 1,
     ]
+
+
+def test_a_checkpoint_dir_without_directory_fsync_does_not_abort_the_run(
+    sample, tmp_path, monkeypatch
+):
+    """EINVAL from fsync of a directory (some FUSE, SMB, vboxsf mounts): one warning, the run
+    and its checkpoints go on."""
+    import errno
+    import stat
+    import warnings
+
+    from sgdlab import atomic
+
+    monkeypatch.setattr(atomic, "_warned_dir_fsync", False)
+    real = os.fsync
+
+    def fsync(fd):
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run = train(
+            epochs=2, data=sample, progress=False, checkpoint_dir=tmp_path, checkpoint_every=20
+        )
+    fsync_warnings = [w for w in caught if "cannot fsync directory" in str(w.message)]
+    assert len(fsync_warnings) == 1 and len(run.history) == 2
+    assert checkpoint.latest_valid(tmp_path)[1]["step"] == 126
+
+
+def test_planted_symlinks_at_old_temporary_names_are_not_followed(sample, tmp_path, capsys):
+    """sgdlab 0.1 wrote ``.P.tmp`` next to ``--save-weights P`` and ``report -o P``: a link
+    planted there must not make sgdlab overwrite the link's target."""
+    from sgdlab.cli.main import main
+
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    out = tmp_path / "w.pt"
+    (tmp_path / ".w.pt.tmp").symlink_to(victim)
+    assert main(["train", "--sample", "--epochs", "1", "-q", "--save-weights", str(out)]) == 0
+    assert victim.read_text() == "precious" and out.stat().st_size > 30_000
