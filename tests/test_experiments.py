@@ -464,4 +464,4 @@ def test_ctrl_c_keeps_finished_runs(tmp_path):
     files = list(cache.glob("*.json"))
     assert 2 <= len(files) < 17 and not list(cache.glob(".*.tmp"))  # stopped mid-sweep
     for f in files:
-        assert json.loads(f.read_text())["record"]["curve"]
+        assert json.loads(f.read_text())["content"]["record"]["curve"]

@@ -21,9 +21,10 @@ import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 from sgdlab.errors import ConfigError
 from sgdlab.schedules import SCHEDULES
@@ -275,6 +276,8 @@ class CheckpointConfig:
 
 def resolve_device(device: str | torch.device) -> torch.device:
     """``"auto"`` -> cuda when available, else cpu; refuse cuda when there is none."""
+    import torch
+
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if not re.fullmatch(r"cpu|cuda(:\d+)?", str(device)):

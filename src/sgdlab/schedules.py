@@ -18,8 +18,10 @@ runs the whole stretch in one call.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 SCHEDULES = ("constant", "step", "cosine", "inverse")
 
@@ -41,6 +43,8 @@ def lrs(
     ``total_steps`` (T, the run's number of steps) is used by ``cosine`` only;
     ``steps_per_epoch``, ``gamma``, ``step_epochs`` by ``step``; ``t0`` by ``inverse``.
     """
+    import torch
+
     if not 0 <= start <= stop:
         raise ValueError(f"steps {start}..{stop} are not a stretch")
     t = torch.arange(start, stop, dtype=torch.float64)  # (K,)

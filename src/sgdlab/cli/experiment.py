@@ -81,7 +81,7 @@ def register(sub, parents) -> None:
         "--format",
         choices=("png", "svg", "pdf"),
         default="png",
-        help="figure format for --plot (default png)",
+        help="figure format for --plot: png, svg or pdf (default png)",
     )
     p.add_argument(
         "--no-noise",

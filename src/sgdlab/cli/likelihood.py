@@ -50,7 +50,7 @@ def register(sub, parents) -> None:
         "--init",
         choices=("zeros", "uniform"),
         default="zeros",
-        help="initial weights of a fresh model (default zeros: C = log 10)",
+        help="initial weights of a fresh model: zeros or uniform (default zeros: C = log 10)",
     )
     m.add_argument("--weights", metavar="PATH", help="load z.weight/z.bias (.safetensors/.pt)")
     p.add_argument("--p", type=nonneg_int, default=0, help="class index p of w_pq (default 0)")

@@ -21,8 +21,33 @@ COMMANDS = ("minibatch", "step", "train", "bench", "likelihood", "experiment", "
 
 
 class _Parser(argparse.ArgumentParser):
+    """One-line errors naming the (sub)command; no abbreviations (``--batch 8`` is refused, not
+    taken for ``--batch-size``); a close match is suggested for an unknown option."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str):  # one line, exit 2 (argparse prints usage + message)
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        hint = self._did_you_mean(message)
+        self.exit(2, f"{self.prog}: error: {message}{hint} (see {self.prog} --help)\n")
+
+    def _did_you_mean(self, message: str) -> str:
+        prefix = "unrecognized arguments: "
+        if not message.startswith(prefix):
+            return ""
+        import difflib
+
+        known = [o for o in self._option_string_actions if o.startswith("--")]
+        hints = []
+        for word in message[len(prefix) :].split():
+            flag = word.split("=", 1)[0]
+            if flag.startswith("--"):
+                close = [o for o in known if o.startswith(flag)][:1]  # an abbreviation
+                close = close or difflib.get_close_matches(flag, known, n=1, cutoff=0.6)
+                if close:
+                    hints.append(f"{flag} -> {close[0]}")
+        return f"; did you mean {', '.join(hints)}?" if hints else ""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,7 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # said by the subcommand's own parser: its name, its options, a close match
+        subs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        (subs.choices.get(getattr(args, "command", None)) or parser).error(
+            f"unrecognized arguments: {' '.join(extra)}"
+        )
     if not getattr(args, "run", None):
         parser.print_help()
         return 2

@@ -23,7 +23,7 @@ def register(sub, parents) -> None:
         "--init",
         choices=("zeros", "uniform"),
         default="zeros",
-        help="initial weights (default zeros: C = log 10)",
+        help="initial weights: zeros or uniform (nn.Linear's default) (default zeros: C = log 10)",
     )
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
     p.set_defaults(run=run)

@@ -9,8 +9,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import torch
-
 from sgdlab.errors import ConfigError
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
@@ -22,6 +20,8 @@ BUSY = 0.05
 def thread_info() -> dict[str, Any]:
     """Thread counts in effect (torch intra/inter-op, numba when loaded) and CPUs usable."""
     import sys
+
+    import torch
 
     numba = sys.modules.get("numba")
     return {
@@ -82,6 +82,8 @@ def set_threads(n: int | None) -> tuple[int, int | None] | None:
 
     numba first: starting its thread pool (its first ``get_num_threads``/``set_num_threads``)
     can reset torch's count (both on OpenMP), so torch's is set last."""
+    import torch
+
     if n is None:
         return None
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
@@ -99,6 +101,8 @@ def set_threads(n: int | None) -> tuple[int, int | None] | None:
 
 
 def restore_threads(old: tuple[int, int | None] | None) -> None:
+    import torch
+
     if old is None:
         return
     if old[1] is not None:
@@ -120,6 +124,8 @@ def quiet_torch_for(engine: Any) -> Iterator[None]:
     evaluation between epochs runs on one thread. Other engines (and one numba thread): no
     change. The thread count is restored on exit.
     """
+    import torch
+
     quiet = False
     if getattr(engine, "name", None) == "fast":
         import sys

@@ -1,0 +1,82 @@
+"""Parsing (cli/main.py): --help imports no heavy library; no abbreviations; a close match is
+suggested; the error names the subcommand. (No timing asserted: see docs/benchmarks.md.)"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from sgdlab.cli.main import COMMANDS, main
+
+HEAVY = ("torch", "numba", "matplotlib")
+
+
+@pytest.mark.parametrize("command", ["", *COMMANDS])
+def test_help_imports_no_heavy_library(command):
+    code = (
+        "import sys\n"
+        "from sgdlab.cli.main import main\n"
+        "try:\n"
+        f"    main({[*command.split(), '--help']!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0 and "usage: sgdlab" in r.stdout, r.stderr
+    assert r.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_import_sgdlab_is_light_and_public_names_still_work():
+    code = (
+        "import sys, sgdlab\n"
+        "light = 'torch' not in sys.modules\n"
+        "assert callable(sgdlab.train) and sgdlab.TrainConfig().batch_size == 16\n"
+        "assert set(sgdlab.__all__) <= set(dir(sgdlab))\n"
+        "print(light)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == "True", r.stderr
+    with pytest.raises(AttributeError):
+        import sgdlab
+
+        sgdlab.no_such_name  # noqa: B018
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["train", "--batch", "8", "--ep", "1"], "--batch -> --batch-size, --ep -> --epochs"),
+        (["train", "--batch-szie", "8"], "--batch-szie -> --batch-size"),
+        (["experiment", "--wokers", "2"], "--wokers -> --workers"),
+    ],
+)
+def test_abbreviations_are_refused_with_a_suggestion(argv, said, capsys):
+    with pytest.raises(SystemExit) as e:
+        main([*argv, "--sample"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count("\n") == 1
+    assert err.startswith(f"sgdlab {argv[0]}: error: unrecognized arguments")
+    assert f"did you mean {said}?" in err
+
+
+def test_every_option_has_help_and_lists_its_choices():
+    from sgdlab.cli.main import build_parser
+
+    parser = build_parser()
+    subs = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    missing = []
+    for name, sub in subs.choices.items():
+        for action in sub._actions:
+            if not action.option_strings or action.help == "==SUPPRESS==":
+                continue
+            flag = f"{name} {action.option_strings[-1]}"
+            if not action.help:
+                missing.append(f"{flag}: no help")
+            elif action.choices and not all(
+                str(c) in action.help % {**vars(action), "prog": sub.prog} for c in action.choices
+            ):
+                missing.append(f"{flag}: help does not list {list(action.choices)}")
+    assert missing == []
