@@ -113,3 +113,43 @@ def test_callback_gets_each_history_record(sample):
     seen = []
     run = sgdlab.train(epochs=2, data=sample, progress=False, callback=seen.append)
     assert seen == run.history and [r["epoch"] for r in seen] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("kw", "given", "said"),
+    [
+        (
+            {"method": "gd", "batch_size": 64},
+            {"batch_size"},
+            "--batch-size has no effect with --method gd",
+        ),
+        ({"method": "gd", "drop_last": True}, {"drop_last"}, "--drop-last has no effect"),
+        (
+            {"schedule": "cosine", "gamma": 0.5},
+            {"gamma"},
+            "--gamma has no effect with --schedule cosine",
+        ),
+        (
+            {"schedule": "constant", "step_epochs": 2},
+            {"step_epochs"},
+            "--step-epochs has no effect",
+        ),
+        ({"schedule": "step", "t0": 5.0}, {"t0"}, "--t0 has no effect with --schedule step"),
+        ({"validation_seed": 3}, {"validation_seed"}, "--validation-seed has no effect"),
+    ],
+)
+def test_an_option_that_would_be_ignored_is_refused(kw, given, said):
+    with pytest.raises(ConfigError, match=said):
+        TrainConfig(**kw).refuse_unused(given)
+
+
+def test_options_that_take_effect_pass():
+    TrainConfig(method="gd").refuse_unused({"method", "lr"})  # the default batch size untouched
+    TrainConfig(schedule="step", gamma=0.5, step_epochs=2).refuse_unused({"gamma", "step_epochs"})
+    TrainConfig(schedule="inverse", t0=5.0).refuse_unused({"t0"})
+    TrainConfig(validation=100, validation_seed=2).refuse_unused({"validation_seed"})
+
+
+def test_train_refuses_an_ignored_keyword(sample):
+    with pytest.raises(ConfigError, match="--batch-size has no effect with --method gd"):
+        sgdlab.train(method="gd", batch_size=64, data=sample, progress=False)

@@ -18,7 +18,7 @@ options that cannot change the result, so they are not part of the run's config.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -190,6 +190,31 @@ class TrainConfig:
         self._validate_update()
         self._validate_split(n)
 
+    def refuse_unused(self, given: Iterable[str]) -> None:
+        """Raise :class:`ConfigError` when a field in ``given`` (set on purpose) has no effect
+        under the rest of the config, e.g. ``--method gd -b 64`` or ``--schedule cosine
+        --gamma 0.5``: silently ignoring it would run something else than was asked."""
+        used_by = {
+            "batch_size": ("method", "sgd", "full GD uses all N samples per step"),
+            "drop_last": ("method", "sgd", "full GD has no minibatches"),
+            "gamma": ("schedule", "step", "only the step schedule multiplies by gamma"),
+            "step_epochs": ("schedule", "step", "only the step schedule has steps"),
+            "t0": ("schedule", "inverse", "only the inverse schedule uses t0"),
+        }
+        for name in sorted(set(given) & set(used_by)):
+            field_, value, why = used_by[name]
+            if getattr(self, field_) != value:
+                flag, other = _flag(name), _flag(field_)
+                raise ConfigError(
+                    f"{flag} has no effect with {other} {getattr(self, field_)} ({why}); "
+                    f"drop {flag}, or use {other} {value}"
+                )
+        if "validation_seed" in set(given) and not self.validation:
+            raise ConfigError(
+                "--validation-seed has no effect without --validation N; drop it, or hold out "
+                "a validation split"
+            )
+
     def _validate_update(self) -> None:
         if not is_finite(self.momentum) or not 0 <= self.momentum < 1:
             raise ConfigError(f"momentum must be in [0, 1), got {self.momentum!r}")
@@ -288,3 +313,8 @@ def resolve_device(device: str | torch.device) -> torch.device:
     if dev.type == "cuda" and (dev.index or 0) >= torch.cuda.device_count():
         raise ConfigError(f"device {device} does not exist ({torch.cuda.device_count()} GPUs)")
     return dev
+
+
+def _flag(name: str) -> str:
+    """The command-line form of a field: ``batch_size`` -> ``--batch-size``."""
+    return "--" + name.replace("_", "-")

@@ -284,4 +284,22 @@ OPTION_CASES: list[Case] = [
         ("minibatch", *SAMPLE, "--save", "{tmp}/x.xyz"),
         ("--save", "x.xyz", ".png"),
     ),
+    Case(
+        "Options",
+        "`--method gd` with `-b 64` (full GD never uses the batch size)",
+        ("train", *SAMPLE, "--method", "gd", "-b", "64"),
+        ("--batch-size has no effect with --method gd",),
+    ),
+    Case(
+        "Options",
+        "`--schedule cosine --gamma 0.5` (gamma is the step schedule's)",
+        ("train", *SAMPLE, "--schedule", "cosine", "--gamma", "0.5"),
+        ("--gamma has no effect with --schedule cosine",),
+    ),
+    Case(
+        "Options",
+        "`--batch 8 --ep 1` (abbreviations are not taken for options)",
+        ("train", *SAMPLE, "--batch", "8", "--ep", "1"),
+        ("unrecognized arguments", "did you mean --batch -> --batch-size, --ep -> --epochs"),
+    ),
 ]

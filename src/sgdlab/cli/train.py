@@ -226,7 +226,7 @@ def _report(args: argparse.Namespace, ds, result, save_weights, ranks: int = 1) 
 def _title(cfg: dict) -> str:
     extra = [f"{k}={cfg[k]}" for k in ("momentum", "weight_decay") if cfg.get(k)]
     extra += ["nesterov"] * bool(cfg.get("nesterov")) + ["average"] * bool(cfg.get("average"))
+    b = "N (full)" if cfg["method"] == "gd" else cfg["batch_size"]  # GD never uses batch_size
     return (
-        f"{cfg['method']} b={cfg['batch_size']} lr={cfg['lr']} {cfg.get('schedule', '')} "
-        + " ".join(extra)
+        f"{cfg['method']} b={b} lr={cfg['lr']} {cfg.get('schedule', '')} " + " ".join(extra)
     ).strip()

@@ -144,6 +144,8 @@ def train(
 
 
 def _train(asked, ck, held, data, data_dir, explicit, progress, segment, callback) -> TrainResult:
+    asked.validate()  # bad values first (the bounds that need N: once the data is loaded)
+    asked.refuse_unused(asked.non_default() if explicit is None else explicit)
     world, ckpt_dir = dist.world(), ck.checkpoint_dir
     saved, path = None, None
     if ck.resume:  # rank 0 picks the file every rank reads (None: the directory has none yet)
