@@ -69,3 +69,27 @@ def test_full_gradient_never_materializes_more_than_a_chunk(monkeypatch):
 def test_chunk_size_validated(sample):
     with pytest.raises(ValueError, match="chunk_size"):
         full_gradient(_model(), sample.train_images, sample.train_labels, chunk_size=0)
+
+
+def test_compare_steps_times_warmed_medians_and_never_ratios_a_cold_run(sample):
+    from sgdlab.steps import compare_steps
+
+    res = compare_steps(sample.train_images, sample.train_labels, batch_size=16, repeats=5)
+    for name in ("sgd", "gd"):
+        r = res[name]
+        assert r["repeats"] == 5 and r["median_seconds"] > 0 and r["cold_seconds"] > 0
+        assert "seconds" not in r  # no unlabeled time
+    want = res["gd"]["median_seconds"] / res["sgd"]["median_seconds"]
+    assert res["time_ratio_gd_over_sgd"] == want
+    with pytest.raises(ValueError, match="repeats"):
+        compare_steps(sample.train_images, sample.train_labels, repeats=0)
+
+
+def test_step_explains_a_zero_bias_gradient_and_answers_exercise_4(capsys):
+    from sgdlab.cli.main import main
+
+    assert main(["step", "--sample"]) == 0
+    out = capsys.readouterr().out
+    assert "|z.bias.grad| = 0 is no bug" in out and "classes are balanced" in out
+    assert "Exercise 4: one GD iteration costs" in out and "N/b = 62" in out
+    assert "cold run took" in out and max(len(line) for line in out.splitlines()) <= 100

@@ -30,7 +30,11 @@ def register(sub, parents) -> None:
         default="all",
         help="all (every available engine, default), a name, or names a,b",
     )
-    p.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
+    p.add_argument(
+        "--device",
+        default="auto",
+        help="cpu, cuda, cuda:N or auto (cuda when there is one; default auto, as in train)",
+    )
     p.add_argument(
         "--batch-sizes",
         type=batch_sizes,

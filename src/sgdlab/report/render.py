@@ -57,7 +57,7 @@ def render_steps(pg: Page, res: dict[str, Any], data: dict[str, Any]) -> None:
         (pg.r("row_full_after"), _f(s["full_cost_after"]), _f(g["full_cost_after"])),
         (pg.r("row_gw"), _f(s["grad_norm_weight"]), _f(g["grad_norm_weight"])),
         (pg.r("row_gb"), _f(s["grad_norm_bias"]), _f(g["grad_norm_bias"])),
-        (pg.r("row_time"), fmt_s(s["seconds"]), fmt_s(g["seconds"])),
+        (pg.r("row_time"), fmt_s(s["median_seconds"]), fmt_s(g["median_seconds"])),
     ]
     body = "".join(
         f'<tr><td>{q}</td><td class="n" dir="ltr">{esc(a)}</td>'

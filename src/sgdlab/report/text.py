@@ -71,7 +71,7 @@ EN: dict[str, str] = {
     "row_full_after": "C on the whole training set after",
     "row_gw": "`‖∂C/∂W‖` of `z.weight.grad` (`10×784`)",
     "row_gb": "`‖∂C/∂b‖` of `z.bias.grad` (`10`)",
-    "row_time": "wall time (one cold run)",
+    "row_time": "wall time (median of 20 warmed runs)",
     "ex23_caption": "∂C/∂W of each class as a 28×28 image (red: positive, the step lowers "
     "these weights; blue: negative). Top: from the 16-sample minibatch; bottom: from all N.",
     "ex4_title": "Exercise 4: the run time of one iteration of each",
@@ -239,7 +239,7 @@ HE: dict[str, str] = {
     "row_full_after": "‏C על כל סט האימון אחרי",
     "row_gw": "`‖∂C/∂W‖` של `z.weight.grad` (`10×784`)",
     "row_gb": "`‖∂C/∂b‖` של `z.bias.grad` (`10`)",
-    "row_time": "זמן ריצה (הרצה קרה אחת)",
+    "row_time": "זמן ריצה (חציון של 20 הרצות חמות)",
     "ex23_caption": "`∂C/∂W` של כל מחלקה כתמונה 28×28 (אדום: חיובי, הצעד מקטין משקלים אלה; "
     "כחול: שלילי). למעלה: מה-minibatch של 16 דגימות; למטה: מכל N הדגימות.",
     "ex4_title": "שאלה 4: זמני הריצה של איטרציה אחת בשני האלגוריתמים",
