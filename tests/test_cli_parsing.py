@@ -80,3 +80,23 @@ def test_every_option_has_help_and_lists_its_choices():
             ):
                 missing.append(f"{flag}: help does not list {list(action.choices)}")
     assert missing == []
+
+
+def test_every_save_message_has_one_form():
+    """``saved PATH (what)`` everywhere: no other phrasing in the commands' source."""
+    import re
+    from pathlib import Path
+
+    import sgdlab.cli
+
+    src = Path(sgdlab.cli.__file__).parent
+    said = []
+    for f in sorted(src.glob("*.py")):
+        text = f.read_text()
+        said += [
+            (f.name, m)
+            for m in re.findall(r'f"\\?n?(?:saved|wrote|[a-z ]+ saved to|curves drawn)[^"]*"', text)
+        ]
+    assert said, "no save message found: the pattern is stale"
+    bad = [(name, m) for name, m in said if not re.match(r'f"(\\n)?saved \{[^}]+\} \(', m)]
+    assert bad == []

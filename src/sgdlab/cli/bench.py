@@ -164,7 +164,7 @@ def format_table(result: dict[str, Any]) -> str:
     for name, why in result["skipped_engines"].items():
         lines.append(f"engine {name} skipped: {why}")
     if "plot" in result:
-        lines.append(f"\nplot saved to {result['plot']}")
+        lines.append(f"\nsaved {result['plot']} (timing figure)")
     return "\n".join(lines)
 
 

@@ -172,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
     print()
     print(format_escape(escape))
     for f in doc.get("figures", []):
-        print(f"figure: {f}")
+        print(f"saved {f} (figure)")
     return 0
 
 

@@ -281,7 +281,7 @@ def format_report(out: dict[str, Any], ds) -> str:
             "(--train-epochs 1, the default) to see part (b)."
         )
     if "plot" in out:
-        lines.append(f"saved {out['plot']}")
+        lines.append(f"saved {out['plot']} (Monte Carlo figure)")
     return "\n".join(lines)
 
 

@@ -75,5 +75,5 @@ def run(args: argparse.Namespace) -> int:
     for i, (j, c) in enumerate(zip(idx.tolist(), labels.tolist(), strict=False)):
         print(f"  {i:3d}  sample #{j:<6d} label {c}  {CLASS_NAMES[c]}")
     if args.save:
-        print(f"saved {out['saved']}")
+        print(f"saved {out['saved']} (the minibatch as an image grid)")
     return 0

@@ -100,5 +100,5 @@ def run(args: argparse.Namespace) -> int:
     for name, info in rep.sections.items():
         how = "from cache" if info["cached"] else f"computed in {info['seconds']:.1f} s"
         print(f"  {name:<12} {how}", file=sys.stderr)
-    print(f"wrote {rep.path} ({size / 1e6:.2f} MB, {args.lang}) in {seconds:.1f} s")
+    print(f"saved {rep.path} (the report, {size / 1e6:.2f} MB, {args.lang}; {seconds:.1f} s)")
     return 0

@@ -74,7 +74,7 @@ def run_sweep_cli(args: argparse.Namespace) -> int:
         f"{sweep.workers} worker(s)"
     )
     for f in doc.get("figures", []):
-        print(f"figure: {f}")
+        print(f"saved {f} (figure)")
     return 0
 
 

@@ -217,9 +217,9 @@ def _report(args: argparse.Namespace, ds, result, save_weights, ranks: int = 1) 
         )
     print(f"final test accuracy: {result.history[-1]['test_accuracy']:.2%}")
     if args.save_weights:
-        print(f"weights saved to {doc['weights']}")
+        print(f"saved {doc['weights']} (weights)")
     if args.plot:
-        print(f"curves drawn into {args.plot}")
+        print(f"saved {args.plot} (training curves)")
     return 0
 
 
