@@ -103,3 +103,15 @@ def test_accuracy_targets_on_full_data(full):
     acc = [h["test_accuracy"] for h in run.history]
     assert acc[0] >= 0.825, acc
     assert acc[4] >= 0.835, acc
+
+
+def test_momentum_with_the_default_lr_notes_the_effective_step_once(capsys):
+    from sgdlab.cli.main import main
+
+    assert main(["train", "--sample", "-q", "--epochs", "1", "--momentum", "0.9"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("effective step is lr/(1 − μ)") == 1 and "0.005/0.1 = 0.05" in err
+    assert (
+        main(["train", "--sample", "-q", "--epochs", "1", "--momentum", "0.9", "--lr", "1e-3"]) == 0
+    )
+    assert "effective step" not in capsys.readouterr().err

@@ -163,6 +163,17 @@ def _train(args: argparse.Namespace, ds, train):
     from sgdlab.config import CheckpointConfig
 
     cfg = TrainConfig(**{name: getattr(args, name) for name in CONFIG_FIELDS})
+    if cfg.momentum and "lr" not in args._explicit and not args.resume:
+        import sys
+
+        mu = cfg.momentum
+        print(
+            f"note: with --momentum {mu:g} the effective step is lr/(1 − μ) = {cfg.lr:g}/"
+            f"{1 - mu:.2g} = {cfg.lr / (1 - mu):.3g} once the momentum builds up; the default "
+            f"lr {cfg.lr:g} was tuned for plain SGD (pass --lr, e.g. {cfg.lr * (1 - mu):.2g} for "
+            "the same effective step)",
+            file=sys.stderr,
+        )
     checkpoints = CheckpointConfig(
         checkpoint_dir=args.resume or args.checkpoint_dir,
         checkpoint_every=args.checkpoint_every,
