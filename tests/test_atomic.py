@@ -274,3 +274,20 @@ def test_process_alive():
     assert atomic.process_alive(os.getpid())
     assert not atomic.process_alive(999999999)
     assert not atomic.process_alive(0) and not atomic.process_alive(-1)
+
+
+def test_temporaries_of_sgdlab_0_1_are_cleaned_too(tmp_path):
+    """0.1 named them ``.NAME.PID.tmp`` (e.g. the report's ``.bench-….json.PID.tmp``)."""
+    dead = 999999999
+    old = tmp_path / f".bench-0123abcd.json.{dead}.tmp"
+    old.write_text("half")
+    digits = tmp_path / f".x.json.{os.getpid()}.{dead}.tmp"  # a new name, all-digit random part
+    digits.write_text("being written")
+    with atomic._lock:
+        atomic._writing.add(os.path.abspath(digits))
+    try:
+        assert atomic.remove_stale_temporaries(tmp_path) == [old]
+    finally:
+        with atomic._lock:
+            atomic._writing.discard(os.path.abspath(digits))
+    assert digits.exists()

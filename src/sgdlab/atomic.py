@@ -207,8 +207,13 @@ def _fsync_directory(directory: Path) -> None:
 def temporary_pattern(target: str = r".+", suffix: str = ".tmp") -> re.Pattern[str]:
     """Regex of the temporaries :func:`atomic_file` names for targets matching ``target`` (a
     regex) with ``suffix``; group ``pid`` is the writer's process id."""
-    return re.compile(
-        rf"^\.(?:{target})\.(?P<pid>\d+)\.[A-Za-z0-9_]+{re.escape(suffix)}$", re.DOTALL
+    sfx = re.escape(suffix)
+    return re.compile(  # sgdlab 0.1 wrote ``.NAME.PID.tmp`` (no random part): those too, where
+        # NAME does not end in a digit (so a new name whose random part is all digits never
+        # passes for an old one with another pid)
+        rf"^\.(?:{target})\.(?P<pid>\d+)\.[A-Za-z0-9_]+{sfx}$"
+        rf"|^\.(?:{target})(?<![0-9])\.(?P<old_pid>\d+){sfx}$",
+        re.DOTALL,
     )
 
 
@@ -238,7 +243,7 @@ def stale_temporaries(
     directory: str | os.PathLike[str], pattern: re.Pattern[str] | None = None
 ) -> list[Path]:
     """Temporaries in ``directory`` whose writer is gone, sorted. ``pattern`` (default
-    :func:`temporary_pattern`) picks the names and has a group ``pid``."""
+    :func:`temporary_pattern`) picks the names and has a group ``pid`` (or ``old_pid``)."""
     pattern = pattern or temporary_pattern()
     d = Path(directory)
     try:
@@ -248,7 +253,7 @@ def stale_temporaries(
     out = []
     for p in entries:
         m = pattern.match(p.name)
-        if m and _writer_gone(p, int(m.group("pid"))):
+        if m and _writer_gone(p, int(m.group("pid") or m.group("old_pid"))):
             out.append(p)
     return sorted(out)
 
