@@ -362,14 +362,6 @@ def _slope(points: list[tuple[float, float]]) -> float | None:
 def _bar(enabled: bool, total: int):
     if not enabled:
         return None
-    from tqdm.auto import tqdm
+    from sgdlab.progress import bar
 
-    # disable=None: no bar when stderr is not a terminal
-    return tqdm(
-        total=total,
-        unit="minibatch",
-        desc="monte carlo",
-        leave=False,
-        dynamic_ncols=True,
-        disable=None,
-    )
+    return bar(total=total, unit="minibatch", desc="monte carlo")

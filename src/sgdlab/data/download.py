@@ -32,7 +32,6 @@ import http.client
 import logging
 import os
 import re
-import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -361,9 +360,9 @@ def _copy_body(r, out, *, stop_at: float, progress: bool, name: str) -> None:
 def _bar(progress: bool, total: int | None, name: str):
     if not progress:
         return None
-    from tqdm.auto import tqdm
+    from sgdlab.progress import bar
 
-    return tqdm(total=total, unit="B", unit_scale=True, desc=name, leave=False, file=sys.stderr)
+    return bar(total=total, unit="B", unit_scale=True, desc=name)
 
 
 def _headers() -> dict[str, str]:

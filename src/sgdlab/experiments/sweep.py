@@ -180,9 +180,9 @@ def _run_pool(todo, data, cache, workers, done, runner) -> None:
 def _bar(enabled: bool, total: int, initial: int, desc: str):
     if not enabled:
         return None
-    from tqdm.auto import tqdm
+    from sgdlab.progress import bar
 
-    return tqdm(total=total, initial=initial, unit="run", desc=desc, dynamic_ncols=True)
+    return bar(total=total, initial=initial, unit="run", desc=desc)
 
 
 def check_workers(workers: int | None) -> int:

@@ -363,6 +363,6 @@ def _check_int(what: str, v: Any, lo: int) -> int:
 def _bar(enabled: bool, total: int):
     if not enabled:
         return None
-    from tqdm.auto import tqdm
+    from sgdlab.progress import bar
 
-    return tqdm(total=total, unit="figure", desc="bench", leave=False, dynamic_ncols=True)
+    return bar(total=total, unit="figure", desc="bench")

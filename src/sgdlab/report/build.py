@@ -159,8 +159,8 @@ def build_report(
     cache, :func:`sgdlab.paths.experiment_cache_dir`; with an explicit ``cache_dir``, to
     ``cache_dir/experiments``); ``use_cache=False`` neither reads nor
     writes the report's cache; ``fresh=True`` recomputes its sections and overwrites them (the
-    study's passes stay cached: delete them to retrain). ``progress``: a tqdm
-    bar over the sections on stderr.
+    study's passes stay cached: delete them to retrain). ``progress``: progress over the
+    sections on stderr (:mod:`sgdlab.progress`).
     """
     from sgdlab.report.render import render
 
@@ -226,6 +226,6 @@ def write_report(path: str | os.PathLike, ds: FashionMNIST, **kwargs: Any) -> Re
 def _bar(enabled: bool, total: int):
     if not enabled:
         return None
-    from tqdm.auto import tqdm
+    from sgdlab.progress import bar
 
-    return tqdm(total=total, unit="section", desc="report", leave=False, dynamic_ncols=True)
+    return bar(total=total, unit="section", desc="report")

@@ -378,13 +378,6 @@ def _warn(msg: str) -> None:
 def _progress(enabled: bool, total: int, initial: int):
     if not enabled:
         return None
-    from tqdm.auto import tqdm
+    from sgdlab.progress import bar
 
-    return tqdm(
-        total=total,
-        initial=initial,
-        unit="step",
-        desc="training",
-        leave=False,
-        dynamic_ncols=True,
-    )
+    return bar(total=total, initial=initial, unit="step", desc="training")
