@@ -17,6 +17,7 @@ _LAZY = {
     "TrainConfig": "sgdlab.config",
     "CLASS_NAMES": "sgdlab.data",
     "load_fashion_mnist": "sgdlab.data",
+    "load_model": "sgdlab.inference",
     "SoftmaxRegression": "sgdlab.model",
     "cost": "sgdlab.model",
     "MinibatchSampler": "sgdlab.sampler",
@@ -29,6 +30,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, eagerly
     from sgdlab.analysis.noise_scale import gradient_noise_scale
     from sgdlab.config import TrainConfig
     from sgdlab.data import CLASS_NAMES, load_fashion_mnist
+    from sgdlab.inference import load_model
     from sgdlab.model import SoftmaxRegression, cost
     from sgdlab.sampler import MinibatchSampler
     from sgdlab.steps import gd_step, sgd_step
@@ -51,6 +53,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "CLASS_NAMES",
     "load_fashion_mnist",
+    "load_model",
     "SoftmaxRegression",
     "cost",
     "MinibatchSampler",

@@ -119,10 +119,18 @@ class FashionMNIST:
 
 
 @functools.cache
-def _affine_cpu() -> tuple[torch.Tensor, torch.Tensor]:
+def pixel_stats() -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The shipped per-pixel ``(mean, std)`` of the 60,000 training images, in [0,1] units,
+    784 floats each (std not yet floored at :data:`STD_FLOOR`)."""
     stats = json.loads((resources.files("sgdlab.data") / "pixel_stats.json").read_text())
-    mean = torch.tensor(stats["mean"], dtype=torch.float64)
-    std = torch.tensor(stats["std"], dtype=torch.float64).clamp_min(STD_FLOOR)
+    return tuple(stats["mean"]), tuple(stats["std"])
+
+
+@functools.cache
+def _affine_cpu() -> tuple[torch.Tensor, torch.Tensor]:
+    mean_, std_ = pixel_stats()
+    mean = torch.tensor(mean_, dtype=torch.float64)
+    std = torch.tensor(std_, dtype=torch.float64).clamp_min(STD_FLOOR)
     return (1.0 / (255.0 * std)).float(), (-mean / std).float()
 
 

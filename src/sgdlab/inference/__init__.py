@@ -1,0 +1,6 @@
+"""After training: a saved model that carries its preprocessing (:func:`load_model`), and
+``sgdlab evaluate``'s numbers (:mod:`sgdlab.inference.evaluate`)."""
+
+from sgdlab.inference.loading import FashionClassifier, load_model
+
+__all__ = ["FashionClassifier", "load_model"]
