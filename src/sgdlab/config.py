@@ -204,10 +204,10 @@ class TrainConfig:
         for name in sorted(set(given) & set(used_by)):
             field_, value, why = used_by[name]
             if getattr(self, field_) != value:
-                flag, other = _flag(name), _flag(field_)
+                flag_, other = flag(name), flag(field_)
                 raise ConfigError(
-                    f"{flag} has no effect with {other} {getattr(self, field_)} ({why}); "
-                    f"drop {flag}, or use {other} {value}"
+                    f"{flag_} has no effect with {other} {getattr(self, field_)} ({why}); "
+                    f"drop {flag_}, or use {other} {value}"
                 )
         if "validation_seed" in set(given) and not self.validation:
             raise ConfigError(
@@ -315,6 +315,6 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return dev
 
 
-def _flag(name: str) -> str:
+def flag(name: str) -> str:
     """The command-line form of a field: ``batch_size`` -> ``--batch-size``."""
     return "--" + name.replace("_", "-")

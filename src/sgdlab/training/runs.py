@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from sgdlab import atomic
+from sgdlab.config import flag
 from sgdlab.errors import CheckpointError
 from sgdlab.training import checkpoint
 
@@ -110,7 +111,7 @@ def reconcile(
         if name == "epochs":
             cfg["epochs"] = _extend(saved, want, done_epochs)
             continue
-        conflicts.append(f"{_flag(name)} {_show(want)} (the checkpoint has {_show(have)})")
+        conflicts.append(f"{flag(name)} {_show(want)} (the checkpoint has {_show(have)})")
     if conflicts:
         raise CheckpointError(
             "resuming a run with other options would not continue the same run: "
@@ -145,10 +146,6 @@ def _extend(saved: Mapping[str, Any], epochs: int, done: int) -> int:
 
 def _show(value: Any) -> str:
     return repr(value) if isinstance(value, str) else str(value)
-
-
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
 
 
 #: Engines whose steps are torch operations: their bits depend on torch's thread count (its
