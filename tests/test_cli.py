@@ -86,7 +86,7 @@ def test_train_table_is_readable(capsys):
         (["train", "--lr", "-1"], "--lr"),
         (["train", "--epochs", "x"], "--epochs"),
         (["train", "--bogus"], "unrecognized"),
-        (["train", "--sample", "--engine", "warp"], "unknown engine"),
+        (["train", "--sample", "--engine", "warp"], "invalid choice: 'warp'"),
         (["train", "--data-dir", "/nonexistent/sgdlab"], "does not exist"),
         (["train", "--sample", "--save-weights", "w.txt"], ".safetensors or .pt"),
     ],

@@ -62,13 +62,50 @@ def test_abbreviations_are_refused_with_a_suggestion(argv, said, capsys):
     assert f"did you mean {said}?" in err
 
 
-def test_every_option_has_help_and_lists_its_choices():
+def _parsers():
+    """(name, parser) for the top level and every subcommand, as ``main`` builds them."""
     from sgdlab.cli.main import build_parser
 
     parser = build_parser()
     subs = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    return [("sgdlab", parser), *subs.choices.items()]
+
+
+def test_every_parser_refuses_abbreviations():
+    from sgdlab.cli.common import common_parent
+
+    parsers = _parsers()
+    assert [n for n, _ in parsers[1:]] == list(COMMANDS)
+    assert [n for n, p in [*parsers, ("common", common_parent())] if p.allow_abbrev] == []
+
+
+def test_an_unknown_engine_is_refused_while_parsing():
+    """--engine has choices (config.ENGINES, the engines' registry plus auto): refused before
+    torch or the data are loaded, in argparse's words."""
+    code = (
+        "import sys\n"
+        "from sgdlab.cli.main import main\n"
+        "try:\n"
+        "    main(['train', '--sample', '--engine', 'warp'])\n"
+        "except SystemExit as e:\n"
+        "    print(e.code, 'torch' in sys.modules)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.stdout.split() == ["2", "False"], r.stderr
+    assert r.stderr.startswith("sgdlab train: error: argument --engine: invalid choice: 'warp'")
+    assert r.stderr.count("\n") == 1
+
+
+def test_engine_choices_are_the_registry():
+    from sgdlab import engines
+    from sgdlab.config import ENGINES
+
+    assert list(ENGINES) == ["auto", *engines.engine_names()]
+
+
+def test_every_option_has_help_and_lists_its_choices():
     missing = []
-    for name, sub in subs.choices.items():
+    for name, sub in _parsers():
         for action in sub._actions:
             if not action.option_strings or action.help == "==SUPPRESS==":
                 continue

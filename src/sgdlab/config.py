@@ -41,6 +41,9 @@ from sgdlab.values import (
 
 METHODS = ("sgd", "gd")
 INITS = ("zeros", "uniform")
+#: ``--engine``: auto, then the names of :data:`sgdlab.engines._REGISTRY` (kept here, torch-free,
+#: so that parsing refuses an unknown engine at once; a test keeps the two equal)
+ENGINES = ("auto", "reference", "fast", "torch")
 
 #: The command line's option groups (``metadata["group"]``), in the order ``--help`` shows them.
 GROUPS = {
@@ -84,7 +87,9 @@ class TrainConfig:
         "sgd", "sgd: minibatch steps; gd: one full-gradient step per epoch", choices=METHODS
     )
     engine: str = option(
-        "auto", "reference (autograd), fast (numba, CPU) or torch; auto picks the fastest"
+        "auto",
+        "reference (autograd), fast (numba, CPU) or torch; auto picks the fastest",
+        choices=ENGINES,
     )
     device: str = option("auto", "cpu, cuda, cuda:N or auto (cuda when there is one)")
     init: str = option(

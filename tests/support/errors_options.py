@@ -137,7 +137,7 @@ OPTION_CASES: list[Case] = [
         "Options",
         "unknown engine",
         ("train", *SAMPLE, "--engine", "warp"),
-        ("unknown engine", "warp"),
+        ("--engine", "invalid choice", "warp"),
     ),
     Case(
         "Options",

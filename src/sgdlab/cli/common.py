@@ -46,7 +46,7 @@ def writable_file(text: str, suffixes: tuple[str, ...]) -> str:
 
 
 def common_parent() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(add_help=False)
+    p = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     g = p.add_argument_group("common options")
     g.add_argument(
         "--seed",
