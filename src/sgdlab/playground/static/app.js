@@ -139,7 +139,7 @@ function listen(run) {
       setStatus(run, "done", { sec: last ? last.seconds.toFixed(2) : "0" });
       if (run === state.current && last) {
         const el = $("[data-metric=test_accuracy]");
-        el.textContent = `${(100 * last.test_accuracy).toFixed(2)} %`;
+        el.textContent = `${(100 * last.test_accuracy).toFixed(2)}%`;
         el.dataset.value = String(last.test_accuracy);
         el.dataset.run = run.id;
       }

@@ -39,9 +39,12 @@ const Plots = {
       acc.push({ ...common, y: h.map((r) => r.train_accuracy), name: `${run.label} · ${t("train_set")}`, line: line("solid") });
       acc.push({ ...common, y: h.map((r) => r[held + "_accuracy"]), name: `${run.label} · ${heldName}`, line: line("dot") });
     }
-    const xt = { title: { text: t("x_" + (xkey === "epoch" ? "epoch" : xkey)) }, automargin: true };
-    Plotly.react("plot-cost", cost, baseLayout(t("cost"), { xaxis: xt, title: { text: t("cost"), font: { size: 13 } } }), PLOT_CONFIG);
-    Plotly.react("plot-accuracy", acc, baseLayout(t("accuracy"), { xaxis: xt, title: { text: t("accuracy"), font: { size: 13 } }, yaxis: { tickformat: ".0%", automargin: true } }), PLOT_CONFIG);
+    const xt = { title: { text: t("x_" + xkey) }, automargin: true };
+    if (xkey === "epoch" && Math.max(0, ...runs.map((r) => r.history.length)) <= 12) xt.dtick = 1;
+    const one = runs.length <= 1;  // several runs: the page's legend names them (colours)
+    const title = (key) => ({ text: `${t(key)} · ${t("line_styles")}`, font: { size: 13 } });
+    Plotly.react("plot-cost", cost, baseLayout(t("cost"), { xaxis: xt, title: title("cost"), showlegend: one }), PLOT_CONFIG);
+    Plotly.react("plot-accuracy", acc, baseLayout(t("accuracy"), { xaxis: xt, title: title("accuracy"), showlegend: one, yaxis: { tickformat: ".1%", automargin: true } }), PLOT_CONFIG);
   },
 
   // the latest run's minibatch costs (dots) over the exact train C at each epoch's end
