@@ -239,7 +239,7 @@ async def _stream(request: Request, run: Run, manager: RunManager, hub: _Hub):
                 conf_v = run.confusion_version
                 out.append(_sse("confusion", {"step": conf_v, **run.confusion}))
             out.extend(_sse(kind, data) for kind, data in new)
-            if finished and sent == len(run.events):
+            if finished and sent >= len(run.events):
                 out.append(_sse("done", {"status": run.status, "error": run.error}))
             if out:
                 yield "".join(out)

@@ -13,7 +13,8 @@ A run publishes, as it trains (read by the server's event streams, woken through
 one engine call), ``epoch`` (the history record: one per evaluation point)), and the latest
 ``weights`` and ``confusion`` snapshots (replaced, not accumulated). Memory is bounded: at most
 ``max_pending`` runs queued or running (more: :class:`Busy`), at most ``keep`` finished runs
-kept (the oldest dropped), and each run's step costs thinned to about :data:`MAX_DOTS` points.
+kept (the oldest dropped; all but the newest :data:`FULL_EVENTS` without their step costs and
+snapshots), and each run's step costs thinned to about :data:`MAX_DOTS` points.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ from sgdlab.playground.schema import steps_per_epoch
 STATUSES = ("queued", "running", "done", "cancelled", "failed")
 #: Minibatch-cost points sent per run (longer runs send every k-th step).
 MAX_DOTS = 20_000
+#: Finished runs that keep every event for late event streams (older ones: epochs only).
+FULL_EVENTS = 16
 #: Seconds between weight snapshots within an epoch (every epoch's end is sent too).
 SNAPSHOT_SECONDS = 0.2
 
@@ -68,6 +71,7 @@ class Run:
     result: Any = None  # the TrainResult once done
     created: float = field(default_factory=time.time)
     cancel: threading.Event = field(default_factory=threading.Event)
+    trimmed: bool = False  # step costs and snapshots dropped (an old finished run)
 
     @property
     def finished(self) -> bool:
@@ -95,7 +99,7 @@ class RunManager:
         workers: int | None = None,
         threads: int | None = None,
         max_pending: int = 32,
-        keep: int = 200,
+        keep: int = 1000,
         notify: Callable[[Run], None] | None = None,
     ) -> None:
         self.data, self.n = data, int(data.train_images.shape[0])
@@ -170,9 +174,16 @@ class RunManager:
         self._queue_changed()
 
     def _forget_old(self) -> None:
-        done = [r for r in self.runs.values() if r.finished]
-        for r in done[: max(0, len(done) - self.keep)]:  # dicts keep insertion order
+        """Bound memory: keep ``keep`` finished runs (status, config, history, final weights);
+        only the newest :data:`FULL_EVENTS` of them keep their step costs and snapshots."""
+        done = [r for r in self.runs.values() if r.finished]  # dicts keep insertion order
+        for r in done[: max(0, len(done) - self.keep)]:
             del self.runs[r.id]
+        for r in done[: max(0, len(done) - FULL_EVENTS)]:
+            if not r.trimmed:
+                r.events = [e for e in r.events if e[0] != "steps"]
+                r.weights = r.confusion = None
+                r.trimmed = True
 
     def _queue_changed(self) -> None:
         for r in list(self.queue):
@@ -197,6 +208,8 @@ class RunManager:
                 run.status = "running"
             self._queue_changed()
             self._train(run)
+            with self.lock:
+                self._forget_old()
             self.notify(run)
 
     def _train(self, run: Run) -> None:
