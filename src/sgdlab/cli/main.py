@@ -17,7 +17,16 @@ import threading
 from sgdlab.errors import DistributedError, SgdlabError, TrainingInterrupted
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("minibatch", "step", "train", "bench", "likelihood", "experiment", "report")
+COMMANDS = (
+    "minibatch",
+    "step",
+    "train",
+    "bench",
+    "likelihood",
+    "experiment",
+    "report",
+    "playground",
+)
 
 
 class _Parser(argparse.ArgumentParser):

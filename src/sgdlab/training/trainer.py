@@ -49,6 +49,8 @@ __all__ = ["train", "TrainResult"]
 
 #: Called with each epoch's history record as soon as it is complete (an evaluation point).
 EpochCallback = Callable[[dict[str, Any]], None]
+#: Called after each engine call with the core and that stretch's minibatch costs (float64, (k,)).
+StretchCallback = Callable[[Core, torch.Tensor], None]
 
 
 @dataclass
@@ -89,6 +91,7 @@ def train(
     progress: bool = True,
     segment: int | None = None,
     callback: EpochCallback | None = None,
+    on_stretch: StretchCallback | None = None,
     **options: Any,
 ) -> TrainResult:
     """Train the chapter's classifier as ``cfg`` says; returns a :class:`TrainResult`.
@@ -103,7 +106,9 @@ def train(
     bar are outside it), ``mean_minibatch_cost``, ``order_sha256`` (of the epoch's minibatch
     order), then the exact ``train_cost`` (C on all N training samples), ``train_accuracy``,
     ``test_cost``, ``test_accuracy`` and, with ``validation``, ``val_cost``, ``val_accuracy``;
-    ``callback`` (if given) gets each record as soon as it is complete.
+    ``callback`` (if given) gets each record as soon as it is complete; ``on_stretch`` (if
+    given) gets the :class:`Core` and each engine call's minibatch costs (read-only; an
+    exception raised by either stops the run and propagates).
 
     The update is ``torch.optim.SGD(lr=, momentum=, nesterov=, weight_decay=)`` with dampening
     0 (see :mod:`sgdlab.optim`); the step size of global step t follows ``schedule``
@@ -140,10 +145,11 @@ def train(
     """
     asked, ck = _configs(cfg, checkpoints, options)
     with contextlib.ExitStack() as held:  # the checkpoint directory's lock, for the whole run
-        return _train(asked, ck, held, data, data_dir, explicit, progress, segment, callback)
+        hooks = (callback, on_stretch)
+        return _train(asked, ck, held, data, data_dir, explicit, progress, segment, hooks)
 
 
-def _train(asked, ck, held, data, data_dir, explicit, progress, segment, callback) -> TrainResult:
+def _train(asked, ck, held, data, data_dir, explicit, progress, segment, hooks) -> TrainResult:
     asked.validate()  # bad values first (the bounds that need N: once the data is loaded)
     asked.refuse_unused(asked.non_default() if explicit is None else explicit)
     world, ckpt_dir = dist.world(), ck.checkpoint_dir
@@ -190,7 +196,7 @@ def _train(asked, ck, held, data, data_dir, explicit, progress, segment, callbac
         runs.refuse_used_dir(ckpt_dir)
     if ckpt_dir is not None and world.is_main:
         runs.remove_stale_temporaries(ckpt_dir)
-    loop = _Loop(Core(cfg, eng, n=n, device=dev, world=world), ds, val, ck, data_info, callback)
+    loop = _Loop(Core(cfg, eng, n=n, device=dev, world=world), ds, val, ck, data_info, hooks)
     if saved is not None:
         spe = loop.core.steps_per_epoch
         state_check.check(saved, cfg=cfg, n=n, steps_per_epoch=spe, path=path)
@@ -258,9 +264,9 @@ def _saved_config(saved: dict[str, Any]) -> dict[str, Any]:
 class _Loop:
     """Epochs of a :class:`Core`: evaluation, history, checkpoints, signals, progress."""
 
-    def __init__(self, core: Core, ds, val, ck: CheckpointConfig, data_info, callback) -> None:
+    def __init__(self, core: Core, ds, val, ck: CheckpointConfig, data_info, hooks) -> None:
         self.core, self.cfg, self.ds, self.val = core, core.cfg, ds, val
-        self.ck, self.data_info, self.callback = ck, data_info, callback
+        self.ck, self.data_info, (self.callback, self.on_stretch) = ck, data_info, hooks
         self.history: list[dict[str, Any]] = []
         self.last_checkpoint: Path | None = None
         self.world = core.world
@@ -307,6 +313,8 @@ class _Loop:
                 if isinstance(every, int):  # stop on checkpoint boundaries (global steps)
                     k = min(k, every - core.step % every)
                 c = core.advance(k)
+                if self.on_stretch is not None:
+                    self.on_stretch(core, c)
                 if cfg.method == "sgd":
                     segment.record(len(c), core.last_seconds)
                 if bar is not None:
