@@ -55,3 +55,15 @@ def test_validation_size_out_of_range(sample, v):
 def test_batch_size_checked_against_the_remaining_samples(sample):
     with pytest.raises(ConfigError, match=r"1\.\.900"):
         train(data=sample, progress=False, validation=100, batch_size=901)
+
+
+def test_standardized_split_is_to_float_bit_for_bit_and_computed_once(sample):
+    from sgdlab.data.fashion import to_float
+
+    ds, _, _ = hold_out(sample, 100, seed=0)
+    for name in ("train", "test"):
+        images = ds.split(name)[0]
+        x = ds.standardized(name)
+        assert x.dtype == torch.float32 and x.shape == (images.shape[0], 784)
+        assert torch.equal(x, to_float(images))
+        assert ds.standardized(name) is x  # cached on the data set

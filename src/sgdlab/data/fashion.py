@@ -105,6 +105,21 @@ class FashionMNIST:
             return self.train_images, self.train_labels
         return self.test_images, self.test_labels
 
+    def standardized(self, name: str) -> torch.Tensor:
+        """Split ``name`` as :func:`to_float` makes it, float32 (N,784), computed once per data set.
+
+        Evaluation reads it every epoch instead of converting the uint8 images again (the same
+        two roundings, so the same bits); 188 MB for the 60,000 training images.
+        """
+        cache = self.__dict__.setdefault("_standardized", {})  # frozen: no attribute assignment
+        if name not in cache:
+            images = self.split(name)[0]
+            out = torch.empty((images.shape[0], 784), dtype=torch.float32)
+            for i in range(0, images.shape[0], 8192):
+                out[i : i + 8192] = to_float(images[i : i + 8192])
+            cache[name] = out
+        return cache[name]
+
     def provenance(self) -> dict[str, Any]:
         """Where the data came from, as recorded in every output (key ``data``): the source
         directory (or "bundled sample"), whether it is the sample, the split sizes and the

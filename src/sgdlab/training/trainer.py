@@ -351,8 +351,11 @@ class _Loop:
         ds, core = self.ds, self.core
         model = core.result_model()
         rec = core.end_epoch()
-        train_cost, train_acc = core.dp.evaluate(model, ds.train_images, ds.train_labels)
-        test_cost, test_acc = core.dp.evaluate(model, ds.test_images, ds.test_labels)
+        on_cpu = core.device.type == "cpu"  # standardized once per data set, not every epoch
+        train_x = ds.standardized("train") if on_cpu else ds.train_images
+        test_x = ds.standardized("test") if on_cpu else ds.test_images
+        train_cost, train_acc = core.dp.evaluate(model, train_x, ds.train_labels)
+        test_cost, test_acc = core.dp.evaluate(model, test_x, ds.test_labels)
         rec.update(
             train_cost=train_cost,
             train_accuracy=train_acc,
