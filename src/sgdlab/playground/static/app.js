@@ -2,7 +2,10 @@
 // the sgdlab train option's long name; the body is those names as --config keys.
 "use strict";
 const MAX_RUNS = 6;
-const state = { meta: null, runs: [], current: null, colorIndex: 0, pendingDots: null, frame: 0 };
+const state = { meta: null, runs: [], current: null, colorIndex: 0, pendingDots: null, frame: 0, frameDelayed: false, lastDraw: 0 };
+// While a run trains, redraw at most every MIN_FRAME_MS: each plotly redraw costs tens of ms of
+// the same cores the training uses. The first points and the finished run are drawn at once.
+const MIN_FRAME_MS = 250;
 window.__sgdlab = { marks: {}, state };  // for tests and the latency benchmark
 
 const $ = (sel) => document.querySelector(sel);
@@ -152,18 +155,29 @@ function listen(run) {
   es.onerror = () => { if (run.source === es && run.status !== "done") { es.close(); run.source = null; } };
 }
 
-// draw at most once per frame, whatever arrived since the last one
+// draw whatever arrived since the last drawing, in the next frame (throttled while training)
 function schedule() {
-  if (!state.frame) state.frame = requestAnimationFrame(draw);
+  const run = state.current;
+  const urgent = !run || run.finished || !run.drawn;
+  if (state.frame && !(urgent && state.frameDelayed)) return;
+  if (state.frame) clearTimeout(state.frame);
+  const wait = urgent ? 0 : Math.max(0, state.lastDraw + MIN_FRAME_MS - performance.now());
+  state.frameDelayed = wait > 0;
+  state.frame = setTimeout(() => requestAnimationFrame(draw), wait);
 }
 
 async function draw() {
   state.frame = 0;
+  state.frameDelayed = false;
+  state.lastDraw = performance.now();
   const run = state.current, marks = window.__sgdlab.marks;
   const p = state.pendingDots;
   state.pendingDots = null;
   const jobs = [];
-  if (p && p.steps.length) jobs.push(Plots.extendDots(p.steps, p.costs));
+  if (p && p.steps.length) {
+    jobs.push(Plots.extendDots(p.steps, p.costs));
+    if (run) run.drawn = true;
+  }
   if (state.runs.some((r) => r.dirty)) {
     state.runs.forEach((r) => { r.dirty = false; });
     jobs.push(Plots.curves(state.runs, $("#xaxis").value));

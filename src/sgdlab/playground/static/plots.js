@@ -2,16 +2,19 @@
 // an HTML table for the confusion matrix. No state of its own beyond the plot elements.
 "use strict";
 const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf"];
+// plotly draws SVG text left to right: a Hebrew label is wrapped in a right-to-left embedding
+// (U+202B ... U+202C) so that its Latin words (minibatch, epochs) stay where Hebrew puts them
+const tp = (key) => (document.documentElement.lang === "he" ? `\u202B${t(key)}\u202C` : t(key));
 const PLOT_CONFIG = { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
 
 function baseLayout(ytitle, extra) {
   return Object.assign({
-    margin: { l: 52, r: 12, t: 30, b: 40 },
+    margin: { l: 58, r: 12, t: 30, b: 44 },
     height: 300,
     font: { size: 12 },
     legend: { orientation: "h", y: -0.25, font: { size: 11 } },
-    yaxis: { title: { text: ytitle }, automargin: true },
-    xaxis: { automargin: true },
+    yaxis: { title: { text: ytitle } },
+    xaxis: {},
     paper_bgcolor: "rgba(0,0,0,0)",
     uirevision: "keep",
   }, extra || {});
@@ -31,20 +34,20 @@ const Plots = {
     for (const run of runs) {
       const h = run.history, x = h.map((r) => r[xkey]);
       const held = h.length && "val_cost" in h[0] ? "val" : "test";
-      const heldName = t(held === "val" ? "val_set" : "test_set");
+      const heldName = tp(held === "val" ? "val_set" : "test_set");
       const line = (dash) => ({ color: run.color, dash, width: 2 });
       const common = { x, mode: "lines+markers", marker: { size: 5, color: run.color } };
-      cost.push({ ...common, y: h.map((r) => r.train_cost), name: `${run.label} · ${t("train_set")}`, line: line("solid") });
+      cost.push({ ...common, y: h.map((r) => r.train_cost), name: `${run.label} · ${tp("train_set")}`, line: line("solid") });
       cost.push({ ...common, y: h.map((r) => r[held + "_cost"]), name: `${run.label} · ${heldName}`, line: line("dot") });
-      acc.push({ ...common, y: h.map((r) => r.train_accuracy), name: `${run.label} · ${t("train_set")}`, line: line("solid") });
+      acc.push({ ...common, y: h.map((r) => r.train_accuracy), name: `${run.label} · ${tp("train_set")}`, line: line("solid") });
       acc.push({ ...common, y: h.map((r) => r[held + "_accuracy"]), name: `${run.label} · ${heldName}`, line: line("dot") });
     }
-    const xt = { title: { text: t("x_" + xkey) }, automargin: true };
+    const xt = { title: { text: tp("x_" + xkey) } };
     if (xkey === "epoch" && Math.max(0, ...runs.map((r) => r.history.length)) <= 12) xt.dtick = 1;
     const one = runs.length <= 1;  // several runs: the page's legend names them (colours)
-    const title = (key) => ({ text: `${t(key)} · ${t("line_styles")}`, font: { size: 13 } });
-    Plotly.react("plot-cost", cost, baseLayout(t("cost"), { xaxis: xt, title: title("cost"), showlegend: one }), PLOT_CONFIG);
-    Plotly.react("plot-accuracy", acc, baseLayout(t("accuracy"), { xaxis: xt, title: title("accuracy"), showlegend: one, yaxis: { tickformat: ".1%", automargin: true } }), PLOT_CONFIG);
+    const title = (key) => ({ text: `${tp(key)} · ${tp("line_styles")}`, font: { size: 13 } });
+    Plotly.react("plot-cost", cost, baseLayout(tp("cost"), { xaxis: xt, title: title("cost"), showlegend: one }), PLOT_CONFIG);
+    Plotly.react("plot-accuracy", acc, baseLayout(tp("accuracy"), { xaxis: xt, title: title("accuracy"), showlegend: one, yaxis: { tickformat: ".1%" } }), PLOT_CONFIG);
   },
 
   // the latest run's minibatch costs (dots) over the exact train C at each epoch's end
@@ -52,11 +55,11 @@ const Plots = {
     const color = run ? run.color : COLORS[0];
     const data = [
       { x: run ? run.dotSteps.slice() : [], y: run ? run.dotCosts.slice() : [], type: "scattergl", mode: "markers",
-        marker: { size: 3, color, opacity: 0.35 }, name: t("minibatch_cost") },
+        marker: { size: 3, color, opacity: 0.35 }, name: tp("minibatch_cost") },
       { x: run ? run.history.map((r) => r.steps) : [], y: run ? run.history.map((r) => r.train_cost) : [],
-        mode: "lines+markers", line: { color: "#000", width: 2 }, name: t("exact_train") },
+        mode: "lines+markers", line: { color: "#000", width: 2 }, name: tp("exact_train") },
     ];
-    const layout = baseLayout(t("cost"), { title: { text: t("noise"), font: { size: 13 } }, xaxis: { title: { text: t("x_steps") }, automargin: true }, yaxis: { range: [0, 2.5], title: { text: t("cost") } } });
+    const layout = baseLayout(tp("cost"), { title: { text: tp("noise"), font: { size: 13 } }, xaxis: { title: { text: tp("x_steps") } }, yaxis: { range: [0, 2.5], title: { text: tp("cost") } } });
     return Plotly.react("plot-noise", data, layout, PLOT_CONFIG);
   },
 
