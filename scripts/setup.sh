@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up sgdlab on a fresh machine; safe to run again (it only installs what is missing).
-#   bash scripts/setup.sh         -> .venv with sgdlab and its dependencies
+#   bash scripts/setup.sh         -> .venv with sgdlab, its dependencies and the playground extra
 #   bash scripts/setup.sh --dev   -> the same plus the test tools (pytest, hypothesis, ruff, sklearn,
 #                                    playwright, nbclient, ipykernel) and Debian's chromium for the
 #                                    browser test (never `playwright install`: it downloads browsers)
@@ -9,8 +9,8 @@
 # installed; otherwise sgdlab downloads it from the official mirrors on first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-extra=""
-[ "${1:-}" = "--dev" ] && extra="[dev]"
+extra="[playground]"  # sgdlab playground's web server and plotly.js (no CDN: all local)
+[ "${1:-}" = "--dev" ] && extra="[playground,dev]"
 PY="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
@@ -42,7 +42,7 @@ debian=/usr/share/datasets/fashion-mnist
 if [ ! -f "$debian/train-images-idx3-ubyte.gz" ]; then
   apt_install dataset-fashion-mnist "sgdlab will download Fashion-MNIST on first use"
 fi
-if [ -n "$extra" ] && ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then
+if [ "$extra" = "[playground,dev]" ] && ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then
   apt_install chromium "the browser test of sgdlab report will be skipped (no chromium)"
 fi
 echo "setup: ready ($(.venv/bin/python -c 'import sgdlab, torch; print("sgdlab", sgdlab.__version__, "torch", torch.__version__)'))" >&2
