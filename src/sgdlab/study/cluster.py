@@ -239,6 +239,21 @@ class Cluster:
                     thing.close()
         self.client = self._local = None
 
+    def _close_quietly(self) -> None:
+        """Close after losing the scheduler, without the client's tracebacks on stderr (the
+        error says what happened)."""
+        import logging
+
+        logs = [logging.getLogger(n) for n in ("distributed", "distributed.client")]
+        old = [log.level for log in logs]
+        for log in logs:
+            log.setLevel(logging.CRITICAL)
+        try:
+            self.close()
+        finally:
+            for log, level in zip(logs, old, strict=True):
+                log.setLevel(level)
+
     def run(
         self,
         todo: list[Any],
@@ -267,13 +282,16 @@ class Cluster:
                     continue
                 raise self._failure(f, done, len(todo))
         except BaseException:
-            self.client.cancel([f for f in futures if not f.done()], force=True)
+            pending = [f for f in futures if not f.done()]
+            if self.client is not None and pending:
+                with contextlib.suppress(Exception):
+                    self.client.cancel(pending, force=True)
             raise
 
     def _failure(self, f, done: int, total: int) -> BaseException:
         d = _distributed()
         if f.status == "cancelled" or self.client.status not in ("running", "newly-created"):
-            self.close()  # stop the client's reconnection attempts
+            self._close_quietly()  # stop the client's reconnection attempts
             return DistributedError(
                 f"lost the Dask scheduler at {self.scheduler}: {done} of these {total} passes "
                 "finished and are cached; start the scheduler and its workers again and rerun "
