@@ -286,6 +286,24 @@ OPTION_CASES: list[Case] = [
     ),
     Case(
         "Options",
+        "`experiment --scheduler 127.0.0.1:8786` (no scheme)",
+        ("experiment", "--quick", "-q", "--scheduler", "127.0.0.1:8786"),
+        ("scheduler must be 'local' or tcp://HOST:PORT",),
+    ),
+    Case(
+        "Options",
+        "`experiment --scheduler tcp://HOST:PORT --workers 2` (a running cluster has its workers)",
+        ("experiment", "--quick", "-q", "--scheduler", "tcp://127.0.0.1:8786", "--workers", "2"),
+        ("--workers goes with --scheduler local",),
+    ),
+    Case(
+        "Options",
+        "`experiment --sweep --scheduler local` (the sweep runs in local processes)",
+        ("experiment", "--sweep", "--sample", "-q", "--scheduler", "local"),
+        ("--scheduler runs the study's passes",),
+    ),
+    Case(
+        "Options",
         "`--method gd` with `-b 64` (full GD never uses the batch size)",
         ("train", *SAMPLE, "--method", "gd", "-b", "64"),
         ("--batch-size has no effect with --method gd",),

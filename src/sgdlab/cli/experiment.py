@@ -59,7 +59,18 @@ def register(sub, parents) -> None:
         type=positive_int,
         default=None,
         metavar="N",
-        help="parallel processes, one thread each (default: one per usable core)",
+        help="parallel processes, one thread each (default: one per usable core); with "
+        "--scheduler local, the local Dask cluster's workers",
+    )
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        default=None,
+        help="run the study's passes on a Dask cluster: tcp://HOST:PORT of a running "
+        "`dask scheduler` (its `dask worker`s load the data themselves), or 'local' for a "
+        "Dask LocalCluster of --workers single-thread processes on 127.0.0.1. Records equal the "
+        "local run's; a lost worker's passes are rerun by Dask; the client caches every "
+        "record. Needs pip install 'sgdlab[cluster]'. Default: local processes, no Dask",
     )
     p.add_argument(
         "--cache-dir",
@@ -126,6 +137,12 @@ def _plot_dir(text: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     if args.sweep:
+        if args.scheduler is not None:
+            from sgdlab.errors import ConfigError
+
+            raise ConfigError(
+                "--scheduler runs the study's passes; --sweep runs in local processes"
+            )
         from sgdlab.cli.sweep import run_sweep_cli
 
         return run_sweep_cli(args)
@@ -135,6 +152,10 @@ def run(args: argparse.Namespace) -> int:
     resolve(args.parser, args, None)
     if args.config:
         raise ConfigError("--config goes with --sweep (the study's protocol is fixed)")
+    if args.scheduler is not None:
+        from sgdlab.study.cluster import parse_scheduler
+
+        args.scheduler = parse_scheduler(args.scheduler)
     from sgdlab.analysis.landscape import escape_study
     from sgdlab.study import StudySpec, run_study
 
@@ -152,6 +173,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         progress=not args.quiet,
         noise=not args.no_noise,
+        scheduler=args.scheduler,
     )
     escape = escape_study(seeds=args.escape_seeds or (50 if args.quick else 200))
     doc = study.to_dict()

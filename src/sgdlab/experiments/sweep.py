@@ -87,11 +87,15 @@ def execute(
     desc: str = "runs",
     on_result: Callable[[RunResult], None] | None = None,
     runner: Callable[[Any, FashionMNIST], dict[str, Any]] = _run_one,
+    backend: Callable[..., None] | None = None,
 ) -> Executed:
     """Read cached runs, run the others (``workers`` processes; 1 = in this process).
 
     ``runner(spec, data) -> record`` (a module-level function: workers receive it by name)
-    runs one spec; the default trains a sweep's :class:`RunSpec`. Specs must be hashable."""
+    runs one spec; the default trains a sweep's :class:`RunSpec`. Specs must be hashable.
+    ``backend(todo, data, runner, finished)``, when given, runs the specs elsewhere (a Dask
+    cluster: :class:`sgdlab.study.cluster.Cluster`) and calls ``finished(spec, record)`` as each
+    completes; this process then caches the record."""
     specs = list(specs)
     out = Executed()
     todo = []
@@ -115,7 +119,14 @@ def execute(
 
     old_term = _term_as_interrupt()
     try:
-        if workers == 1 or len(todo) <= 1:
+        if backend is not None and todo:
+
+            def finished(spec: Any, rec: dict[str, Any]) -> None:
+                cache.put(spec, rec)
+                done(spec, rec)
+
+            backend(todo, data, runner, finished)
+        elif workers == 1 or len(todo) <= 1:
             _run_here(todo, data, cache, done, runner)
         else:
             _run_pool(todo, data, cache, min(workers, len(todo)), done, runner)

@@ -86,9 +86,12 @@ def run_study(
     workers: int | None = None,
     progress: bool = True,
     noise: bool = True,
+    scheduler: str | None = None,
 ) -> Study:
     """Run the study ``spec`` on ``data`` (cached passes are read back, the others run in
-    ``workers`` single-thread processes, default one per core); see the module docstring."""
+    ``workers`` single-thread processes, default one per core, or on a Dask cluster:
+    ``scheduler`` ``"local"`` or ``"tcp://HOST:PORT"``, see :mod:`sgdlab.study.cluster`); see
+    the module docstring."""
     from sgdlab.data.split import hold_out
     from sgdlab.errors import ConfigError
     from sgdlab.measure.provenance import environment
@@ -98,7 +101,14 @@ def run_study(
     from sgdlab.study.timing import seconds_per_step
 
     t0 = time.perf_counter()
-    passes = run_passes(spec, data=data, cache_dir=cache_dir, workers=workers, progress=progress)
+    passes = run_passes(
+        spec,
+        data=data,
+        cache_dir=cache_dir,
+        workers=workers,
+        progress=progress,
+        scheduler=scheduler,
+    )
     fit_ds, _, split = hold_out(data, spec.validation, seed=spec.validation_seed)
     n = int(fit_ds.train_images.shape[0])
     rows = scaling_rows(passes, spec, n)

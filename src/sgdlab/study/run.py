@@ -10,6 +10,7 @@ and the same command continues from them.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,8 +45,12 @@ def run_passes(
     cache_dir: str | Path | None = None,
     workers: int | None = None,
     progress: bool = True,
+    scheduler: str | None = None,
 ) -> Passes:
-    """Every pass the protocol needs on ``data`` (cached ones are read back)."""
+    """Every pass the protocol needs on ``data`` (cached ones are read back). ``scheduler``:
+    None runs them in ``workers`` local processes; ``"local"`` on a Dask ``LocalCluster`` of
+    ``workers`` single-thread processes; ``"tcp://HOST:PORT"`` on a running Dask scheduler's
+    workers (:mod:`sgdlab.study.cluster`)."""
     from sgdlab._version import __version__
 
     n_all = int(data.train_images.shape[0])
@@ -58,12 +63,26 @@ def run_passes(
     big = [b for b in spec.batch_sizes if b != FULL and b > n]
     if big:
         raise ConfigError(f"batch size {big[0]} exceeds the {n} training images left")
+    cluster = None
+    if scheduler is not None:
+        from sgdlab.study.cluster import Cluster
+
+        cluster = Cluster(scheduler, workers=workers, progress=progress)
     workers = check_workers(workers)
     cache = Cache(cache_dir, data_sha256=data.sha256, version=__version__)
     rows = {(o, b): Row(o, b) for o in spec.optimizers for b in spec.batch_sizes}
     todo = {key: spec.first_grid(key[0], key[1], n) for key in rows}
     out = Passes(rows)
     t0 = time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        if cluster is not None:
+            stack.enter_context(cluster)
+        _rounds(spec, rows, todo, out, data, cache, workers, progress, cluster)
+    out.wall_seconds = time.perf_counter() - t0
+    return out
+
+
+def _rounds(spec, rows, todo, out: Passes, data, cache, workers, progress, cluster) -> None:
     while todo:
         tasks = [
             Pass.of(spec, o, b, seed, lrs)
@@ -79,6 +98,7 @@ def run_passes(
             progress=progress,
             desc=desc,
             runner=run_on,
+            backend=None if cluster is None else cluster.run,
         )
         out.trained += ex.trained
         out.cached += len(ex.results) - ex.trained
@@ -92,8 +112,6 @@ def run_passes(
             new = next_lrs(row, spec)
             if new:
                 todo[key] = new
-    out.wall_seconds = time.perf_counter() - t0
-    return out
 
 
 def scaling_rows(passes: Passes, spec: StudySpec, n: int) -> list[dict[str, Any]]:
