@@ -36,6 +36,7 @@ class Passes:
     cached: int = 0
     rounds: int = 0
     wall_seconds: float = 0.0
+    round_sizes: list[int] = field(default_factory=list)  # passes per round (records' order)
 
 
 def run_passes(
@@ -107,6 +108,7 @@ def _rounds(spec, rows, todo, out: Passes, data, cache, workers, progress, clust
             rows[(task.optimizer, task.batch_size)].add(r.record)
             out.records.append(r.record)
         out.rounds += 1
+        out.round_sizes.append(len(ex.results))
         todo = {}
         for key, row in rows.items():
             new = next_lrs(row, spec)
