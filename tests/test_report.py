@@ -84,8 +84,15 @@ def test_quick_page_shows_the_batch_size_study(quick_reports):
                 assert f"{f['B_crit']:,.0f} [{f['B_crit_ci'][0]:,.0f}–" in conv
         at = next(r for r in res["noise"]["rows"] if r["at_target"])
         assert f"{at['B_noise']:,.0f} / {at['B_simple']:,.0f}" in conv
-        for sentence in res["verdict"]:
+        verdict = res["verdict"] if lang == "en" else res["verdict_he"]
+        assert len(verdict) == len(res["verdict"])  # the same sentences in either language
+        for sentence in verdict:
             assert f"<li>{html.escape(sentence)}</li>" in conv
+        if lang == "he":  # Hebrew words, right to left, and the same numbers as in English
+            assert '<div class="verdict" lang="he">' in conv
+            assert all(re.search("[\u0590-\u05ff]", v) for v in verdict)
+            for en, he in zip(res["verdict"], verdict, strict=True):
+                assert re.findall(r"\d[\d,.]*", en) == re.findall(r"\d[\d,.]*", he), en
 
 
 #: Every figure of the page, by its id (``Page.fig``'s anchor).

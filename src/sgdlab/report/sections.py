@@ -189,6 +189,7 @@ def compute_convergence(
     cache (``cache_dir``, default :func:`sgdlab.paths.experiment_cache_dir`) are not retrained."""
     from sgdlab.study import run_study
     from sgdlab.study.plots import plot_lr, plot_noise, plot_steps
+    from sgdlab.study.verdict import verdict
 
     spec = convergence_spec(opts)
     study = run_study(
@@ -199,7 +200,16 @@ def compute_convergence(
         progress=progress,
         noise=True,
     )
-    doc = _compact_study(study.to_dict())
+    full = study.to_dict()
+    doc = _compact_study(full)
+    doc["verdict_he"] = verdict(  # the same sentences in Hebrew, for the Hebrew page
+        full["scaling"],
+        full["fit"],
+        noise=full.get("noise"),
+        optimizers=tuple(full["spec"]["optimizers"]),
+        targets=full["target"],
+        lang="he",
+    )
     doc["figures"] = {
         "steps": figure_set(plot_steps, doc),
         "examples": figure_set(plot_steps, doc, kind="examples"),

@@ -181,8 +181,7 @@ HE: dict[str, str] = {
     "`B_simple = tr(Σ)/|G|² = $b_simple` (האומדן של McCandlish משני minibatches בגדלים "
     "$b_small ו-$b_big: ‏$estimate). לפי McCandlish ועמיתיו, `B_crit ≈ B_noise`. לאורך "
     "האימון: [גרף סקאלות הרעש](#fig-noise).",
-    "conv_verdict_intro": "המסקנה, כפי ש-sgdlab experiment חישבה אותה מהשורות ומההתאמות האלה "
-    "(באנגלית):",
+    "conv_verdict_intro": "המסקנה, כפי ש-sgdlab experiment חישבה אותה מהשורות ומההתאמות האלה:",
     "env_title": "הסביבה",
     "env_intro": "מאין באו המספרים. חלקים שנקראו מהמטמון חושבו קודם, בזמן ובקומיט המצוינים.",
     "col_key": "פריט",
