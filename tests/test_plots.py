@@ -112,3 +112,23 @@ def test_log_axis_short_range_gets_1_2_5():
     lo, hi = ax.get_ylim()
     assert "2 ms" in labels and math.isfinite(lo) and hi > lo
     plt.close(fig)
+
+
+def test_noise_panel_of_b_1_is_subsampled(monkeypatch):
+    """60,000 minibatch costs of b = 1 are drawn as at most NOISE_POINTS dots, not a block."""
+    from types import SimpleNamespace
+
+    import sgdlab.experiments.plots as ep
+
+    figs = []
+    monkeypatch.setattr(ep, "save_figure", lambda fig, path: figs.append(fig) or path)
+    rec = {
+        "spec": {"batch_size": 1, "lr": 0.001, "seed": 0},
+        "minibatch_costs": [1.0 + (i % 7) / 10 for i in range(60_000)],
+        "curve": [{"step": s, "train_cost": 1.0} for s in (0, 30_000, 60_000)],
+    }
+    ep.plot_noise(SimpleNamespace(noise=[SimpleNamespace(record=rec)]), "n.png")
+    dots = figs[0].axes[0].lines[0]
+    assert len(dots.get_xdata()) <= ep.NOISE_POINTS and dots.get_xdata()[-1] > 59_000
+    assert "1 step in" in dots.get_label()
+    plots._plt().close("all")

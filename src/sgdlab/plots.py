@@ -325,10 +325,51 @@ def gradient_images(
     return save_figure(fig, path)
 
 
-def history_curves(history: list[dict], path: str | os.PathLike, *, title: str = "") -> Path:
-    """Cost (left) and accuracy (right) against epochs for train, test and (when recorded)
-    validation, from a run's history (:func:`sgdlab.train`); save to ``path``."""
+def run_title(config: dict[str, Any]) -> str:
+    """A run's config in words, for a figure's title: ``Minibatch SGD, b = 16, α = 0.005
+    (constant), 5 epochs, zero init, seed 0`` (+ momentum, weight decay, averaging, schedule
+    parameters where set)."""
+    c = config
+    if c.get("method") == "gd":
+        head = "Full-batch gradient descent (b = N)"
+    else:
+        head = f"Minibatch SGD, b = {c['batch_size']:,}"
+    sched = c.get("schedule", "constant")
+    if sched == "step":
+        sched = f"× {c['gamma']:g} every {c['step_epochs']} epochs"
+    elif sched == "inverse":
+        sched = f"α/(1 + t/{c['t0']:g})"
+    parts = [head, f"α = {c['lr']:g} ({sched})"]
+    if c.get("momentum"):
+        parts.append(("Nesterov " if c.get("nesterov") else "") + f"momentum μ = {c['momentum']:g}")
+    if c.get("weight_decay"):
+        parts.append(f"weight decay {c['weight_decay']:g}")
+    if c.get("average"):
+        parts.append("averaged iterates")
+    n = c.get("epochs")
+    if n is not None:
+        parts.append(f"{n} epoch{'s' if n != 1 else ''}")
+    init = c.get("init", "zeros")
+    parts.append("zero init" if init == "zeros" else f"{init} init")
+    parts.append(f"seed {c.get('seed', 0)}")
+    return ", ".join(parts)
+
+
+def history_curves(
+    history: list[dict],
+    path: str | os.PathLike,
+    *,
+    title: str = "",
+    config: dict[str, Any] | None = None,
+    initial: dict[str, Any] | None = None,
+) -> Path:
+    """Cost (left) and accuracy in % (right) against epochs for train, test and (when recorded)
+    validation, from a run's history (:func:`sgdlab.train`); save to ``path``. ``initial``: the
+    epoch-0 record (:func:`sgdlab.training.initial.initial_record`), drawn first, so the
+    curves start where training starts (C = ln 10 from zero weights, dotted). ``config``: the
+    run's config, titled in words (:func:`run_title`) unless ``title`` is given."""
     plt = _plt()
+    history = ([initial] if initial else []) + list(history)
     epochs = [h["epoch"] for h in history]
     fig, (ax_c, ax_a) = plt.subplots(1, 2, figsize=(10, 3.8))
     for split, style in (("train", "-o"), ("test", "-s"), ("val", "-^")):
@@ -337,11 +378,18 @@ def history_curves(history: list[dict], path: str | os.PathLike, *, title: str =
             ax_a.plot(
                 epochs, [100 * h[f"{split}_accuracy"] for h in history], style, label=split, ms=3
             )
+    if initial and abs(initial["train_cost"] - math.log(10)) < 1e-5:
+        ax_c.axhline(math.log(10), color="gray", ls=":", lw=1, label="ln 10 (zero weights)")
     ax_c.set(xlabel="epoch", ylabel="cost C (nats)", title="cost")
     ax_a.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
+    from matplotlib.ticker import MaxNLocator
+
     for ax in (ax_c, ax_a):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend()
+    title = title or (run_title(config) if config else "")
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
     return save_figure(fig, path)
