@@ -43,7 +43,23 @@ def figure_b64(draw: Callable[..., Any], *args: Any, **kwargs: Any) -> str:
     with tempfile.TemporaryDirectory(prefix="sgdlab-fig-") as d:
         path = Path(d) / "figure.png"
         draw(*args, path, **kwargs)
-        return base64.b64encode(path.read_bytes()).decode("ascii")
+        return base64.b64encode(_small_png(path)).decode("ascii")
+
+
+def _small_png(path: Path) -> bytes:
+    """The PNG at ``path`` with a 256-colour palette (no dithering): a third of the bytes for
+    line plots and heat maps, which the page embeds twice (wide and narrow)."""
+    import io
+
+    from PIL import Image
+
+    with Image.open(path) as im:
+        pal = im.convert("RGB").quantize(
+            256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
+        )
+    buf = io.BytesIO()
+    pal.save(buf, format="PNG", optimize=True)
+    return buf.getvalue()
 
 
 def figure_set(
