@@ -151,10 +151,12 @@ def visual(s: str) -> str:
 def _ltr(word: str) -> str:
     """A word without Hebrew that holds a Latin letter or a digit (``∂C/∂W``, ``(N``) between
     left-to-right marks, so its symbols stay with it (a leading ``∂`` would otherwise be taken
-    into the right-to-left text around it)."""
+    into the right-to-left text around it); its trailing punctuation stays outside, in the
+    sentence's direction."""
     if has_hebrew(word) or not any(ch.isascii() and ch.isalnum() for ch in word):
         return word
-    return f"{_LRM}{word}{_LRM}"
+    core = word.rstrip(",;:.")  # a trailing comma belongs to the sentence: it reads after it
+    return f"{_LRM}{core}{_LRM}{word[len(core) :]}"
 
 
 def words(lang: str, *, logical: bool = False) -> Callable[..., str]:

@@ -40,7 +40,7 @@ picture{display:block}
 figcaption{font-size:.9em;color:#555}
 .warn{background:#fff3cd;border:1px solid #e0b400;padding:.5em 1em}
 .ask{background:#f4f8ff;border-inline-start:4px solid #36c;padding:.4em 1em}
-.verdict{background:#f6fff4;border:1px solid #9c9;padding:.2em 1em;text-align:left}
+.verdict{background:#f6fff4;border:1px solid #9c9;padding:.2em 1em;text-align:start}
 .tables{display:flex;flex-wrap:wrap;column-gap:2em}
 .tables>div{max-width:100%}
 .tables h3{font-size:1em;margin:.8em 0 .3em;width:0;min-width:100%}

@@ -4,7 +4,7 @@ the markup are described in :mod:`sgdlab.report.text`, which pairs the two."""
 from __future__ import annotations
 
 #: How long the full report took to build from an empty cache (see ``text.FULL_REPORT_TIME``).
-FULL_REPORT_TIME_HE = "כרבע שעה"
+FULL_REPORT_TIME_HE = "כ-9 דקות"
 
 HE: dict[str, str] = {
     "title": "דו״ח sgdlab: מורד הגרדיאנט המקרי על Fashion-MNIST",
@@ -61,8 +61,8 @@ HE: dict[str, str] = {
     "row_time": "זמן ריצה (חציון של 20 הרצות חמות)",
     "ex23_caption": "`∂C/∂W` של כל מחלקה כתמונה 28×28 (אדום: חיובי, הצעד מקטין משקלים אלה; "
     "כחול: שלילי). למעלה: מה-minibatch של 16 דגימות; למטה: מכל N הדגימות. **סקאלת צבע אחת לכל "
-    "הלוחות** ($scale, פס הצבע), כך שאפשר להשוות גדלים: הגרדיאנט המקרי הוא הגדול והרועש מבין "
-    "השניים.",
+    "הלוחות** ($scale, פס הצבע), כך שאפשר להשוות ישירות את גודלם של שני הגרדיאנטים (הנורמות "
+    "שלהם בטבלה).",
     "ex4_title": "שאלה 4: זמני הריצה של איטרציה אחת בשני האלגוריתמים",
     "ex4_ask": "השוו את זמני הריצה של איטרציה אחת בשני האלגוריתמים.",
     "ex4_how": "‏`sgdlab bench$flag`: לכל מנוע, חימום ואז החציון והטווח הבין-רבעוני של "
