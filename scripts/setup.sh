@@ -45,4 +45,9 @@ fi
 if [ "$extra" = "[playground,dev]" ] && ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then
   apt_install chromium "the browser test of sgdlab report will be skipped (no chromium)"
 fi
+# the report's Hebrew page and figures need a font with Hebrew glyphs (matplotlib brings its own
+# DejaVu Sans; the browser uses the system's)
+if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] && ! fc-list 2>/dev/null | grep -qi "DejaVu Sans"; then
+  apt_install fonts-dejavu-core "the report's Hebrew page may show boxes instead of letters"
+fi
 echo "setup: ready ($(.venv/bin/python -c 'import sgdlab, torch; print("sgdlab", sgdlab.__version__, "torch", torch.__version__)'))" >&2

@@ -35,9 +35,12 @@ def test_quick_page_is_self_contained(quick_reports, lang):
     root = re.search(r"<html [^>]*>", html).group(0)
     assert f'lang="{lang}"' in root and f'dir="{"rtl" if lang == "he" else "ltr"}"' in root
     srcs = re.findall(r'<img src="([^"]+)"', html)
-    # grid, gradients, timing, underflow, estimators; the study's steps and examples to target
-    assert len(srcs) == 7
-    for src in srcs:
+    # grid, gradients, timing, underflow, estimators; the study's steps and examples to target,
+    # its tuned lr and its noise scales
+    assert len(srcs) == len(FIGURES) == 9
+    narrow = re.findall(r'<source media="\(max-width: \d+px\)" srcset="([^"]+)"', html)
+    assert len(narrow) == 7  # every figure with several panels, drawn again for a phone
+    for src in srcs + narrow:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:8] == PNG
     # nothing is fetched: no http(s) URL in any src/href, no script
@@ -69,7 +72,8 @@ def test_quick_page_shows_the_batch_size_study(quick_reports):
         cached = Path(rep.sections["convergence"]["cache_file"]).read_text()
         res = json.loads(cached)["content"]["result"]
         spec = json.loads(json.dumps(StudySpec.quick().to_dict()))
-        assert res["spec"] == spec and set(res["figures"]) == {"steps", "examples"}
+        assert res["spec"] == spec
+        assert set(res["figures"]) == {"steps", "examples", "lr", "noise"}
         conv = page[page.index('id="convergence"') : page.index('id="environment"')]
         assert conv.count("<h3>") == 2 * len(res["spec"]["optimizers"])  # a table for each
         for r in res["scaling"]:
@@ -80,8 +84,68 @@ def test_quick_page_shows_the_batch_size_study(quick_reports):
                 assert f"{f['B_crit']:,.0f} [{f['B_crit_ci'][0]:,.0f}–" in conv
         at = next(r for r in res["noise"]["rows"] if r["at_target"])
         assert f"{at['B_noise']:,.0f} / {at['B_simple']:,.0f}" in conv
-        for sentence in res["verdict"]:
+        verdict = res["verdict"] if lang == "en" else res["verdict_he"]
+        assert len(verdict) == len(res["verdict"])  # the same sentences in either language
+        for sentence in verdict:
             assert f"<li>{html.escape(sentence)}</li>" in conv
+        if lang == "he":  # Hebrew words, right to left, and the same numbers as in English
+            assert '<div class="verdict" lang="he">' in conv
+            assert all(re.search("[\u0590-\u05ff]", v) for v in verdict)
+            for en, he in zip(res["verdict"], verdict, strict=True):
+                assert re.findall(r"\d[\d,.]*", en) == re.findall(r"\d[\d,.]*", he), en
+
+
+#: Every figure of the page, by its id (``Page.fig``'s anchor).
+FIGURES = (
+    "fig-minibatch",
+    "fig-gradients",
+    "fig-timing",
+    "fig-underflow",
+    "fig-estimators",
+    "fig-steps",
+    "fig-examples",
+    "fig-lr",
+    "fig-noise",
+)
+
+
+@pytest.mark.parametrize("lang", ["en", "he"])
+def test_every_figure_the_text_refers_to_is_on_the_page(quick_reports, lang):
+    """Links to figures resolve; no "the 2-D illustration" or "the noise figure" without its
+    figure; captions name panels by letter ((a), (b)), never by side: on a phone they stack."""
+    page = quick_reports[lang][0].read_text(encoding="utf-8")
+    ids = set(re.findall(r'\bid="([^"]+)"', page))
+    assert set(FIGURES) <= ids
+    assert re.findall(r'<figure id="([^"]+)"', page) == list(FIGURES)
+    links = re.findall(r'href="#([^"]+)"', page)
+    assert {"fig-lr", "fig-noise"} <= set(links)  # the text points at the study's figures
+    assert set(links) <= ids, set(links) - ids
+    text = re.sub(r"<[^>]+>", " ", re.sub(r'"data:[^"]+"', "", page))
+    assert "illustration" not in text and "איור" not in text
+    for cap in re.findall(r"<figcaption>(.*?)</figcaption>", page):
+        assert not re.search(r"\((left|right)\)|\b(Left|Right):|משמאל|מימין", cap), cap
+    alts = re.findall(r'<img src="[^"]+" alt="([^"]+)"', page)
+    assert len(alts) == len(FIGURES) and all(len(a) > 20 for a in alts)
+    if lang == "he":  # alt text in Hebrew
+        assert all(re.search("[\u0590-\u05ff]", a) for a in alts)
+
+
+def test_quick_page_says_it_is_quick(quick_reports):
+    """The quick page says what it is and how long the full report takes before pointing there;
+    contaminated timings point to the quick rebuild, not to a full one."""
+    from sgdlab.report.text import FULL_REPORT_TIME
+
+    en = quick_reports["en"][0].read_text(encoding="utf-8")
+    assert "Quick report" in en and FULL_REPORT_TIME in en
+    assert "sgdlab report --fresh" not in en  # the full rebuild is never the quick page's advice
+    assert "דו״ח מהיר" in quick_reports["he"][0].read_text(encoding="utf-8")
+
+
+def test_gradient_caption_states_the_shared_scale(quick_reports):
+    for lang, words in (("en", "One colour scale for every panel"), ("he", "סקאלת צבע אחת")):
+        page = quick_reports[lang][0].read_text(encoding="utf-8")
+        cap = re.search(r'<figure id="fig-gradients">.*?<figcaption>(.*?)</figcaption>', page)
+        assert words in cap.group(1) and "±" in cap.group(1)
 
 
 def test_convergence_identity_names_the_study(sample):

@@ -4,6 +4,7 @@ the choice of the best lr, the evaluation schedule, exact evaluation and the wor
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import torch
@@ -163,3 +164,15 @@ def test_verdict_reads_the_numbers():
         targets={"train_cost": 0.45, "val_accuracy": 0.835},
     )
     assert "all the way down to b = 1" in " ".join(words)
+
+
+def test_verdict_in_hebrew_says_the_same_numbers():
+    rows = _rows({b: 1000 * (1 + b / 100) for b in (1, 2, 4, 8, 16, 64, 256)})
+    fit = {"sgd": {"train_cost": {"B_crit": 100.0, "S_min": 10.0, "E_min": 1000.0}}}
+    kw = dict(noise=None, optimizers=("sgd",), targets={"train_cost": 0.45, "val_accuracy": 0.835})
+    en, he = verdict(rows, fit, **kw), verdict(rows, fit, lang="he", **kw)
+    assert len(en) == len(he) and "מ-1 עד 16" in " ".join(he) and "B_crit ≈ 100" in he[3]
+    for e, h in zip(en, he, strict=True):
+        assert re.findall(r"\d[\d,.]*", e) == re.findall(r"\d[\d,.]*", h)
+    with pytest.raises(ValueError, match="lang must be one of en, he"):
+        verdict(rows, fit, lang="fr", **kw)

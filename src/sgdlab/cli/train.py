@@ -188,8 +188,10 @@ def _train(args: argparse.Namespace, ds, train):
 def _report(args: argparse.Namespace, ds, result, save_weights, ranks: int = 1) -> int:
     if args.plot:
         from sgdlab.plots import history_curves
+        from sgdlab.training.initial import initial_record
 
-        history_curves(result.history, args.plot, title=_title(result.config))
+        start = initial_record(result.config, ds)  # epoch 0: where the curves start
+        history_curves(result.history, args.plot, config=result.config, initial=start)
     doc = result.to_dict()
     if args.save_weights:
         meta = {k: json.dumps(doc[k]) for k in ("config", "environment", "data")}

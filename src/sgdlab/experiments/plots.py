@@ -8,6 +8,7 @@ seconds: CPU time of the single training thread, evaluation outside it.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,10 @@ COLORS = {
     "1024": "tab:blue",
     "full": "black",
 }
+
+
+#: Dots per panel of :func:`plot_noise` (more steps are subsampled evenly).
+NOISE_POINTS = 2500
 
 
 def _color(b: str) -> str:
@@ -46,13 +51,15 @@ def plot_curves(sweep, path: str | os.PathLike) -> Path:
         label = f"b={b}, lr={lr:g} ({len(runs)} seed{'s' if len(runs) > 1 else ''})"
         for row, field in enumerate(("train_cost", "val_accuracy")):
             a = aggregate(runs, field)
+            k = 100 if field == "val_accuracy" else 1  # accuracy in %
             for col, x in enumerate((a["epoch"], a["seconds"])):
                 ax = axes[row][col]
-                xs, lo, hi, mean = x[1:], a["min"][1:], a["max"][1:], a["mean"][1:]
+                xs = x[1:]
+                lo, hi, mean = ([k * v for v in a[s][1:]] for s in ("min", "max", "mean"))
                 ax.plot(xs, mean, color=_color(b), label=label, lw=1.4)
                 ax.fill_between(xs, lo, hi, color=_color(b), alpha=0.2, lw=0)
     for row, name in enumerate(
-        ("train cost C (exact, all training images)", "validation accuracy")
+        ("train cost C (exact, all training images)", "validation accuracy (%)")
     ):
         for col, xl in enumerate(("epochs", "training seconds (CPU of the training thread)")):
             ax = axes[row][col]
@@ -63,9 +70,9 @@ def plot_curves(sweep, path: str | os.PathLike) -> Path:
             if row == 0:
                 ax.set_ylim(top=1.0)
             else:
-                ax.set_ylim(0.70, None)
+                ax.set_ylim(70, None)
                 for t in sweep.spec.targets:
-                    ax.axhline(t, color="gray", ls=":", lw=0.8)
+                    ax.axhline(100 * t, color="gray", ls=":", lw=0.8)
     axes[0][0].legend(fontsize=8)
     data = "sample" if sweep.data.get("is_sample") else "Fashion-MNIST"
     fig.suptitle(f"Minibatch size vs convergence ({data}, chosen lr per b; band = seed range)")
@@ -105,14 +112,16 @@ def plot_noise(sweep, path: str | os.PathLike) -> Path:
     )
     for ax, rec in zip(axes[0], runs, strict=False):
         b, costs = str(rec["spec"]["batch_size"]), rec["minibatch_costs"]
+        # at most NOISE_POINTS dots (b = 1 has 60,000 steps: all of them are a solid block)
+        k = max(1, math.ceil(len(costs) / NOISE_POINTS))
         ax.plot(
-            range(1, len(costs) + 1),
-            costs,
+            range(1, len(costs) + 1, k),
+            costs[::k],
             ".",
             ms=1.5,
             color=_color(b),
-            alpha=0.35,
-            label="minibatch cost",
+            alpha=0.35 if k == 1 else 0.25,
+            label="minibatch cost" + (f" (1 step in {k})" if k > 1 else ""),
         )
         steps = [p["step"] for p in rec["curve"]]
         ax.plot(

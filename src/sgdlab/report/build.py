@@ -46,7 +46,7 @@ from sgdlab.report.sections import (
 )
 
 #: Bump when a section's JSON changes shape: old cache files are then ignored.
-SCHEMA = 3  # 3: sealed files; the steps section times warmed medians
+SCHEMA = 4  # 4: figures in both languages, narrow layouts, lr and noise figures
 LANGS = ("en", "he")
 
 #: Cached sections in page order: name -> compute(data, options).

@@ -8,7 +8,7 @@ from typing import Any
 from sgdlab._version import __version__
 from sgdlab.formatting import fmt_seconds as fmt_s
 from sgdlab.measure.machine import BUSY
-from sgdlab.report.page import Page, class_name, esc, figure, table
+from sgdlab.report.page import Page, class_name, esc, table
 from sgdlab.report.render_study import _n, render_convergence
 
 
@@ -22,7 +22,7 @@ def render_minibatch(pg: Page, res: dict[str, Any], meta: dict[str, Any]) -> Non
     pg.qa("ex1_ask", "ex1_how")
     shape = "(" + ", ".join(str(s) for s in res["images_shape"]) + ")"
     pg.p("ex1_answer", seed=meta["seed"], shape=shape)
-    pg.add(figure(res["figures"]["grid"], pg.r("ex1_caption"), "minibatch"))
+    pg.fig("fig-minibatch", res["figures"]["grid"], "ex1_caption", "alt_grid")
     rows = [
         [i, f"#{j}", c, class_name(c, name, pg.lang)]
         for i, (j, c, name) in enumerate(
@@ -65,10 +65,17 @@ def render_steps(pg: Page, res: dict[str, Any], data: dict[str, Any]) -> None:
         for q, a, b in rows
     )
     pg.add(
-        f"<table><thead><tr>{''.join(f'<th>{h}</th>' for h in head)}</tr></thead>"
-        f"<tbody>{body}</tbody></table>"
+        f'<div class="scroll"><table><thead><tr>{"".join(f"<th>{h}</th>" for h in head)}'
+        f"</tr></thead><tbody>{body}</tbody></table></div>"
     )
-    pg.add(figure(res["figures"]["gradients"], pg.r("ex23_caption"), "gradients"))
+    m = res.get("max_abs_grad")
+    pg.fig(
+        "fig-gradients",
+        res["figures"]["gradients"],
+        "ex23_caption",
+        "alt_gradients",
+        scale="–" if m is None else f"±{m:.3g}",
+    )
     pg.end()
 
 
@@ -132,11 +139,13 @@ def render_bench(pg: Page, res: dict[str, Any], flag: str) -> None:
         rows.append([e["engine"], f"GD {n:,}", "1", _iqr(it), fmt_s(it["median"]), "1", "1"])
     share = res["environment"].get("machine_load", {}).get("other_cpu_share")
     if share is not None and share > BUSY:
-        pg.p("ex4_busy", "warn", share=f"{share:.0%}")
+        pg.p("ex4_busy_quick" if flag else "ex4_busy", "warn", share=f"{share:.0%}")
     pg.add(table(head, rows))
     if noisy:
         pg.p("ex4_noisy")
-    pg.add(figure(res["figures"]["timing"], pg.r("ex4_caption"), "timing"))
+    peak = any(e["sgd"] and e["sgd"][0].get("vs_peak") for e in res["results"])
+    cap = "ex4_caption" if peak else "ex4_caption_2"
+    pg.fig("fig-timing", res["figures"]["timing"], cap, "alt_timing")
     pg.end()
 
 
@@ -172,7 +181,7 @@ def render_likelihood(pg: Page, res: dict[str, Any]) -> None:
         c_after=_f(st["descent_C"]["cost_after"], ".6f"),
         lr_needed=f"{st['log10_lr_needed_for_ascent']:,.1f}",
     )
-    pg.add(figure(res["figures"]["underflow"], pg.r("ex5_underflow_caption"), "likelihood"))
+    pg.fig("fig-underflow", res["figures"]["underflow"], "ex5_underflow_caption", "alt_underflow")
     pg.p("ex5b", slope=_f(mc["slope"], ".3f"), draws=f"{mc['draws']:,}")
     head = [pg.r(k) for k in ("col_b", "col_rel_err", "col_formula", "col_plugin", "col_rescaled")]
     rows = [
@@ -186,7 +195,7 @@ def render_likelihood(pg: Page, res: dict[str, Any]) -> None:
         for r in mc["rows"]
     ]
     pg.add(table(head, rows, numeric_from=0))
-    pg.add(figure(res["figures"]["estimators"], pg.r("ex5b_caption"), "estimators"))
+    pg.fig("fig-estimators", res["figures"]["estimators"], "ex5b_caption", "alt_estimators")
     pg.end()
 
 
@@ -212,7 +221,8 @@ def render_environment(pg: Page, env: dict[str, Any], meta: dict[str, Any]) -> N
     rows = [[k, "–" if e.get(k) is None else e.get(k)] for k in keys if k in e]
     rows += [["data", d["source"]], ["N train / test", f"{d['n_train']:,} / {d['n_test']:,}"]]
     rows += [[f"sha256 {stem}", h] for stem, h in d["sha256"].items()]
-    pg.add(table([pg.r("col_key"), pg.r("col_value")], rows, numeric_from=9, ltr=True))
+    head = [pg.r("col_key"), pg.r("col_value")]
+    pg.add(table(head, rows, numeric_from=9, ltr=True, cls="env"))
     head = [
         pg.r(k) for k in ("col_section", "col_created", "col_cached", "col_seconds", "col_commit")
     ]
@@ -249,6 +259,8 @@ def render(results: dict[str, Any], meta: dict[str, Any], lang: str) -> str:
     head_html = "".join(f"<p>{h}</p>" for h in head)
     if data["is_sample"]:
         head_html += f'<p class="warn">{pg.r("sample_warning")}</p>'
+    if meta["quick"]:
+        head_html += f'<p class="warn">{pg.r("quick_warning")}</p>'
     flag = " --quick" if meta["quick"] else ""
     render_minibatch(pg, results["minibatch"], meta)
     render_steps(pg, results["steps"], data)

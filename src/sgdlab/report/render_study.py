@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from sgdlab.formatting import fmt_seconds as fmt_s
-from sgdlab.report.page import Page, esc, figure, table
+from sgdlab.report.page import Page, esc, table
 
 
 def _n(v: int | None) -> str:
@@ -34,8 +34,8 @@ def render_convergence(pg: Page, res: dict[str, Any]) -> None:
         resolution=f"{spec['resolution'] - 1:.0%}",
     )
     figs = res["figures"]
-    pg.add(figure(figs["steps"], pg.r("conv_steps_caption"), "steps to target"))
-    pg.add(figure(figs["examples"], pg.r("conv_examples_caption"), "examples to target"))
+    pg.fig("fig-steps", figs["steps"], "conv_steps_caption", "alt_steps")
+    pg.fig("fig-examples", figs["examples"], "conv_examples_caption", "alt_examples")
     head = [pg.r(k) for k in ("col_b", "col_lr", "col_s", "col_examples", "col_to_seconds")]
     pg.add('<div class="tables">')  # side by side where the page is wide enough
     for o in spec["optimizers"]:
@@ -59,10 +59,16 @@ def render_convergence(pg: Page, res: dict[str, Any]) -> None:
             pg.add(table(head, body, numeric_from=0) + "</div>")
     pg.add("</div>")
     pg.p("conv_table_note")
+    if "lr" in figs:
+        pg.fig("fig-lr", figs["lr"], "conv_lr_caption", "alt_lr")
     _render_fits(pg, res)
     pg.p("conv_verdict_intro")
-    items = "".join(f"<li>{esc(v)}</li>" for v in res["verdict"])
-    pg.add(f'<div class="verdict" dir="ltr" lang="en"><ul>{items}</ul></div>')
+    verdict = res.get(f"verdict_{pg.lang}") or res["verdict"]
+    items = "".join(f"<li>{esc(v)}</li>" for v in verdict)
+    if f"verdict_{pg.lang}" in res and pg.lang == "he":
+        pg.add(f'<div class="verdict" lang="he"><ul>{items}</ul></div>')
+    else:
+        pg.add(f'<div class="verdict" dir="ltr" lang="en"><ul>{items}</ul></div>')
     pg.end()
 
 
@@ -113,6 +119,8 @@ def _render_fits(pg: Page, res: dict[str, Any]) -> None:
             b_small=f"{noise['b_small']:,}",
             b_big=f"{noise['b_big']:,}",
         )
+        if "noise" in res.get("figures", {}):
+            pg.fig("fig-noise", res["figures"]["noise"], "conv_noise_caption", "alt_noise")
 
 
 def _goal(t: str, tgt: dict[str, float]) -> str:

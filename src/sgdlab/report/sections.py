@@ -3,7 +3,9 @@
 Each ``compute_*`` function takes the data set and the report's :class:`Options` and returns a
 JSON-ready dict (language-independent: the page's words come from :mod:`sgdlab.report.text`).
 Figures are PNG files drawn by :mod:`sgdlab.plots`, carried as base64 strings under
-``"figures"`` so a cached section holds everything its part of the page needs.
+``"figures"`` so a cached section holds everything its part of the page needs: each figure in
+both languages (``"en"``, ``"he"``) and, where it has several panels, also drawn for a phone's
+screen (``"en_narrow"``, ``"he_narrow"``: the panels stacked), see :func:`figure_set`.
 """
 
 from __future__ import annotations
@@ -35,13 +37,44 @@ class Options:
         return 200 if self.quick else 1000
 
 
-def figure_b64(draw: Callable[..., Any], *args: Any) -> str:
-    """Run ``draw(*args, path)`` (a :mod:`sgdlab.plots` function) into a temporary PNG; return it
-    base64-encoded."""
+def figure_b64(draw: Callable[..., Any], *args: Any, **kwargs: Any) -> str:
+    """Run ``draw(*args, path, **kwargs)`` (a :mod:`sgdlab.plots` function) into a temporary
+    PNG; return it base64-encoded."""
     with tempfile.TemporaryDirectory(prefix="sgdlab-fig-") as d:
         path = Path(d) / "figure.png"
-        draw(*args, path)
-        return base64.b64encode(path.read_bytes()).decode("ascii")
+        draw(*args, path, **kwargs)
+        return base64.b64encode(_small_png(path)).decode("ascii")
+
+
+def _small_png(path: Path) -> bytes:
+    """The PNG at ``path`` with a 256-colour palette (no dithering): a third of the bytes for
+    line plots and heat maps, which the page embeds twice (wide and narrow)."""
+    import io
+
+    from PIL import Image
+
+    with Image.open(path) as im:
+        pal = im.convert("RGB").quantize(
+            256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
+        )
+    buf = io.BytesIO()
+    pal.save(buf, format="PNG", optimize=True)
+    return buf.getvalue()
+
+
+def figure_set(
+    draw: Callable[..., Any], *args: Any, narrow: bool = True, **kwargs: Any
+) -> dict[str, str]:
+    """``draw`` in each language (``lang=``), and with ``narrow`` also each language's narrow
+    layout: {"en": b64, "he": b64[, "en_narrow": b64, "he_narrow": b64]}."""
+    from sgdlab.figure_text import LANGS
+
+    out = {}
+    for lang in LANGS:
+        out[lang] = figure_b64(draw, *args, lang=lang, **kwargs)
+        if narrow:
+            out[f"{lang}_narrow"] = figure_b64(draw, *args, lang=lang, narrow=True, **kwargs)
+    return out
 
 
 def _plain(o: Any) -> Any:
@@ -69,7 +102,7 @@ def compute_minibatch(ds: FashionMNIST, opts: Options) -> dict[str, Any]:
         "class_names": [CLASS_NAMES[i] for i in labels.tolist()],
         "images_shape": list(images.shape),
         "images_dtype": str(images.dtype),
-        "figures": {"grid": figure_b64(image_grid, images, labels)},
+        "figures": {"grid": figure_set(image_grid, images, labels)},
     }
 
 
@@ -81,14 +114,23 @@ def compute_steps(ds: FashionMNIST, opts: Options) -> dict[str, Any]:
     res = compare_steps(
         ds.train_images, ds.train_labels, batch_size=opts.batch_size, lr=opts.lr, seed=opts.seed
     )
-    grads = {
-        f"SGD, b = {opts.batch_size}": res["sgd"].pop("grad_weight"),
-        f"GD, N = {len(ds.train_labels):,}": res["gd"].pop("grad_weight"),
-    }
-    cos = torch.nn.functional.cosine_similarity(*(g.reshape(1, -1) for g in grads.values()))
+    from sgdlab.figure_text import LANGS, words
+
+    g_sgd, g_gd = res["sgd"].pop("grad_weight"), res["gd"].pop("grad_weight")
+    cos = torch.nn.functional.cosine_similarity(g_sgd.reshape(1, -1), g_gd.reshape(1, -1))
     res["cosine_sgd_gd"] = float(cos)
     res["labels"] = ds.train_labels[res["indices"]].tolist()
-    res["figures"] = {"gradients": figure_b64(gradient_images, grads)}
+    res["max_abs_grad"] = max(float(g_sgd.abs().max()), float(g_gd.abs().max()))
+    figs = {}
+    for lang in LANGS:  # the rows' labels in the figure's language
+        tr = words(lang, logical=True)
+        grads = {
+            tr("SGD, b = {b}", b=opts.batch_size): g_sgd,
+            tr("GD, N = {n}", n=f"{len(ds.train_labels):,}"): g_gd,
+        }
+        figs[lang] = figure_b64(gradient_images, grads, lang=lang)
+        figs[f"{lang}_narrow"] = figure_b64(gradient_images, grads, lang=lang, narrow=True)
+    res["figures"] = {"gradients": figs}
     return _plain(res)
 
 
@@ -103,7 +145,7 @@ def compute_bench(ds: FashionMNIST, opts: Options) -> dict[str, Any]:
             row["per_iteration"].pop("raw", None)
             if row.get("epoch_measured"):
                 row["epoch_measured"].pop("raw", None)
-    res["figures"] = {"timing": figure_b64(bench_figure, res)}
+    res["figures"] = {"timing": figure_set(bench_figure, res)}
     return res
 
 
@@ -147,8 +189,8 @@ def compute_likelihood(ds: FashionMNIST, opts: Options) -> dict[str, Any]:
         "steps": ascent_vs_descent(model, ps, lr=opts.lr),
         "monte_carlo": mc,
         "figures": {
-            "underflow": figure_b64(likelihood_figure, ps.h),
-            "estimators": figure_b64(estimators_figure, mc),
+            "underflow": figure_set(likelihood_figure, ps.h, narrow=False),
+            "estimators": figure_set(estimators_figure, mc),
         },
     }
 
@@ -162,7 +204,8 @@ def compute_convergence(
     verdict, and the figures steps and examples to target. Passes already in the experiments'
     cache (``cache_dir``, default :func:`sgdlab.paths.experiment_cache_dir`) are not retrained."""
     from sgdlab.study import run_study
-    from sgdlab.study.plots import plot_steps
+    from sgdlab.study.plots import plot_lr, plot_noise, plot_steps
+    from sgdlab.study.verdict import verdict
 
     spec = convergence_spec(opts)
     study = run_study(
@@ -173,10 +216,21 @@ def compute_convergence(
         progress=progress,
         noise=True,
     )
-    doc = _compact_study(study.to_dict())
+    full = study.to_dict()
+    doc = _compact_study(full)
+    doc["verdict_he"] = verdict(  # the same sentences in Hebrew, for the Hebrew page
+        full["scaling"],
+        full["fit"],
+        noise=full.get("noise"),
+        optimizers=tuple(full["spec"]["optimizers"]),
+        targets=full["target"],
+        lang="he",
+    )
     doc["figures"] = {
-        "steps": figure_b64(plot_steps, doc),
-        "examples": figure_b64(lambda d, path: plot_steps(d, path, kind="examples"), doc),
+        "steps": figure_set(plot_steps, doc),
+        "examples": figure_set(plot_steps, doc, kind="examples"),
+        "lr": figure_set(plot_lr, doc),
+        "noise": figure_set(plot_noise, doc, narrow=False),
     }
     return doc
 

@@ -10,19 +10,14 @@ Markup inside a string (applied by :func:`sgdlab.report.page.rich` after HTML-es
 
 from __future__ import annotations
 
-#: Hebrew names of the ten classes (the figures keep Fashion-MNIST's English names).
-CLASS_NAMES_HE = (
-    "חולצת טי/טופ",
-    "מכנסיים",
-    "סוודר",
-    "שמלה",
-    "מעיל",
-    "סנדל",
-    "חולצה",
-    "נעל ספורט",
-    "תיק",
-    "מגף",
-)
+from sgdlab.figure_text import CLASS_NAMES_HE
+from sgdlab.report.text_he import HE
+
+__all__ = ["CLASS_NAMES_HE", "EN", "HE", "TEXT"]
+
+#: How long the full report took to build from an empty cache on this project's 2-core machine
+#: (README, "See it"); the quick report's advice says so before it points there.
+FULL_REPORT_TIME = "about 9 minutes"
 
 EN: dict[str, str] = {
     "title": "sgdlab report: minibatch SGD on Fashion-MNIST",
@@ -32,6 +27,10 @@ EN: dict[str, str] = {
     "`H = −Σ_n y_tn·log y_n`; step `(W,b) ← (W,b) − α·∇C`.",
     "sample_warning": "Bundled 1,000 + 1,000-image sample, not the full data set: these figures "
     "illustrate the method, they are not Fashion-MNIST results.",
+    "quick_warning": "Quick report: fewer timing repeats and Monte Carlo draws, and the quick "
+    "batch-size study, meant for the bundled sample. The full report on all the data is "
+    "`sgdlab report`: " + FULL_REPORT_TIME + " on this project's 2-core machine with an empty "
+    "cache (each section is cached, so only the first build takes that long).",
     "mode": "$mode mode, seed $seed, generated $generated.",
     "quick": "Quick",
     "full": "Full",
@@ -73,7 +72,9 @@ EN: dict[str, str] = {
     "row_gb": "`‖∂C/∂b‖` of `z.bias.grad` (`10`)",
     "row_time": "wall time (median of 20 warmed runs)",
     "ex23_caption": "∂C/∂W of each class as a 28×28 image (red: positive, the step lowers "
-    "these weights; blue: negative). Top: from the 16-sample minibatch; bottom: from all N.",
+    "these weights; blue: negative). Top: from the 16-sample minibatch; bottom: from all N. "
+    "**One colour scale for every panel** ($scale, the colour bar), so the two gradients' sizes "
+    "compare directly (their norms are in the table).",
     "ex4_title": "Exercise 4: the run time of one iteration of each",
     "ex4_ask": "Compare the run times of one iteration of the two algorithms.",
     "ex4_how": "`sgdlab bench$flag`: per engine, warm-up, then the median and interquartile "
@@ -93,10 +94,16 @@ EN: dict[str, str] = {
     "col_nb": "N/b",
     "ex4_busy": "Other processes used $share of the CPUs while this was measured: these "
     "timings are contaminated. Regenerate on a quiet machine: `sgdlab report --fresh`.",
+    "ex4_busy_quick": "Other processes used $share of the CPUs while this was measured: these "
+    "timings are contaminated. Regenerate this quick report on a quiet machine: "
+    "`sgdlab report --quick --fresh` (a few minutes).",
     "ex4_noisy": "! marks a figure whose interquartile range exceeds 10% of its median: the "
     "machine was busy while it was measured.",
-    "ex4_caption": "Time per iteration (left) and per epoch (right) against the batch size; "
-    "dashed: one full-GD iteration.",
+    "ex4_caption": "(a) Time per iteration and (b) per epoch against the batch size, and (c) "
+    "the measured time over the roofline model's (1 = at the hardware's limit); dashed: one "
+    "full-GD iteration.",
+    "ex4_caption_2": "(a) Time per iteration and (b) per epoch against the batch size; dashed: "
+    "one full-GD iteration.",
     "ex5_title": "Exercise 5: the likelihood L against the cost C",
     "ex5_ask": "The likelihood is `L(W,b) = exp(−N·C) = Π_data Π_n y_n^y_tn`. (a) Compute "
     "`∂L/∂w_pq` and explain why minimising C beats maximising L. (b) Explain why ∇L is much "
@@ -124,8 +131,8 @@ EN: dict[str, str] = {
     "col_formula": "formula",
     "col_plugin": "log10 rel. error, −N·e^{−N·C_B}·g_B",
     "col_rescaled": "log10 rel. error, (N/b)·∇L_B",
-    "ex5b_caption": "Left: relative error of the minibatch gradient of C against b (measured "
-    "and formula). Right: log10 relative error of two minibatch estimates of ∇L: off by "
+    "ex5b_caption": "(a) Relative error of the minibatch gradient of C against b (measured "
+    "and formula). (b) log10 relative error of two minibatch estimates of ∇L: off by "
     "orders of magnitude.",
     "conv_title": "Convergence: does a smaller minibatch converge faster?",
     "conv_ask": "The chapter: with the time to pass over the training set fixed, smaller "
@@ -148,6 +155,21 @@ EN: dict[str, str] = {
     "rows times b, the fit `E = E_min(1 + b/B_crit)`, and perfect scaling as a flat line. At "
     "a fixed cost per epoch, a smaller minibatch converges faster only where E still falls "
     "as b falls.",
+    "conv_lr_caption": "The tuned α against b (log-log), per optimizer and target, next to "
+    "linear scaling (α ∝ b) and square-root scaling (α ∝ √b) through the smallest b.",
+    "conv_noise_caption": "The exact gradient noise scales B_simple and B_noise, and "
+    "McCandlish's two-batch estimate of B_simple, along full-batch GD from zero weights, "
+    "against the training cost C (training proceeds to the right); dashed: the fitted B_crit; "
+    "dotted: the target C.",
+    "alt_grid": "The 16 images of the first minibatch, each titled with its class",
+    "alt_gradients": "∂C/∂W as ten 28×28 images per gradient, SGD above GD, one colour scale",
+    "alt_timing": "Time per iteration and per epoch against the batch size, per engine",
+    "alt_underflow": "Decades below 1 of the likelihood of the first n samples against n",
+    "alt_estimators": "Relative error of minibatch estimates of ∇C and ∇L against b",
+    "alt_steps": "Steps to each target against the batch size, with the fit",
+    "alt_examples": "Examples to each target against the batch size, with the fit",
+    "alt_lr": "The tuned learning rate against the batch size, with scaling rules",
+    "alt_noise": "Gradient noise scales along training against the training cost",
     "col_lr": "tuned α",
     "col_s": "steps S [seeds]",
     "col_examples": "examples b·S",
@@ -161,7 +183,7 @@ EN: dict[str, str] = {
     "a seed that did not reach the target]; examples `E = b·S`; seconds: S × the measured "
     "time per step of `sgdlab train`'s engine on this machine (updates only). * = α still at "
     "the edge of its grid (left out of the fit); GD = the full batch, one seed (GD from zero "
-    "weights is deterministic).",
+    "weights is deterministic). The tuned α against b: [the learning-rate figure](#fig-lr).",
     "conv_fit_intro": "The fit `S = S_min(1 + B_crit/b)` per optimizer and target (McCandlish "
     "et al. 2018; rows with α at an edge left out), with a 95% bootstrap interval over the "
     "seeds for B_crit, next to the exact gradient noise scales where C reaches its target:",
@@ -174,7 +196,8 @@ EN: dict[str, str] = {
     "conv_noise": "The noise scales are exact, along full-batch GD from zero weights at "
     "`α = $lr`: at step $step, where `C = $cost`, `B_noise = tr(HΣ)/GᵀHG = $b_noise` and "
     "`B_simple = tr(Σ)/|G|² = $b_simple` (McCandlish's two-batch estimate from minibatches of "
-    "$b_small and $b_big: $estimate). McCandlish et al. predict `B_crit ≈ B_noise`.",
+    "$b_small and $b_big: $estimate). McCandlish et al. predict `B_crit ≈ B_noise`. Along "
+    "training: [the noise-scale figure](#fig-noise).",
     "conv_verdict_intro": "The verdict, computed by sgdlab experiment from these rows and fits:",
     "env_title": "Environment",
     "env_intro": "Where these figures come from. Sections read from the cache were computed "
@@ -190,170 +213,6 @@ EN: dict[str, str] = {
     "no": "no",
     "footer": "Generated by sgdlab $version. Regenerate with `sgdlab report$flag`; every figure "
     "is computed by the library.",
-}
-
-HE: dict[str, str] = {
-    "title": "דו״ח sgdlab: מורד הגרדיאנט המקרי על Fashion-MNIST",
-    "intro": "התשובות לשאלות לתרגול של הפרק „אלגוריתם האימון – מורד הגרדיאנט המקרי”, כפי "
-    "ש-sgdlab חישבה אותן על $source: ‏$n דגימות בסט האימון (N) ו-$n_test דגימות בסט הבדיקה. "
-    "המודל: `y = softmax(z(x))`, `z(x) = W·x + b`; פונקציית המחיר `C = 1/N·Σ H`, "
-    "`H = −Σ_n y_tn·log y_n`; הצעד `(W,b) ← (W,b) − α·∇C`.",
-    "sample_warning": "זהו המדגם המצורף (1,000 + 1,000 תמונות), לא אוסף הנתונים המלא: המספרים "
-    "כאן ממחישים את השיטה ואינם תוצאות על Fashion-MNIST.",
-    "mode": "מצב $mode, `seed $seed`, נוצר ב-$generated.",
-    "quick": "מהיר",
-    "full": "מלא",
-    "contents": "תוכן",
-    "asks": "השאלה",
-    "how": "איך sgdlab עונה עליה",
-    "answer": "התשובה",
-    "ex1_title": "שאלה 1: minibatch של 16 דגימות מסט האימון",
-    "ex1_ask": "טענו minibatch של 16 דגימות מסט האימון של אוסף הנתונים Fashion-MNIST לזכרון.",
-    "ex1_how": "‏`sgdlab minibatch --save grid.png`, או בפייתון "
-    "`next(iter(MinibatchSampler(60000, 16, generator=torch.Generator().manual_seed(0))))`.",
-    "ex1_answer": "ה-minibatch הראשון בחלוקה אקראית של סט האימון (דגימה ללא החזרה, `seed $seed`): "
-    "התמונות `uint8 $shape`, מנורמלות לכל פיקסל לקלט float32 בצורה `(16, 784)`; התוויות "
-    "`int64 (16,)`.",
-    "ex1_caption": "16 התמונות של ה-minibatch ושמות המחלקות שלהן.",
-    "col_pos": "#",
-    "col_sample": "דגימה",
-    "col_label": "תווית",
-    "col_class": "מחלקה",
-    "ex23_title": "שאלות 2 ו-3: איטרציה אחת של SGD ואיטרציה אחת של מורד הגרדיאנט",
-    "ex2_ask": "שאלה 2: בצעו איטרציה אחת של SGD על הרשת (השתמשו במתודה `backward()`; פרמטרי "
-    "המודל הם `z.weight` ו-`z.bias`; הגרדיאנט נמצא במאפיין `grad` שלהם). שאלה 3: בצעו איטרציה "
-    "אחת של מורד הגרדיאנט (הגרדיאנט המלא).",
-    "ex2_how": "‏`sgdlab step`, או `sgd_step(model, x, y, lr=0.005)` ו-"
-    "`gd_step(model, images, labels, lr=0.005)` מאותם משקלים אפסיים.",
-    "ex2_answer": "שתיהן מתחילות ב-`C = log 10 = 2.3026` (משקלים אפסיים: לכל מחלקה הסתברות "
-    "1/10). איטרציית ה-SGD מורידה את המחיר על ה-minibatch מ-$sgd_before ל-$sgd_after_mb ואת "
-    "פונקציית המחיר על כל סט האימון ל-$sgd_after; איטרציית מורד הגרדיאנט, עם הגרדיאנט המלא "
-    "על כל $n הדגימות, מורידה אותה ל-$gd_after. הגרדיאנט המקרי והגרדיאנט המלא מצביעים "
-    "בכיוונים דומים (קוסינוס $cosine) אך נבדלים בגודל ובפרטים: ה-minibatch מכיל $classes "
-    "מתוך 10 המחלקות.",
-    "col_quantity": "גודל",
-    "col_sgd": "‏SGD, ‏minibatch של $b",
-    "col_gd": "מורד הגרדיאנט, כל $n",
-    "row_cost_before": "המחיר לפני (על הדגימות שבשימוש)",
-    "row_mb_after": "המחיר על ה-minibatch אחרי",
-    "row_full_after": "‏C על כל סט האימון אחרי",
-    "row_gw": "`‖∂C/∂W‖` של `z.weight.grad` (`10×784`)",
-    "row_gb": "`‖∂C/∂b‖` של `z.bias.grad` (`10`)",
-    "row_time": "זמן ריצה (חציון של 20 הרצות חמות)",
-    "ex23_caption": "`∂C/∂W` של כל מחלקה כתמונה 28×28 (אדום: חיובי, הצעד מקטין משקלים אלה; "
-    "כחול: שלילי). למעלה: מה-minibatch של 16 דגימות; למטה: מכל N הדגימות.",
-    "ex4_title": "שאלה 4: זמני הריצה של איטרציה אחת בשני האלגוריתמים",
-    "ex4_ask": "השוו את זמני הריצה של איטרציה אחת בשני האלגוריתמים.",
-    "ex4_how": "‏`sgdlab bench$flag`: לכל מנוע, חימום ואז החציון והטווח הבין-רבעוני של "
-    "בלוקים רבים מתוזמנים; מורד הגרדיאנט המלא כאיטרציה אחת על כל N.",
-    "ex4_answer": "במנוע `reference` (‏autograd, כמו בשאלה 2) איטרציית SGD אחת ב-`b = $b` "
-    "נמשכת $t_sgd ואיטרציה אחת של מורד הגרדיאנט $t_gd: היא עולה כמו $ratio איטרציות SGD, "
-    "ולא `N/b = $nb`, כי כל "
-    "צעד משלם כ-$overhead של תקורה קבועה (Python, ‏dispatch, ‏autograd) מעבר ל-$per_sample "
-    "לדגימה. epoch של SGD ב-`b = $b` נמשך $epoch: ‏$steps צעדים במחיר של $k איטרציות של "
-    "מורד הגרדיאנט.",
-    "col_engine": "מנוע",
-    "col_b": "b",
-    "col_steps": "צעדים ל-epoch",
-    "col_iter": "לאיטרציה [IQR]",
-    "col_epoch": "ל-epoch",
-    "col_ratio": "GD/SGD",
-    "col_nb": "N/b",
-    "ex4_busy": "תהליכים אחרים השתמשו ב-$share ממעבדי המחשב בזמן המדידה: זמני הריצה האלה "
-    "מזוהמים. צרו מחדש על מחשב שקט: `sgdlab report --fresh`.",
-    "ex4_noisy": "הסימן ! מציין מדידה שהטווח הבין-רבעוני שלה גדול מ-10% מהחציון: המחשב היה "
-    "עמוס בזמן המדידה.",
-    "ex4_caption": "זמן לאיטרציה (משמאל) ול-epoch (מימין) כפונקציה של גודל ה-minibatch; "
-    "מקווקו: איטרציה אחת של מורד הגרדיאנט המלא.",
-    "ex5_title": "שאלה 5: פונקציית הנראות L מול פונקציית המחיר C",
-    "ex5_ask": "פונקציית הנראות היא `L(W,b) = exp(−N·C) = Π_data Π_n y_n^y_tn`. (א) חשבו את "
-    "`∂L/∂w_pq` והסבירו מדוע עדיף לחפש את המינימום של C על פני המקסימום של L. (ב) הסבירו "
-    "למה קשה יותר לחשב קירוב ל-`∇L` על בסיס minibatch קטן מאשר ל-`∇C`.",
-    "ex5_how": "‏`sgdlab likelihood --epochs 1 --plot exercise-5.png` (המודל אחרי epoch אחד "
-    "של SGD עם `b = 16, α = 0.005`: דיוק על סט הבדיקה $acc); ראו docs/exercise-5.md.",
-    "ex5a": "(א) לפי כלל השרשרת דרך exp, עם `∂H/∂w_pq = (y_p − y_tp)·x_q`:",
-    "ex5a_formula": "∂L/∂w_pq = −N·L·∂C/∂w_pq = −L·Σ_data (y_p − y_tp)·x_q",
-    "ex5a_answer": "`∇L` מצביע בכיוון `−∇C` (אותו מקסימום), מוכפל ב-`N·L`, ו-L היא מכפלה של N "
-    "הסתברויות: כאן `log10 L = $log10_l`. היא שווה בדיוק 0 ב-float32 אחרי $n32 הדגימות "
-    "הראשונות וב-float64 אחרי $n64, וכך גם כל חישוב של `∇L` בנקודה צפה (‏autograd: ‏$zeros "
-    "מתוך 7,850 הרכיבים הם 0). צעד עלייה אחד על L אינו זז ($ascent), וצעד ירידה אחד על C "
-    "מוריד אותה מ-$c_before ל-$c_after. עלייה על L הייתה דורשת `α ≈ 10^$lr_needed` לאותו "
-    "צעד. מזעור C הוא סבירות מרבית בקואורדינטות היחידות שבהן אפשר לחשב.",
-    "ex5_underflow_caption": "בכמה סדרי גודל נמוכה מ-1 הנראות של n הדגימות הראשונות: המספר "
-    "גדל לינארית ב-n, ו-L שווה 0 בדיוק ב-float32 וב-float64 כבר אחרי מאות עד אלפי דגימות, "
-    "הרבה לפני `n = N`.",
-    "ex5b": "(ב) הממוצע על ה-minibatch ‏`g_B = 1/b·Σ_B ∇H` (הגרדיאנט המקרי) הוא אומדן חסר "
-    "הטיה של `∇C`; השגיאה היחסית שלו יורדת כמו 1/√b (שיפוע מותאם $slope) ומתאימה לנוסחת "
-    "האוכלוסייה הסופית. `∇L = −N·L·∇C` אינו ממוצע: אומדן חייב לנחש את `e^{−N·C}` מ-`C_B` של "
-    "ה-minibatch, ושגיאה δ ב-C הופכת לגורם `e^{−N·δ}`. נמדד על $draws minibatches לכל גודל:",
-    "col_rel_err": "שגיאה יחסית של `g_B`",
-    "col_formula": "נוסחה",
-    "col_plugin": "`log10` של השגיאה היחסית של `−N·e^{−N·C_B}·g_B`",
-    "col_rescaled": "`log10` של השגיאה היחסית של `(N/b)·∇L_B`",
-    "ex5b_caption": "משמאל: השגיאה היחסית של הגרדיאנט המקרי של C כפונקציה של b (מדידה "
-    "ונוסחה). מימין: ‏log10 של השגיאה היחסית של שני אומדני minibatch ל-`∇L`: טעות בסדרי גודל.",
-    "conv_title": "התכנסות: האם minibatch קטן יותר מתכנס מהר יותר?",
-    "conv_ask": "הפרק: בהנחה שהזמן לעבור על כל סט האימון קבוע, חלוקתו ל-minibatches קטנים "
-    "תאפשר לבצע יותר צעדים ב-epoch יחיד, באותו מחיר חישובי, דבר אשר יוביל לרוב להתכנסות מהירה "
-    "יותר.",
-    "conv_how": "‏`sgdlab experiment$flag`, מחקר גודל ה-minibatch (לפי Shallue ועמיתיו, "
-    "2019, ו-McCandlish ועמיתיו, 2018): ‏`b = $bs` (‏N הוא כל סט האימון: מורד הגרדיאנט) על $n דגימות "
-    "אימון, ועוד $val דגימות שהופרשו לאימות; SGD בלי תנע ועם תנע נסטרוב; לכל b גודל צעד "
-    "קבוע α משלו, שנבחר בנפרד לכל יעד מרשת שבה כל α גדול פי $ratio מקודמו (מורחבת עד שה-α "
-    "הטוב ביותר פנימי); ‏$seeds ערכי seed. ‏S הוא הצעד הראשון שבו היעד מתקיים (בדיוק של "
-    "$resolution), החציון על ערכי ה-seed ב-α הטוב ביותר; מספר הדגימות `E = b·S` מודד את "
-    "המחיר החישובי (‏E/N epochs). היעדים: `C ≤ $cost` על סט האימון, ודיוק אימות של לפחות $acc.",
-    "conv_steps_caption": "מספר הצעדים S עד כל יעד כפונקציה של b (בסקאלה לוגריתמית): החציון "
-    "על ערכי ה-seed ב-α שנבחר (הרצועה: הטווח על ערכי ה-seed), ההתאמה "
-    "`S = S_min(1 + B_crit/b)` (מקווקו) וסקיילינג מושלם `S ∝ 1/b` (מנוקד). מוצללים: "
-    "`b < B_crit/3` (סקיילינג מושלם) ו-`b > 3·B_crit` (מקביליות נתונים מרבית); × מסמן α "
-    "שנשאר בקצה הרשת שלו.",
-    "conv_examples_caption": "מספר הדגימות `E = b·S` עד כל יעד כפונקציה של b (בסקאלה "
-    "לוגריתמית): אותן שורות כפול b, ההתאמה `E = E_min(1 + b/B_crit)`, וסקיילינג מושלם כקו "
-    "אופקי. במחיר קבוע ל-epoch, minibatch קטן יותר מתכנס מהר יותר רק היכן ש-E עוד יורד כש-b "
-    "קטן.",
-    "col_lr": "α שנבחר",
-    "col_s": "צעדים S [ערכי seed]",
-    "col_examples": "דגימות b·S",
-    "col_to_seconds": "שניות עד היעד",
-    "conv_not_reached": "לא הושג בשום α",
-    "opt_sgd": "מורד הגרדיאנט המקרי (SGD)",
-    "opt_nesterov": "SGD עם תנע נסטרוב (μ = 0.9)",
-    "tgt_train_cost": "`C ≤ $goal` על סט האימון",
-    "tgt_val_accuracy": "דיוק אימות של לפחות $goal",
-    "conv_table_note": "‏S: החציון על ערכי ה-seed ב-α שנבחר [המינימום–המקסימום על ערכי "
-    "ה-seed; ∞: ערך seed שלא הגיע ליעד]; דגימות `E = b·S`; שניות: S × הזמן הנמדד לצעד של "
-    "המנוע של `sgdlab train` על המחשב הזה (העדכונים בלבד). הסימן * מציין α שנשאר בקצה הרשת "
-    "שלו (לא נכלל בהתאמה); GD: כל סט האימון, ערך seed אחד (מורד הגרדיאנט ממשקלים אפסיים "
-    "דטרמיניסטי).",
-    "conv_fit_intro": "ההתאמה `S = S_min(1 + B_crit/b)` לכל אלגוריתם ויעד (לפי McCandlish "
-    "ועמיתיו, 2018; שורות שה-α שלהן בקצה הרשת לא נכללו), עם רווח סמך bootstrap של 95% על "
-    "ערכי ה-seed ל-B_crit, לצד סקאלות הרעש המדויקות של הגרדיאנט בנקודה שבה C מגיעה ליעד:",
-    "col_optimizer": "אלגוריתם",
-    "col_target": "יעד",
-    "col_smin": "S_min (צעדים)",
-    "col_emin": "E_min (דגימות)",
-    "col_bcrit": "B_crit [רווח סמך 95%]",
-    "col_bnoise": "B_noise / B_simple ביעד",
-    "conv_noise": "סקאלות הרעש מדויקות, לאורך מורד הגרדיאנט המלא ממשקלים אפסיים עם "
-    "`α = $lr`: בצעד $step, שבו `C = $cost`, ‏`B_noise = tr(HΣ)/GᵀHG = $b_noise` ו-"
-    "`B_simple = tr(Σ)/|G|² = $b_simple` (האומדן של McCandlish משני minibatches בגדלים "
-    "$b_small ו-$b_big: ‏$estimate). לפי McCandlish ועמיתיו, `B_crit ≈ B_noise`.",
-    "conv_verdict_intro": "המסקנה, כפי ש-sgdlab experiment חישבה אותה מהשורות ומההתאמות האלה "
-    "(באנגלית):",
-    "env_title": "הסביבה",
-    "env_intro": "מאין באו המספרים. חלקים שנקראו מהמטמון חושבו קודם, בזמן ובקומיט המצוינים.",
-    "col_key": "פריט",
-    "col_value": "ערך",
-    "col_section": "חלק",
-    "col_created": "חושב",
-    "col_cached": "מהמטמון",
-    "col_seconds": "שניות",
-    "col_commit": "קומיט",
-    "yes": "כן",
-    "no": "לא",
-    "footer": "נוצר על ידי sgdlab $version. ליצירה מחדש: `sgdlab report$flag --lang he`; כל "
-    "גרף ומספר מחושבים על ידי הספרייה.",
 }
 
 TEXT: dict[str, dict[str, str]] = {"en": EN, "he": HE}

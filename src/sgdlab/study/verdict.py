@@ -1,5 +1,6 @@
 """The study's answer in words, computed from its rows and fits (nothing here is hard-coded but
-the thresholds, which are stated in the sentences they produce)."""
+the thresholds, which are stated in the sentences they produce). English or Hebrew: the
+sentences are the templates of :mod:`sgdlab.study.verdict_text`."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import math
 from typing import Any
 
 from sgdlab.formatting import fmt_seconds
+from sgdlab.study.verdict_text import TEXT
 
 #: Two figures within this factor count as equal ("about the same").
 SAME = 1.15
@@ -23,10 +25,6 @@ def _usable(rows: list[dict[str, Any]], optimizer: str, target: str) -> list[dic
     ]
 
 
-def _fmt_b(r: dict[str, Any]) -> str:
-    return f"N = {r['batch_size']:,}" if r.get("full_batch") else f"b = {r['batch_size']:,}"
-
-
 def verdict(
     rows: list[dict[str, Any]],
     fits: dict[str, dict[str, Any]],
@@ -34,31 +32,39 @@ def verdict(
     noise: dict[str, Any] | None,
     optimizers: tuple[str, ...],
     targets: dict[str, float],
+    lang: str = "en",
 ) -> list[str]:
     """Sentences: per epoch, per step and per second, where the chapter's claim holds, how
-    B_crit compares with the noise scales, and the old sweep's verdict re-examined."""
+    B_crit compares with the noise scales, and the old sweep's verdict re-examined; in
+    ``lang`` (``"en"`` or ``"he"``)."""
+    if lang not in TEXT:
+        raise ValueError(f"lang must be one of {', '.join(TEXT)}, got {lang!r}")
+    t = TEXT[lang]
     out: list[str] = []
-    goal = {
-        "train_cost": f"C ≤ {targets['train_cost']:g} on the training images",
-        "val_accuracy": f"validation accuracy ≥ {targets['val_accuracy']:.1%}",
-    }
+    goal = {k: t[f"goal_{k}"].format(goal=targets[k]) for k in ("train_cost", "val_accuracy")}
     for o in optimizers:
-        name = "plain SGD" if o == "sgd" else "Nesterov momentum (μ = 0.9)"
-        for t in ("train_cost", "val_accuracy"):
-            rs = sorted(_usable(rows, o, t), key=lambda r: r["batch_size"])
+        name = t["sgd"] if o == "sgd" else t["nesterov"]
+        for tg in ("train_cost", "val_accuracy"):
+            rs = sorted(_usable(rows, o, tg), key=lambda r: r["batch_size"])
             if len(rs) < 2:
-                out.append(
-                    f"{name}, {goal[t]}: fewer than two batch sizes reached it with an "
-                    "interior lr; no comparison."
-                )
+                out.append(t["too_few"].format(name=name, goal=goal[tg]))
                 continue
-            out += _one(name, goal[t], rs, fits.get(o, {}).get(t))
-    out += _noise(fits, noise)
-    out += _old_verdict(rows)
+            out += _one(t, name, goal[tg], rs, fits.get(o, {}).get(tg))
+    out += _noise(t, fits, noise)
+    out += _old_verdict(t, rows)
     return out
 
 
-def _one(name: str, goal: str, rs: list[dict[str, Any]], fit: dict[str, Any] | None) -> list[str]:
+def _one(
+    t: dict[str, str],
+    name: str,
+    goal: str,
+    rs: list[dict[str, Any]],
+    fit: dict[str, Any] | None,
+) -> list[str]:
+    def fb(r: dict[str, Any]) -> str:
+        return t["n" if r.get("full_batch") else "b"].format(b=r["batch_size"])
+
     e_min = min(r["examples"] for r in rs)
     best_e = min(rs, key=lambda r: r["examples"])
     flat = [r for r in rs if r["examples"] <= SAME * e_min]
@@ -66,63 +72,74 @@ def _one(name: str, goal: str, rs: list[dict[str, Any]], fit: dict[str, Any] | N
     small = rs[0]
     s_min = min(r["steps"] for r in rs)
     sat = next(r for r in rs if r["steps"] <= SAME * s_min)
+    same = SAME - 1
     if hi is small:
-        per_epoch = (
-            f"examples to target grow with b from the smallest b on, so a smaller minibatch "
-            f"converges faster per epoch all the way down to {_fmt_b(small)}"
-        )
+        per_epoch = t["all_down"].format(small=fb(small))
     elif lo is small:
-        per_epoch = (
-            f"every b from {lo['batch_size']:,} to {hi['batch_size']:,} needs within "
-            f"{SAME - 1:.0%} of that, so below b = {hi['batch_size']:,} a smaller minibatch is "
-            f"not faster per epoch, only as fast; above it examples grow with b"
-        )
+        per_epoch = t["flat_from_small"].format(lo=lo["batch_size"], hi=hi["batch_size"], same=same)
     else:
         span = (
-            f"no other b comes within {SAME - 1:.0%} of that"
+            t["none_close"].format(same=same)
             if lo is hi
-            else f"b from {lo['batch_size']:,} to {hi['batch_size']:,} need within "
-            f"{SAME - 1:.0%} of that"
+            else t["span"].format(lo=lo["batch_size"], hi=hi["batch_size"], same=same)
         )
-        per_epoch = (
-            f"{span}; below b = {lo['batch_size']:,} a smaller minibatch needs more examples "
-            f"({_fmt_b(small)}: {small['examples'] / e_min:.1f}× the minimum), and above "
-            f"b = {hi['batch_size']:,} examples grow with b"
+        per_epoch = t["middle"].format(
+            span=span,
+            lo=lo["batch_size"],
+            hi=hi["batch_size"],
+            small=fb(small),
+            ratio=small["examples"] / e_min,
         )
     out = [
-        f"{name}, {goal}. Per epoch (examples seen): the fewest examples, "
-        f"{best_e['examples']:,.0f} ({best_e['epochs']:.2f} epochs), at {_fmt_b(best_e)}; "
-        f"{per_epoch} (largest measured, {_fmt_b(rs[-1])}: "
-        f"{rs[-1]['examples'] / e_min:.1f}× the minimum)."
+        t["per_epoch"].format(
+            name=name,
+            goal=goal,
+            e=best_e["examples"],
+            epochs=best_e["epochs"],
+            best=fb(best_e),
+            per_epoch=per_epoch,
+            largest=fb(rs[-1]),
+            ratio=rs[-1]["examples"] / e_min,
+        )
     ]
     out.append(
-        f"{name}, {goal}. Per step: steps fall as b grows, from {small['steps']:,.0f} at "
-        f"{_fmt_b(small)} to {s_min:,.0f}; from {_fmt_b(sat)} on, more b saves less than "
-        f"{SAME - 1:.0%} of the steps (maximal data parallelism)."
+        t["per_step"].format(
+            name=name,
+            goal=goal,
+            s0=small["steps"],
+            small=fb(small),
+            s_min=s_min,
+            sat=fb(sat),
+            same=same,
+        )
     )
     timed = [r for r in rs if r.get("seconds") is not None]
     if timed:
         fast = min(timed, key=lambda r: r["seconds"])
         out.append(
-            f"{name}, {goal}. Per second on this machine: fastest at {_fmt_b(fast)} "
-            f"({fmt_seconds(fast['seconds'])} of updates): a step costs about the same up to "
-            "a few hundred samples (fixed cost per step), so time follows steps there, and "
-            "examples beyond."
+            t["per_second"].format(
+                name=name, goal=goal, fast=fb(fast), seconds=fmt_seconds(fast["seconds"])
+            )
         )
     if fit and fit.get("B_crit") is not None:
         ci = fit.get("B_crit_ci") or [None, None]
-        ci_txt = f" (95 % CI {ci[0]:,.0f}–{ci[1]:,.0f})" if None not in ci else ""
+        ci_txt = t["ci"].format(lo=ci[0], hi=ci[1]) if None not in ci else ""
         out.append(
-            f"{name}, {goal}. Fitted S = S_min(1 + B_crit/b): B_crit ≈ {fit['B_crit']:,.0f}"
-            f"{ci_txt}, S_min ≈ {fit['S_min']:,.0f} steps, E_min ≈ {fit['E_min']:,.0f} "
-            f"examples. The chapter's claim (at a fixed cost per epoch, smaller is faster) "
-            f"holds above B_crit, where halving b cuts the examples needed; below it, it "
-            f"stops: every b needs about E_min examples."
+            t["fit"].format(
+                name=name,
+                goal=goal,
+                bc=fit["B_crit"],
+                ci=ci_txt,
+                s_min=fit["S_min"],
+                e_min=fit["E_min"],
+            )
         )
     return out
 
 
-def _noise(fits: dict[str, dict[str, Any]], noise: dict[str, Any] | None) -> list[str]:
+def _noise(
+    t: dict[str, str], fits: dict[str, dict[str, Any]], noise: dict[str, Any] | None
+) -> list[str]:
     if not noise:
         return []
     at = next((r for r in noise["rows"] if r.get("at_target")), None)
@@ -130,24 +147,15 @@ def _noise(fits: dict[str, dict[str, Any]], noise: dict[str, Any] | None) -> lis
     if at is None or fit.get("B_crit") is None:
         return []
     bn, bs, bc = at["B_noise"], at["B_simple"], fit["B_crit"]
-    agree = "agrees" if 1 / 3 <= bc / bn <= 3 else "does not agree"
-    est = at["estimator"].get("B_simple")
-    est_txt = (
-        f"; McCandlish's two-batch estimator gives B_simple ≈ {est:,.0f} "
-        f"({est / bs:.2f}× the exact value)"
-        if est and math.isfinite(est)
-        else ""
-    )
+    agree = t["agrees"] if 1 / 3 <= bc / bn <= 3 else t["disagrees"]
+    est = (at.get("estimator") or {}).get("B_simple")
+    est_txt = t["estimate"].format(est=est, ratio=est / bs) if est and math.isfinite(est) else ""
     return [
-        f"Prediction against measurement (plain SGD, training cost): where C reaches the "
-        f"target, the exact noise scales are B_noise = {bn:,.1f} and B_simple = {bs:,.1f}; "
-        f"the fitted B_crit ≈ {bc:,.0f} is {bc / bn:.2f}× B_noise and {bc / bs:.2f}× B_simple, "
-        f"so this workload {agree} with McCandlish et al.'s B_crit ≈ B_noise within a factor "
-        f"3{est_txt}."
+        t["noise"].format(bn=bn, bs=bs, bc=bc, r_n=bc / bn, r_s=bc / bs, agree=agree, est=est_txt)
     ]
 
 
-def _old_verdict(rows: list[dict[str, Any]]) -> list[str]:
+def _old_verdict(t: dict[str, str], rows: list[dict[str, Any]]) -> list[str]:
     def get(b: int) -> dict[str, Any] | None:
         return next(
             (
@@ -165,11 +173,14 @@ def _old_verdict(rows: list[dict[str, Any]]) -> list[str]:
     if a is None or b is None:
         return []
     ratio = a["examples"] / b["examples"]
-    word = "fewer" if ratio < 1 / SAME else ("more" if ratio > SAME else "about as many")
+    word = t["fewer"] if ratio < 1 / SAME else (t["more"] if ratio > SAME else t["as_many"])
     return [
-        f"The old sweep said b = 16 is worse than b = 128 per epoch. Tuned for this target "
-        f"(lr {a['lr']:g} and {b['lr']:g}), b = 16 needs {a['examples']:,.0f} examples and "
-        f"b = 128 {b['examples']:,.0f}: b = 16 needs {word} ({ratio:.2f}×). The old verdict "
-        "came from its protocol: one lr per b chosen for the 10-epoch validation cost on a grid "
-        "√10 apart and then judged after one epoch."
+        t["old"].format(
+            lr_a=a["lr"],
+            lr_b=b["lr"],
+            e_a=a["examples"],
+            e_b=b["examples"],
+            word=word,
+            ratio=ratio,
+        )
     ]
