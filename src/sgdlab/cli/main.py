@@ -21,6 +21,7 @@ COMMANDS = (
     "minibatch",
     "step",
     "train",
+    "evaluate",
     "bench",
     "likelihood",
     "experiment",
