@@ -22,6 +22,7 @@ COMMANDS = (
     "step",
     "train",
     "evaluate",
+    "predict",
     "bench",
     "likelihood",
     "experiment",
