@@ -1,5 +1,6 @@
 """The bad inputs of docs/errors.md, part 1: :class:`Case`, the damaged data files and data
-locations, and the checkpoint errors (the option cases are in :mod:`errors_options`).
+locations, and the checkpoint errors (the option cases are in :mod:`errors_options`, those of
+``sgdlab evaluate`` and ``sgdlab predict`` in :mod:`errors_inference`).
 
 Each case runs ``sgdlab ARGV`` on a scratch directory holding a tiny generated data set
 (``DATA``: :func:`data_arrays`, 64 train and 32 test images), after an optional change to

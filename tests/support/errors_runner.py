@@ -23,6 +23,7 @@ from pathlib import Path
 from unittest import mock
 
 from errors_cases import BAD_FILES, CHECKPOINT_CASES, DATA_CASES, Case, data_arrays
+from errors_inference import INFERENCE_CASES
 from errors_options import OPTION_CASES
 from idx_files import IMAGES, LABELS, STEMS, files_table, idx_bytes, write_gz
 from loopback import closed_port
@@ -32,7 +33,7 @@ DOC = ROOT / "docs" / "errors.md"
 
 CASES: list[Case] = DATA_CASES + OPTION_CASES
 #: every row of the doc, in the order of the tests
-ALL: list[Case] = CASES + CHECKPOINT_CASES
+ALL: list[Case] = CASES + CHECKPOINT_CASES + INFERENCE_CASES
 assert len({c.id for c in ALL}) == len(ALL), "ids"
 
 GROUPS = (
@@ -43,6 +44,7 @@ GROUPS = (
     "Output files",
     "Checkpoints",
     "Weights files",
+    "Evaluate and predict",
 )
 
 

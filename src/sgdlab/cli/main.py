@@ -21,6 +21,8 @@ COMMANDS = (
     "minibatch",
     "step",
     "train",
+    "evaluate",
+    "predict",
     "bench",
     "likelihood",
     "experiment",

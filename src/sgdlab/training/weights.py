@@ -109,6 +109,8 @@ def load_weights_and_metadata(path: str | os.PathLike) -> tuple[SoftmaxRegressio
 def _first_line(e: Exception) -> str:
     """One line of sgdlab's own for torch's and safetensors' multi-line load errors."""
     text = str(e)
+    if "Weights only load failed" in text and "Unsupported global" not in text:
+        return "not a PyTorch weights file (damaged, or another kind of file)"
     if "Weights only load failed" in text or "weights_only" in text:
         return (
             "it holds Python objects other than tensors (it could run code when loaded), "
