@@ -50,6 +50,10 @@ CASES = {  # method -> CLI args: runs of ~1-2 s of training with frequent checkp
         "--validation",
         "100",
     ],
+    # early stopping (stops after epoch 4 of 6): the best weights and the counter go through
+    # checkpoints
+    "sgd-early-stop": ["-b", "8", "-e", "6", "--lr", "0.5", "--checkpoint-every", "37"]
+    + ["--validation", "100", "--early-stop", "1"],
 }
 
 
@@ -171,6 +175,8 @@ def _kill_matrix(
             torch.equal(w["z.weight"], ref_w["z.weight"])
             and torch.equal(w["z.bias"], ref_w["z.bias"])
             and _strip(doc["history"]) == _strip(ref_doc["history"])
+            and (doc["stopped_early"], doc["best_epoch"])
+            == (ref_doc["stopped_early"], ref_doc["best_epoch"])
         )
         assert same, f"{method} kill #{k} ({kind} {when}) differs from the uninterrupted run"
         counts["moments"] += 1
@@ -182,7 +188,7 @@ def _kill_matrix(
     return counts
 
 
-@pytest.mark.parametrize("method", ["sgd", "gd", "sgd-options"])
+@pytest.mark.parametrize("method", ["sgd", "gd", "sgd-options", "sgd-early-stop"])
 def test_kill_9_one_command_line_is_bitwise_identical_short(method, tmp_path):
     """Representative: before the first checkpoint, inside the first write, after the end."""
     c = _kill_matrix(method, tmp_path, n_before=1, n_random=0, n_in_write=1, seed=1)
@@ -190,7 +196,7 @@ def test_kill_9_one_command_line_is_bitwise_identical_short(method, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["sgd", "gd", "sgd-options"])
+@pytest.mark.parametrize("method", ["sgd", "gd", "sgd-options", "sgd-early-stop"])
 def test_kill_9_one_command_line_is_bitwise_identical_20_moments(method, tmp_path):
     c = _kill_matrix(method, tmp_path, n_before=4, n_random=10, n_in_write=5, seed=2026)
     assert c["equal"] == c["moments"] == 20 and c["no_checkpoint_at_kill"] >= 5

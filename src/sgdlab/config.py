@@ -146,6 +146,14 @@ class TrainConfig:
         parse=nonneg_int,
         group="validation",
     )
+    early_stop: int = option(
+        0,
+        "stop when the validation cost has not improved for PATIENCE evaluations and return "
+        "the best validation epoch's weights (0: off; needs --validation)",
+        parse=nonneg_int,
+        group="validation",
+        metavar="PATIENCE",
+    )
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
@@ -252,6 +260,15 @@ class TrainConfig:
         if not is_int(self.validation_seed) or self.validation_seed < 0:
             raise ConfigError(
                 f"validation seed must be a non-negative integer, got {self.validation_seed!r}"
+            )
+        if not is_int(self.early_stop) or self.early_stop < 0:
+            raise ConfigError(
+                f"early stop patience must be a non-negative integer, got {self.early_stop!r}"
+            )
+        if self.early_stop and not v:
+            raise ConfigError(
+                "--early-stop needs --validation N (it watches the validation cost); hold out "
+                "a validation split, or drop --early-stop"
             )
 
     @property

@@ -173,6 +173,9 @@ OPTION_CASES: list[Case] = [
             (("--validation", "1000"), ("validation size", "0..999")),
             (("--validation=-1",), ("--validation", "0..2**63-1")),
             (("--validation", "900", "--batch-size", "200"), ("batch size", "1..100")),
+            (("--early-stop", "3"), ("--early-stop", "needs --validation N")),
+            (("--early-stop=-1", "--validation", "100"), ("--early-stop", "0..2**63-1")),
+            (("--log-csv", "log.txt"), ("--log-csv", "must end in .csv")),
         ]
     ),
     # ---------------------------------------------------------------- --config FILE.toml

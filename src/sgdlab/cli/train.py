@@ -100,6 +100,20 @@ def register(sub, parents) -> None:
         type=lambda t: writable_file(t, IMAGE_SUFFIXES),
         help="draw the history (cost and accuracy against epochs) into PATH",
     )
+    lg = p.add_argument_group("logs (written as the run goes; a resumed run rewrites them)")
+    lg.add_argument(
+        "--log-csv",
+        metavar="FILE.csv",
+        type=lambda t: writable_file(t, (".csv",)),
+        help="one CSV row per epoch (the history record's keys as the header), flushed each row",
+    )
+    lg.add_argument(
+        "--tensorboard",
+        metavar="DIR",
+        type=log_dir,
+        help="the same scalars as TensorBoard events in DIR (step: the epoch); needs "
+        "pip install 'sgdlab[tensorboard]'",
+    )
     defer_defaults(p)
     p.set_defaults(run=run, parser=p)
 
@@ -130,6 +144,14 @@ def every_type(text: str) -> int | str:
     return "epoch" if text == "epoch" else positive_int(text)
 
 
+def log_dir(text: str) -> str:
+    from pathlib import Path
+
+    if not text or (Path(text).exists() and not Path(text).is_dir()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a directory")
+    return text
+
+
 def run(args: argparse.Namespace) -> int:
     from sgdlab.errors import ConfigError
     from sgdlab.measure.machine import restore_threads, set_threads
@@ -147,19 +169,36 @@ def run(args: argparse.Namespace) -> int:
         from sgdlab.training.runs import refuse_used_dir
 
         refuse_used_dir(args.checkpoint_dir)
+    logs = _logs(args)  # a missing tensorboard is one line before any work
     old = set_threads(args.threads)
     try:
         with dist.session(device=args.device, timeout=args.dist_timeout) as world:
             ds = load_data(args)
-            result = _train(args, ds, train)
+            if not world.is_main:  # rank 0 alone prints and writes files
+                logs.logs = []
+            elif not args.json:
+                logs.logs.insert(0, _Table(args, ds))
+            try:
+                result = _train(args, ds, train, logs)
+            finally:
+                logs.close()
     finally:
         restore_threads(old)
     if not world.is_main:  # rank 0 alone prints and writes files
         return 0
-    return _report(args, ds, result, save_weights, world.size)
+    return _report(args, result, save_weights)
 
 
-def _train(args: argparse.Namespace, ds, train):
+def _logs(args: argparse.Namespace):
+    from sgdlab.training import logs
+
+    sinks = [logs.CsvLog(args.log_csv)] if args.log_csv else []
+    if args.tensorboard:
+        sinks.append(logs.TensorBoardLog(args.tensorboard))
+    return logs.Logs(sinks)
+
+
+def _train(args: argparse.Namespace, ds, train, logs):
     from sgdlab.config import CheckpointConfig
 
     cfg = TrainConfig(**{name: getattr(args, name) for name in CONFIG_FIELDS})
@@ -181,11 +220,17 @@ def _train(args: argparse.Namespace, ds, train):
         resume="auto" if args.resume else False,
     )
     return train(
-        cfg, data=ds, checkpoints=checkpoints, explicit=args._explicit, progress=not args.quiet
+        cfg,
+        data=ds,
+        checkpoints=checkpoints,
+        explicit=args._explicit,
+        progress=not args.quiet,
+        callback=logs,
+        on_begin=logs.begin,
     )
 
 
-def _report(args: argparse.Namespace, ds, result, save_weights, ranks: int = 1) -> int:
+def _report(args: argparse.Namespace, result, save_weights) -> int:
     if args.plot:
         from sgdlab.plots import history_curves
         from sgdlab.training.initial import initial_record
@@ -199,41 +244,82 @@ def _report(args: argparse.Namespace, ds, result, save_weights, ranks: int = 1) 
     if args.json:
         emit_json(doc)
         return 0
-    cfg = result.config
-    print(f"data: {ds.source}{'  (SAMPLE, not the full set)' if ds.is_sample else ''}")
-    if result.resumed_step is not None:
-        finished = result.resumed_step == result.history[-1]["steps"]
+    last = result.history[-1]
+    if result.best_epoch is not None:  # early stopping returns the best validation epoch
+        patience, best = result.config["early_stop"], result.best_epoch
         print(
-            f"resumed {args.resume} at step {result.resumed_step} with the checkpoint's config"
-            + (" (the run had finished: nothing trained)" if finished else "")
+            f"early stop: no lower validation cost in {patience} evaluation(s) after epoch {best}"
+            f"; stopped after epoch {last['epoch']}"
+            if result.stopped_early
+            else f"early stop: not triggered in {last['epoch']} epochs"
         )
-    print(
-        f"{_title(cfg)} seed={cfg['seed']} engine={cfg['engine']} device={cfg['device']}"
-        + (f" ranks={ranks}" if ranks > 1 else "")
-    )
-    if "validation" in result.data:
-        v = result.data["validation"]
-        print(
-            f"validation: {v['size']} held-out training samples (split seed {v['seed']}, "
-            f"indices sha256 {v['sha256']})"
-        )
-    val = "validation" in result.data
-    print(
-        f"{'epoch':>5} {'steps':>7} {'train s':>8} {'train C':>8} {'test C':>8} "
-        f"{'train acc':>9} {'test acc':>8}" + (f" {'val acc':>8}" if val else "")
-    )
-    for h in result.history:
-        print(
-            f"{h['epoch']:>5} {h['steps']:>7} {h['train_seconds']:>8.3f} {h['train_cost']:>8.4f} "
-            f"{h['test_cost']:>8.4f} {h['train_accuracy']:>9.2%} {h['test_accuracy']:>8.2%}"
-            + (f" {h['val_accuracy']:>8.2%}" if val else "")
-        )
-    print(f"final test accuracy: {result.history[-1]['test_accuracy']:.2%}")
+        last = result.history[best - 1]
+        print(f"returned weights: epoch {best} (lowest validation cost {last['val_cost']:.4f})")
+    print(f"final test accuracy: {last['test_accuracy']:.2%}")
     if args.save_weights:
         print(f"saved {doc['weights']} (weights)")
     if args.plot:
         print(f"saved {args.plot} (training curves)")
     return 0
+
+
+class _Table:
+    """The run's header and per-epoch table on stdout, each line flushed as it comes (a pipe,
+    a batch job's log, sees every epoch at once); on a terminal through tqdm, so that the
+    progress bar on stderr is cleared and redrawn around each line."""
+
+    def __init__(self, args: argparse.Namespace, ds) -> None:
+        self.args, self.ds, self.val = args, ds, False
+
+    def _print(self, line: str) -> None:
+        import sys
+
+        if sys.stdout.isatty():
+            from tqdm import tqdm
+
+            tqdm.write(line, file=sys.stdout)
+        else:
+            print(line)
+        sys.stdout.flush()
+
+    def begin(self, start) -> None:
+        """The lines above the table (``start``: the run as it starts), then its history."""
+        ds, cfg, p, history = self.ds, start.config, self._print, start.history
+        p(f"data: {ds.source}{'  (SAMPLE, not the full set)' if ds.is_sample else ''}")
+        if start.resumed_step is not None:
+            finished = len(history) >= cfg["epochs"] or start.stopped_early
+            p(
+                f"resumed {self.args.resume} at step {start.resumed_step} with the checkpoint's "
+                "config" + (" (the run had finished: nothing trained)" if finished else "")
+            )
+        ranks = start.distributed.get("world_size", 1)
+        p(
+            f"{_title(cfg)} seed={cfg['seed']} engine={cfg['engine']} device={cfg['device']}"
+            + (f" ranks={ranks}" if ranks > 1 else "")
+        )
+        self.val = "validation" in start.data
+        if self.val:
+            v = start.data["validation"]
+            p(
+                f"validation: {v['size']} held-out training samples (split seed {v['seed']}, "
+                f"indices sha256 {v['sha256']})"
+            )
+        p(
+            f"{'epoch':>5} {'steps':>7} {'train s':>8} {'train C':>8} {'test C':>8} "
+            f"{'train acc':>9} {'test acc':>8}" + (f" {'val acc':>8}" if self.val else "")
+        )
+        for h in history:
+            self(h)
+
+    def __call__(self, h: dict) -> None:
+        self._print(
+            f"{h['epoch']:>5} {h['steps']:>7} {h['train_seconds']:>8.3f} {h['train_cost']:>8.4f} "
+            f"{h['test_cost']:>8.4f} {h['train_accuracy']:>9.2%} {h['test_accuracy']:>8.2%}"
+            + (f" {h['val_accuracy']:>8.2%}" if self.val else "")
+        )
+
+    def close(self) -> None:
+        pass
 
 
 def _title(cfg: dict) -> str:

@@ -51,6 +51,7 @@ _SUBJECTS = {
     "average": "average",
     "validation size": "validation",
     "validation seed": "validation-seed",
+    "early stop patience": "early-stop",
 }
 
 

@@ -20,6 +20,7 @@ The rules (``sgdlab train`` and :func:`sgdlab.train` follow them):
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import warnings
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from sgdlab import atomic
-from sgdlab.config import flag
+from sgdlab.config import CheckpointConfig, TrainConfig, flag
 from sgdlab.errors import CheckpointError
 from sgdlab.training import checkpoint
 
@@ -195,3 +196,32 @@ def remove_stale_temporaries(directory: str | os.PathLike) -> list[Path]:
 
 #: Temporaries of :func:`checkpoint.save`; the random part is missing in older ones.
 _TMP = re.compile(r"^\.ckpt-\d{10,}\.sgdlab\.(?P<pid>\d+)(?:\.[A-Za-z0-9_]+)?\.tmp$")
+
+
+def saved_config(saved: dict[str, Any]) -> dict[str, Any]:
+    """The checkpoint's config over :class:`TrainConfig`'s fields: a field it lacks (written
+    before the option existed) ran with the default; a field unknown here is refused."""
+    unknown = sorted(set(saved["config"]) - set(TrainConfig.field_names()))
+    if unknown:
+        raise CheckpointError(
+            f"the checkpoint has options this sgdlab does not know "
+            f"({', '.join(unknown)}): written by a newer version?"
+        )
+    return {**TrainConfig().to_dict(), **saved["config"]}
+
+
+def configs(
+    cfg: TrainConfig | None, checkpoints: CheckpointConfig | None, options: dict[str, Any]
+) -> tuple[TrainConfig, CheckpointConfig]:
+    """The run's config and checkpoint options from :func:`sgdlab.train`'s arguments."""
+    names, ck_names = set(TrainConfig.field_names()), set(CheckpointConfig.field_names())
+    unknown = sorted(set(options) - names - ck_names)
+    if unknown:
+        raise TypeError(f"train() got an unexpected keyword argument {unknown[0]!r}")
+    if checkpoints is not None and set(options) & ck_names:
+        raise TypeError("train(): give checkpoint options in checkpoints= or as keywords")
+    kw = {k: v for k, v in options.items() if k in names}
+    if kw and cfg is not None:
+        cfg = dataclasses.replace(cfg, **kw)
+    ck_kw = {k: v for k, v in options.items() if k in ck_names}
+    return cfg or TrainConfig(**kw), checkpoints or CheckpointConfig(**ck_kw)

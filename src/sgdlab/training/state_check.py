@@ -20,6 +20,7 @@ import torch
 
 from sgdlab.errors import CheckpointError
 from sgdlab.optim import OptimState
+from sgdlab.training import early_stop
 
 #: Every history record has these (``val_cost``/``val_accuracy`` too with a validation split).
 RECORD_FIELDS = (
@@ -77,6 +78,10 @@ def _check(s: dict[str, Any], cfg: Any, n: int, spe: int) -> None:
     _optim(s, spe)
     for i, rec in enumerate(history):
         _record(rec, i, spe, bool(cfg.validation))
+    if cfg.early_stop:
+        why = early_stop.check(s.get("early_stop"), history, cfg.early_stop)
+        if why:
+            raise _Bad("early_stop", why)
 
 
 def _int(s: dict[str, Any], key: str, lo: int, hi: int) -> int:

@@ -42,6 +42,7 @@ from sgdlab.measure.provenance import environment
 from sgdlab.model import SoftmaxRegression
 from sgdlab.training import checkpoint, dist, elastic, runs, state_check, stretch
 from sgdlab.training.core import Core
+from sgdlab.training.early_stop import EarlyStop
 from sgdlab.training.lock import RunLock, describe_holder
 from sgdlab.training.signals import SignalFlag
 
@@ -66,6 +67,10 @@ class TrainResult:
     #: the global step of the checkpoint this run resumed from (None: a new run)
     resumed_step: int | None = None
     distributed: dict[str, Any] = field(default_factory=dict)
+    #: with ``early_stop``: whether the run stopped before ``epochs``, and the epoch whose
+    #: weights ``model`` holds (the best validation cost)
+    stopped_early: bool = False
+    best_epoch: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: config, environment, data provenance and history (no weights)."""
@@ -77,6 +82,8 @@ class TrainResult:
             "checkpoint": self.checkpoint,
             "resumed_step": self.resumed_step,
             "distributed": self.distributed,
+            "stopped_early": self.stopped_early,
+            "best_epoch": self.best_epoch,
         }
 
 
@@ -92,6 +99,7 @@ def train(
     segment: int | None = None,
     callback: EpochCallback | None = None,
     on_stretch: StretchCallback | None = None,
+    on_begin: Callable[[TrainResult], None] | None = None,
     **options: Any,
 ) -> TrainResult:
     """Train the chapter's classifier as ``cfg`` says; returns a :class:`TrainResult`.
@@ -108,7 +116,11 @@ def train(
     ``test_cost``, ``test_accuracy`` and, with ``validation``, ``val_cost``, ``val_accuracy``;
     ``callback`` (if given) gets each record as soon as it is complete; ``on_stretch`` (if
     given) gets the :class:`Core` and each engine call's minibatch costs (read-only; an
-    exception raised by either stops the run and propagates).
+    exception raised by either stops the run and propagates). ``on_begin`` (if given) is called
+    once before the first step with the run as it starts: a :class:`TrainResult` holding the
+    resolved config, the data provenance, ``resumed_step`` and the history restored from the
+    checkpoint (empty for a new run; a log fed by ``callback`` rewrites itself from it,
+    :mod:`sgdlab.training.logs`).
 
     The update is ``torch.optim.SGD(lr=, momentum=, nesterov=, weight_decay=)`` with dampening
     0 (see :mod:`sgdlab.optim`); the step size of global step t follows ``schedule``
@@ -143,9 +155,9 @@ def train(
     when a rank is lost. Raises :class:`ConfigError` for bad values,
     :class:`DivergenceError` on a non-finite cost.
     """
-    asked, ck = _configs(cfg, checkpoints, options)
+    asked, ck = runs.configs(cfg, checkpoints, options)
     with contextlib.ExitStack() as held:  # the checkpoint directory's lock, for the whole run
-        hooks = (callback, on_stretch)
+        hooks = (callback, on_stretch, on_begin)
         return _train(asked, ck, held, data, data_dir, explicit, progress, segment, hooks)
 
 
@@ -166,7 +178,7 @@ def _train(asked, ck, held, data, data_dir, explicit, progress, segment, hooks) 
     if saved is not None:
         given = asked.non_default() if explicit is None else set(explicit)
         merged = runs.reconcile(
-            _saved_config(saved), asked.to_dict(), given, done_epochs=len(saved["history"])
+            runs.saved_config(saved), asked.to_dict(), given, done_epochs=len(saved["history"])
         )
         cfg = TrainConfig(**merged)
     ds = _load_data(data, data_dir)
@@ -201,15 +213,23 @@ def _train(asked, ck, held, data, data_dir, explicit, progress, segment, hooks) 
         spe = loop.core.steps_per_epoch
         state_check.check(saved, cfg=cfg, n=n, steps_per_epoch=spe, path=path)
         loop.restore(saved, path)
+    if hooks[2] is not None:
+        hooks[2](_result(loop, data_info, saved))
     with SignalFlag(enabled=ckpt_dir is not None) as flag, quiet_torch_for(eng):
         if segment is None and world.size > 1:  # every rank must run the same stretches
             segment = stretch.FIRST
         loop.run(flag, progress and world.is_main, stretch.Stretch(segment))
-    dp = loop.core.dp
+    return _result(loop, data_info, saved)
+
+
+def _result(loop: _Loop, data_info, saved) -> TrainResult:
+    """The run as it stands (its start for ``on_begin``, its end for :func:`train`)."""
+    dp, world, stop = loop.core.dp, loop.world, loop.stop
+    best = stop.model(loop.core.device) if stop is not None else None
     return TrainResult(
-        model=loop.core.result_model(),
-        history=loop.history,
-        config=cfg.to_dict(),
+        model=best if best is not None else loop.core.result_model(),
+        history=list(loop.history),
+        config=loop.cfg.to_dict(),
         environment=loop.env,
         data=data_info,
         checkpoint=str(loop.last_checkpoint) if loop.last_checkpoint else None,
@@ -220,6 +240,8 @@ def _train(asked, ck, held, data, data_dir, explicit, progress, segment, hooks) 
             "allreduce_calls": dp.reduce_calls,
             "allreduce_seconds": dp.reduce_seconds,
         },
+        stopped_early=loop.stopped,
+        best_epoch=stop.best_epoch if stop is not None else None,
     )
 
 
@@ -232,45 +254,17 @@ def _lock(held: contextlib.ExitStack, directory, purpose: str, world: dist.World
         _warn(f"the last holder of {directory} ({describe_holder(lock.took_over)}) is gone")
 
 
-def _configs(
-    cfg: TrainConfig | None, checkpoints: CheckpointConfig | None, options: dict[str, Any]
-) -> tuple[TrainConfig, CheckpointConfig]:
-    """The run's config and checkpoint options from :func:`train`'s arguments."""
-    names, ck_names = set(TrainConfig.field_names()), set(CheckpointConfig.field_names())
-    unknown = sorted(set(options) - names - ck_names)
-    if unknown:
-        raise TypeError(f"train() got an unexpected keyword argument {unknown[0]!r}")
-    if checkpoints is not None and set(options) & ck_names:
-        raise TypeError("train(): give checkpoint options in checkpoints= or as keywords")
-    kw = {k: v for k, v in options.items() if k in names}
-    if kw and cfg is not None:
-        cfg = dataclasses.replace(cfg, **kw)
-    ck_kw = {k: v for k, v in options.items() if k in ck_names}
-    return cfg or TrainConfig(**kw), checkpoints or CheckpointConfig(**ck_kw)
-
-
-def _saved_config(saved: dict[str, Any]) -> dict[str, Any]:
-    """The checkpoint's config over :class:`TrainConfig`'s fields: a field it lacks (written
-    before the option existed) ran with the default; a field unknown here is refused."""
-    unknown = sorted(set(saved["config"]) - set(TrainConfig.field_names()))
-    if unknown:
-        raise CheckpointError(
-            f"the checkpoint has options this sgdlab does not know "
-            f"({', '.join(unknown)}): written by a newer version?"
-        )
-    return {**TrainConfig().to_dict(), **saved["config"]}
-
-
 class _Loop:
     """Epochs of a :class:`Core`: evaluation, history, checkpoints, signals, progress."""
 
     def __init__(self, core: Core, ds, val, ck: CheckpointConfig, data_info, hooks) -> None:
         self.core, self.cfg, self.ds, self.val = core, core.cfg, ds, val
-        self.ck, self.data_info, (self.callback, self.on_stretch) = ck, data_info, hooks
+        self.ck, self.data_info, (self.callback, self.on_stretch, _) = ck, data_info, hooks
         self.history: list[dict[str, Any]] = []
         self.last_checkpoint: Path | None = None
         self.world = core.world
         self.env = {**environment(core.device), "world_size": self.world.size}
+        self.stop = EarlyStop(self.cfg.early_stop) if self.cfg.early_stop else None
         self.writer = None  # rank 0 alone writes checkpoints
         if ck.checkpoint_dir is not None and self.world.is_main:
             self.writer = checkpoint.Writer(ck.checkpoint_dir, keep=ck.keep)
@@ -281,6 +275,7 @@ class _Loop:
             "format": 1,
             **self.core.state_dict(),
             "history": list(self.history),
+            **({"early_stop": self.stop.state_dict()} if self.stop is not None else {}),
             "config": cfg.to_dict(),
             "provenance": {
                 **self.env,
@@ -294,6 +289,13 @@ class _Loop:
         self.core.load_state_dict(s)
         self.history = list(s["history"])
         self.last_checkpoint = path
+        if self.stop is not None:
+            self.stop.load_state_dict(s["early_stop"])
+
+    @property
+    def stopped(self) -> bool:
+        """Early stopping ended the run."""
+        return self.stop is not None and self.stop.stopped
 
     def save(self) -> None:
         """Snapshot the state and hand it to the background writer (returns at once)."""
@@ -308,7 +310,7 @@ class _Loop:
         core, cfg, every = self.core, self.cfg, self.ck.checkpoint_every
         bar = _progress(progress, core.total_steps, core.step)
         try:
-            while len(self.history) < cfg.epochs:
+            while len(self.history) < cfg.epochs and not self.stopped:
                 k = segment.steps
                 if isinstance(every, int):  # stop on checkpoint boundaries (global steps)
                     k = min(k, every - core.step % every)
@@ -323,7 +325,7 @@ class _Loop:
                 if done_epoch:
                     self._end_epoch(bar)
                 due = isinstance(every, int) and core.step % every == 0
-                final = len(self.history) == cfg.epochs
+                final = len(self.history) == cfg.epochs or self.stopped
                 if due or final or (done_epoch and every == "epoch"):
                     self.save()
                     saved = True
@@ -366,6 +368,8 @@ class _Loop:
             val_cost, val_acc = core.dp.evaluate(model, *self.val)
             rec.update(val_cost=val_cost, val_accuracy=val_acc)
         self.history.append(rec)
+        if self.stop is not None:
+            self.stop.update(rec, model)
         if bar is not None:
             bar.set_postfix(epoch=len(self.history), test_acc=f"{test_acc:.4f}")
         if self.callback is not None:
