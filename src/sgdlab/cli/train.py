@@ -186,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
         restore_threads(old)
     if not world.is_main:  # rank 0 alone prints and writes files
         return 0
-    return _report(args, result, save_weights)
+    return _report(args, result, ds, save_weights)
 
 
 def _logs(args: argparse.Namespace):
@@ -230,7 +230,7 @@ def _train(args: argparse.Namespace, ds, train, logs):
     )
 
 
-def _report(args: argparse.Namespace, result, save_weights) -> int:
+def _report(args: argparse.Namespace, result, ds, save_weights) -> int:
     if args.plot:
         from sgdlab.plots import history_curves
         from sgdlab.training.initial import initial_record
