@@ -102,6 +102,26 @@ def test_plot_and_table_from_library_result(quick, tmp_path):
     assert "×roof" in table and "sgemm torch.mm" in table and "GB/s" in table
 
 
+@pytest.mark.parametrize(("share", "warned"), [(0.5, True), (0.05, False), (None, False)])
+def test_table_and_report_warn_exactly_when_contaminated(quick, share, warned):
+    """``sgdlab bench``'s table and the report's exercise 4 both follow measure.contamination."""
+    import copy
+
+    from sgdlab.cli.bench import format_table
+    from sgdlab.measure.machine import contamination
+    from sgdlab.report.page import Page
+    from sgdlab.report.render import render_bench
+
+    res = copy.deepcopy(quick)
+    res["environment"]["machine_load"]["other_cpu_share"] = share
+    assert contamination(res)["contaminated"] is warned
+    assert ("WARNING: other processes used 50% of the CPUs" in format_table(res)) is warned
+    res["figures"] = {"timing": ""}
+    pg = Page("en")
+    render_bench(pg, res, "")
+    assert ("Other processes used <bdi>50%</bdi> of the CPUs" in "".join(pg.parts)) is warned
+
+
 def test_cli_json_and_plot(capsys, tmp_path, sample):
     png = tmp_path / "b.png"
     code = main(

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sgdlab.cli.common import batch_sizes, emit_json, load_data, positive_float, positive_int
-from sgdlab.measure.machine import BUSY
+from sgdlab.measure.machine import contamination
 
 
 def register(sub, parents) -> None:
@@ -155,8 +155,9 @@ def format_table(result: dict[str, Any]) -> str:
         lines.append(f"why GD/SGD ≠ N/b: {res['explanation']}")
         if any(r["per_iteration"]["noisy"] for r in res["sgd"]) or gd["noisy"]:
             lines.append("! IQR > 10% of the median: the machine was busy; rerun when quiet")
-    share = env.get("machine_load", {}).get("other_cpu_share")
-    if share is not None and share > BUSY:
+    load = contamination(result)
+    if load["contaminated"]:
+        share = load["other_cpu_share"]
         lines.append(
             f"WARNING: other processes used {share:.0%} of the CPUs during the run: "
             "these timings are contaminated; rerun on a quiet machine"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -61,6 +61,24 @@ class LoadMonitor:
             "other_cpu_share": None if other is None else other / (wall * cpus),
             "loadavg_1min_at_start": self.load0,
         }
+
+
+def contamination(result: Mapping[str, Any]) -> dict[str, Any]:
+    """Were the timings of ``result`` (what :func:`sgdlab.benchmark` returns) disturbed by other
+    processes? The one check of ``sgdlab bench``, the report and the notebook.
+
+    Returns ``{"other_cpu_share", "threshold", "contaminated"}``: the share of the CPUs that
+    other processes used while it ran (its ``environment.machine_load``; None where it cannot
+    be measured, i.e. not on Linux), :data:`BUSY`, and whether the share exceeds it (an
+    unmeasured share counts as not contaminated).
+    """
+    load = result.get("environment", {}).get("machine_load") or {}
+    share = load.get("other_cpu_share")
+    return {
+        "other_cpu_share": share,
+        "threshold": BUSY,
+        "contaminated": share is not None and share > BUSY,
+    }
 
 
 def _busy_ticks() -> int | None:

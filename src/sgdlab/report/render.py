@@ -7,7 +7,7 @@ from typing import Any
 
 from sgdlab._version import __version__
 from sgdlab.formatting import fmt_seconds as fmt_s
-from sgdlab.measure.machine import BUSY
+from sgdlab.measure.machine import contamination
 from sgdlab.report.page import Page, class_name, esc, table
 from sgdlab.report.render_study import _n, render_convergence
 
@@ -137,9 +137,10 @@ def render_bench(pg: Page, res: dict[str, Any], flag: str) -> None:
         it = e["gd"]["per_iteration"]
         noisy |= it["noisy"]
         rows.append([e["engine"], f"GD {n:,}", "1", _iqr(it), fmt_s(it["median"]), "1", "1"])
-    share = res["environment"].get("machine_load", {}).get("other_cpu_share")
-    if share is not None and share > BUSY:
-        pg.p("ex4_busy_quick" if flag else "ex4_busy", "warn", share=f"{share:.0%}")
+    load = contamination(res)
+    if load["contaminated"]:
+        share = f"{load['other_cpu_share']:.0%}"
+        pg.p("ex4_busy_quick" if flag else "ex4_busy", "warn", share=share)
     pg.add(table(head, rows))
     if noisy:
         pg.p("ex4_noisy")
