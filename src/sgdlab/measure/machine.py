@@ -63,6 +63,26 @@ class LoadMonitor:
         }
 
 
+def foreign_load(load: dict[str, Any] | None, *, threshold: float = BUSY) -> str | None:
+    """Why a measurement is contaminated by other processes, or None when it is not (or when the
+    load could not be measured: ``other_cpu_share`` None, e.g. off Linux).
+
+    ``load``: :meth:`LoadMonitor.stop`'s dict; ``threshold``: the share of the CPUs (0-1) other
+    processes may use before the timings stop being evidence (default :data:`BUSY`).
+    """
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+        raise ConfigError(f"threshold must be a number in [0, 1), got {threshold!r}")
+    if not 0 <= threshold < 1:
+        raise ConfigError(f"threshold must be a number in [0, 1), got {threshold!r}")
+    share = (load or {}).get("other_cpu_share")
+    if share is None or share <= threshold:
+        return None
+    return (
+        f"other processes used {share:.0%} of the CPUs during the run "
+        f"(more than {threshold:.0%}): the timings are contaminated"
+    )
+
+
 def _busy_ticks() -> int | None:
     try:
         with open("/proc/stat", encoding="ascii") as f:
