@@ -107,6 +107,7 @@ def test_foreign_load_withholds_the_explanation(capsys, monkeypatch, share):
         assert ("rerun with --threads 1 on a quiet machine" in flat) == (foreign and several)
         assert (", because " in flat.split("Exercise 4")[-1]) != foreign
         assert any(label in out for label in REGIMES) != foreign
+    assert ("N/b  regime" in text) != foreign  # no empty regime column
     if foreign:
         assert "50%" in info["reason"] and "quiet machine" in text
         one = copy.deepcopy(doc)

@@ -179,7 +179,7 @@ def _short_rows(res: dict[str, Any], n: int) -> list[str]:
 
     head = (
         f"{'':3} {'b':>7} {'steps/ep':>8} {'per iter.':>9} {'IQR':>5} {'per epoch':>9} "
-        f"{'GD/SGD':>8} {'N/b':>8}  regime"
+        f"{'GD/SGD':>8} {'N/b':>8}" + ("  regime" if res["explanation"] is not None else "")
     )
     out = [head]
     for r in res["sgd"]:
