@@ -134,7 +134,10 @@ measured ratio differs by what an iteration costs besides its arithmetic.
 
 While it measures, the benchmark also records how much CPU other processes used. The cell after
 the table applies `sgdlab bench`'s own check to it (`sgdlab.contamination`): only clean timings
-are interpreted, and the sentences comparing GD/SGD with N/b are built from the printed numbers.""",
+are interpreted, and the sentences comparing GD/SGD with N/b are built from the printed numbers.
+`timing["exercise4"]["answer"]` states in one line how many SGD iterations one GD iteration
+costs at b = 16, and why (withheld under foreign load). A batch size larger than N is dropped
+(on the sample N = 1,000: b = 1,024).""",
     ),
     (
         "code",
@@ -156,6 +159,8 @@ for e in timing["results"]:
               f"N/b = {r['ratio_flops']:,.1f}" + (f" ({r['note']})" if r["note"] else ""))
 if noisy:
     print("! = its timed blocks spread by more than 10% of their median (interquartile range)")
+print("dropped batch sizes (> N):", timing["dropped_batch_sizes"] or "none")
+print(timing["exercise4"]["answer"])
 show(bench_figure, timing)""",
     ),
     (

@@ -1,5 +1,6 @@
 """``sgdlab evaluate``: a saved model on the test set, class by class (numbers from
-:mod:`sgdlab.inference.evaluation`, figure from :func:`sgdlab.inference.plots.evaluation_figure`)."""
+:mod:`sgdlab.inference.evaluation`, the figure from
+:func:`sgdlab.inference.plots.evaluation_figure`)."""
 
 from __future__ import annotations
 
