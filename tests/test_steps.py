@@ -106,7 +106,7 @@ def _cli(capsys, *argv):
 
 def test_step_text_shows_C_before_and_after_for_both_steps(capsys):
     code, out, _ = _cli(capsys, "step", "--sample", "--json", "--device", "cpu")
-    doc = json.loads(out)
+    doc = json.loads(out)["result"]
     code, out, _ = _cli(capsys, "step", "--sample", "--device", "cpu")
     assert code == 0
     lines = [line.split() for line in out.splitlines() if "full-set cost C" in line]

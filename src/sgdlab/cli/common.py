@@ -1,7 +1,9 @@
 """One module per ``sgdlab`` subcommand; shared option parsing and output helpers here.
 
 Every command gets ``--seed``, ``--json``, ``--data-dir``, ``--sample`` and ``--quiet``.
-A command module exports ``register(subparsers, parents)`` which adds its parser and sets
+With ``--json`` a command prints one document through :func:`emit_json` (the shape of
+:func:`sgdlab.formatting.document`, its ``config`` from :func:`options`). A command module
+exports ``register(subparsers, parents)`` which adds its parser and sets
 ``run=function(args) -> int``.
 """
 
@@ -57,7 +59,7 @@ def common_parent() -> argparse.ArgumentParser:
     g.add_argument(
         "--json",
         action="store_true",
-        help="print one JSON document on stdout (config, environment, results)",
+        help="print one JSON document on stdout: schema, command, config, environment, result",
     )
     g.add_argument(
         "--data-dir",
@@ -101,9 +103,23 @@ def load_data(args: argparse.Namespace):
         return load_sample()
 
 
-def emit_json(doc: dict[str, Any]) -> None:
+def emit_json(
+    command: str, *, config: dict[str, Any], environment: dict[str, Any], result: dict[str, Any]
+) -> None:
+    """Print the command's ``--json`` document (:func:`sgdlab.formatting.document`: ``schema``,
+    ``command``, ``config``, ``environment``, ``result``) on stdout."""
+    from sgdlab.formatting import document
+
+    doc = document(command, config=config, environment=environment, result=result)
     json.dump(doc, sys.stdout, indent=2, default=_default)
     sys.stdout.write("\n")
+
+
+def options(args: argparse.Namespace, *names: str) -> dict[str, Any]:
+    """``{name: value}`` of the options ``names`` (argparse dests), JSON-ready (tuples as lists):
+    a ``--json`` document's ``config``."""
+    values = {n: getattr(args, n) for n in names}
+    return {n: list(v) if isinstance(v, tuple) else v for n, v in values.items()}
 
 
 def _default(o: Any) -> Any:

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sgdlab.cli.common import emit_json, load_data, positive_int
+from sgdlab.cli.common import emit_json, load_data, options, positive_int
 from sgdlab.cli.configfile import defer_defaults
 
 DESCRIPTION = (
@@ -184,7 +184,10 @@ def run(args: argparse.Namespace) -> int:
 
         doc["figures"] = [str(f) for f in plot_all(study, escape, args.plot, args.format)]
     if args.json:
-        emit_json(doc)
+        config = options(args, "seed", "quick", "sweep", "seeds", "no_noise", "escape_seeds")
+        env = doc.pop("environment")
+        del doc["schema"]  # the study's own version: the document has one, the command's
+        emit_json("experiment", config=config, environment=env, result=doc)
         return 0
     from sgdlab.cli.sweep import format_escape
     from sgdlab.study.report import format_study

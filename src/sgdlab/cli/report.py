@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from sgdlab.cli.common import emit_json, load_data, writable_file
+from sgdlab.cli.common import emit_json, load_data, options, writable_file
 
 
 def register(sub, parents) -> None:
@@ -86,16 +86,17 @@ def run(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - t0
     size = rep.path.stat().st_size
     if args.json:
-        emit_json(
-            {
-                "output": str(rep.path),
-                "bytes": size,
-                "seconds": seconds,
-                "lang": args.lang,
-                "quick": args.quick,
-                "sections": rep.sections,
-            }
-        )
+        from sgdlab.measure.provenance import environment
+
+        result = {
+            "output": str(rep.path),
+            "bytes": size,
+            "seconds": seconds,
+            "sections": rep.sections,
+            "data": ds.provenance(),
+        }
+        config = options(args, "seed", "quick", "lang")
+        emit_json("report", config=config, environment=environment("cpu"), result=result)
         return 0
     for name, info in rep.sections.items():
         how = "from cache" if info["cached"] else f"computed in {info['seconds']:.1f} s"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from sgdlab.cli.common import emit_json, load_data, positive_float, positive_int
+from sgdlab.cli.common import emit_json, load_data, options, positive_float, positive_int
 
 
 def register(sub, parents) -> None:
@@ -55,19 +55,15 @@ def run(args: argparse.Namespace) -> int:
     )
     results = {k: {f: v for f, v in res[k].items() if f != "grad_weight"} for k in ("sgd", "gd")}
     out = {
-        "seed": args.seed,
-        "lr": args.lr,
-        "batch_size": args.batch_size,
-        "init": args.init,
         "indices": res["indices"],
         "sgd": results["sgd"],
         "gd": results["gd"],
         "time_ratio_gd_over_sgd": res["time_ratio_gd_over_sgd"],
-        "environment": environment(dev),
         "data": ds.provenance(),
     }
     if args.json:
-        emit_json(out)
+        config = {**options(args, "seed", "batch_size", "lr", "init"), "device": str(dev)}
+        emit_json("step", config=config, environment=environment(dev), result=out)
         return 0
     s, g = results["sgd"], results["gd"]
     print(f"data: {ds.source}; lr={args.lr}, seed={args.seed}, init={args.init}, device={dev}")

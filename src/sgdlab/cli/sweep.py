@@ -9,7 +9,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from sgdlab.cli.common import emit_json, load_data
+from sgdlab.cli.common import emit_json, load_data, options
 from sgdlab.cli.configfile import load_toml, resolve, values
 
 
@@ -52,7 +52,10 @@ def run_sweep_cli(args: argparse.Namespace) -> int:
     if args.plot:
         doc["figures"] = plots(sweep, study, args.plot, args.format)
     if args.json:
-        emit_json(doc)
+        config = options(args, "seed", "quick", "sweep", "seeds", "escape_seeds", "config")
+        env = doc.pop("environment")
+        del doc["schema"]  # the sweep's own version: the document has one, the command's
+        emit_json("experiment", config=config, environment=env, result=doc)
         return 0
     print(f"data: {ds.source}{'  (SAMPLE, not the full set)' if ds.is_sample else ''}")
     print(describe(spec, LR_RULE))
