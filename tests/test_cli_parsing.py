@@ -137,3 +137,24 @@ def test_every_save_message_has_one_form():
     assert said, "no save message found: the pattern is stale"
     bad = [(name, m) for name, m in said if not re.match(r'f"(\\n)?saved \{[^}]+\} \(', m)]
     assert bad == []
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [
+        ("evaluate", "--seed"),
+        ("predict", "--seed"),
+        ("playground", "--seed"),
+        ("playground", "--json"),
+    ],
+)
+def test_a_common_option_a_command_has_no_use_for_is_hidden_and_refused(command, option, capsys):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    assert option not in capsys.readouterr().out
+    argv = [command, option, *(["1"] if option == "--seed" else [])]
+    argv += ["--weights", "w.safetensors"] if command != "playground" else []
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"sgdlab {command}: error: {option} has no effect here (")
+    assert err.count("\n") == 1

@@ -12,6 +12,7 @@ from sgdlab.cli.common import (
     load_data,
     options,
     positive_int,
+    unused_options,
     writable_file,
 )
 
@@ -46,6 +47,7 @@ def register(sub, parents) -> None:
         metavar="K",
         help="how many of the most frequent confusions to list (default 5)",
     )
+    unused_options(p, seed="evaluating saved weights involves nothing random")
     p.set_defaults(run=run)
 
 

@@ -49,8 +49,9 @@ def register(sub, parents) -> None:
     m.add_argument(
         "--init",
         choices=("zeros", "uniform"),
-        default="zeros",
-        help="initial weights of a fresh model: zeros or uniform (default zeros: C = log 10)",
+        default=None,
+        help="initial weights of a fresh model: zeros or uniform (default zeros: C = log 10; "
+        "not with --weights)",
     )
     m.add_argument("--weights", metavar="PATH", help="load z.weight/z.bias (.safetensors/.pt)")
     p.add_argument("--p", type=nonneg_int, default=0, help="class index p of w_pq (default 0)")
@@ -105,6 +106,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.weights and args.train_epochs:
         raise ConfigError("--weights and --train-epochs exclude each other")
+    if args.weights and args.init:
+        raise ConfigError("--init has no effect with --weights (the model is loaded); drop --init")
+    if not args.weights:
+        args.init = args.init or "zeros"
     epochs = args.train_epochs if args.train_epochs is not None else 0 if args.weights else 1
     if args.draws < 2:
         raise ConfigError(f"--draws must be ≥ 2, got {args.draws}")

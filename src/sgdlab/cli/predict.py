@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sgdlab.cli.common import emit_json, load_data, nonneg_int, options
+from sgdlab.cli.common import emit_json, load_data, nonneg_int, options, unused_options
 
 TOP = 3
 
@@ -43,6 +43,7 @@ def register(sub, parents) -> None:
         help="classify test image I instead of files (0-based; repeat for several); "
         "--data-dir/--sample choose the data set",
     )
+    unused_options(p, seed="classifying with saved weights involves nothing random")
     p.set_defaults(run=run)
 
 

@@ -66,11 +66,14 @@ def register(sub, parents) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from sgdlab.errors import ConfigError
     from sgdlab.report.build import write_report
 
-    if args.quick:
-        args.sample = True
-    ds = load_data(args)
+    if args.no_cache and args.cache_dir:
+        raise ConfigError("--cache-dir has no effect with --no-cache; drop one of them")
+    by = "--sample" if args.sample else "--quick"
+    args.sample = args.sample or args.quick
+    ds = load_data(args, sample_by=by)
     t0 = time.perf_counter()
     rep = write_report(
         args.output,

@@ -159,7 +159,14 @@ def run(args: argparse.Namespace) -> int:
     from sgdlab.training.trainer import train
     from sgdlab.training.weights import save_weights
 
-    resolve(args.parser, args, args.config, fields=CONFIG_FIELDS)  # sets args._explicit
+    given = resolve(args.parser, args, args.config)  # command line or file
+    args._explicit = given & CONFIG_FIELDS
+    unused = sorted({"checkpoint_every", "keep"} & given)
+    if unused and not (args.checkpoint_dir or args.resume):
+        flag = "--" + unused[0].replace("_", "-")
+        raise ConfigError(
+            f"{flag} has no effect without --checkpoint-dir DIR or --resume DIR; drop {flag}"
+        )
     if args.resume and args.checkpoint_dir and args.resume != args.checkpoint_dir:
         raise ConfigError(
             f"--checkpoint-dir {args.checkpoint_dir} and --resume {args.resume} "
