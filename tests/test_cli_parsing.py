@@ -139,6 +139,18 @@ def test_every_save_message_has_one_form():
     assert bad == []
 
 
+def test_every_device_option_has_the_same_default():
+    """--device means the same everywhere: auto (cuda when there is one), resolved by
+    ``sgdlab.config.resolve_device`` (train keeps its defaults aside for --config files)."""
+    defaults = {}
+    for name, sub in _parsers():
+        for action in sub._actions:
+            if action.dest == "device":
+                defaults[name] = getattr(sub, "_sgdlab_defaults", {}).get("device", action.default)
+    assert {"train", "step", "bench"} <= set(defaults), defaults
+    assert set(defaults.values()) == {"auto"}, defaults
+
+
 @pytest.mark.parametrize(
     ("command", "option"),
     [
