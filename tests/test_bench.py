@@ -1,5 +1,6 @@
 """``sgdlab bench`` (exercise 4) on the bundled sample: schema, every batch size, sane ratios,
-the plot, errors. No timing assertions (the CPU may be shared)."""
+the plot, errors. No timing assertions (the CPU may be shared). The printed output, the
+withholding under foreign load and exercise 4's answer: test_bench_output.py."""
 
 import json
 import math
@@ -17,9 +18,20 @@ from sgdlab.measure.stats import overhead_fit, regime
 CPU = torch.device("cpu")
 
 
+def quiet_load(mp, share=0.0):
+    """Make the run's load reading say other processes used ``share`` of the CPUs (a test on a
+    shared machine must not depend on the neighbours)."""
+    from sgdlab.measure.machine import LoadMonitor
+
+    load = {"wall_seconds": 1.0, "other_cpu_seconds": 0.0, "loadavg_1min_at_start": None}
+    mp.setattr(LoadMonitor, "stop", lambda self: {**load, "other_cpu_share": share})
+
+
 @pytest.fixture(scope="module")
 def quick(sample):
-    return benchmark(sample, quick=True)  # every engine registered and available here
+    with pytest.MonkeyPatch.context() as mp:
+        quiet_load(mp)
+        return benchmark(sample, quick=True)  # every engine registered and available here
 
 
 def check_schema(doc, n, sizes):
@@ -35,7 +47,11 @@ def check_schema(doc, n, sizes):
         "git_commit",
     ):
         assert key in env
-    assert doc["config"]["batch_sizes"] == list(sizes)
+    kept = [b for b in sizes if b <= n]
+    assert doc["config"]["batch_sizes"] == kept and doc["config"]["batch_sizes_requested"] == list(
+        sizes
+    )
+    assert doc["dropped_batch_sizes"] == [b for b in sizes if b > n]
     assert [r["engine"] for r in doc["results"]] == doc["config"]["engines"] != []
     json.dumps(doc, allow_nan=False)  # strict JSON: no NaN/inf anywhere
     peak = doc["peak"]
@@ -46,9 +62,9 @@ def check_schema(doc, n, sizes):
         gd = res["gd"]["per_iteration"]
         assert gd["median"] > 0 and len(gd["raw"]) == gd["repeats"] == doc["config"]["repeats"]
         check_vs_peak(res["gd"]["vs_peak"], gd["median"], gd_flops(n), gd_bytes(n), peak)
-        assert [r["batch_size"] for r in res["sgd"]] == list(sizes)
+        assert [r["batch_size"] for r in res["sgd"]] == kept
         for r in res["sgd"]:
-            it, be = r["per_iteration"], min(r["batch_size"], n)
+            it, be = r["per_iteration"], r["batch_size"]
             assert r["effective_batch_size"] == be and r["steps_per_epoch"] == math.ceil(n / be)
             assert it["q1"] <= it["median"] <= it["q3"] and it["iqr"] >= 0
             assert len(it["raw"]) == it["repeats"] and it["block_steps"] >= 1
@@ -70,9 +86,8 @@ def check_schema(doc, n, sizes):
                 )
             else:
                 assert r["epoch_vs_peak"] is None
-            assert r["regime"]
-            assert (r["note"] or "").startswith("b > N") == (r["batch_size"] > n)
-        assert res["explanation"]
+            withheld = doc["interpretation"]["withheld"]
+            assert (r["regime"] is None) == withheld and (res["explanation"] is None) == withheld
 
 
 def check_vs_peak(v, seconds, flops, nbytes, peak):
@@ -96,10 +111,33 @@ def test_plot_and_table_from_library_result(quick, tmp_path):
 
     png = plot(quick, tmp_path / "bench.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    table = format_table(quick)
-    assert table.count("\nSGD ") == len(DEFAULT_BATCH_SIZES) * len(quick["results"])
-    assert "why GD/SGD ≠ N/b" in table
-    assert "×roof" in table and "sgemm torch.mm" in table and "GB/s" in table
+    assert not quick["interpretation"]["withheld"]  # the load reading says quiet
+    rows = len(quick["config"]["batch_sizes"]) * len(quick["results"])
+    for verbose in (False, True):
+        table = format_table(quick, verbose=verbose)
+        assert table.count("\nSGD ") == rows and table.count("\nGD ") == len(quick["results"])
+        assert ("why GD/SGD ≠ N/b" in table) == verbose
+        assert ("×roof" in table and "sgemm torch.mm" in table and "GB/s" in table) == verbose
+
+
+@pytest.mark.parametrize(("share", "warned"), [(0.5, True), (0.05, False), (None, False)])
+def test_table_and_report_warn_exactly_when_contaminated(quick, share, warned):
+    """``sgdlab bench``'s table and the report's exercise 4 both follow measure.contamination."""
+    import copy
+
+    from sgdlab.cli.bench import format_table
+    from sgdlab.measure.machine import contamination
+    from sgdlab.report.page import Page
+    from sgdlab.report.render import render_bench
+
+    res = copy.deepcopy(quick)
+    res["environment"]["machine_load"]["other_cpu_share"] = share
+    assert contamination(res)["contaminated"] is warned
+    assert ("WARNING: other processes used 50% of the CPUs" in format_table(res)) is warned
+    res["figures"] = {"timing": ""}
+    pg = Page("en")
+    render_bench(pg, res, "")
+    assert ("Other processes used <bdi>50%</bdi> of the CPUs" in "".join(pg.parts)) is warned
 
 
 def test_cli_json_and_plot(capsys, tmp_path, sample):
@@ -164,6 +202,8 @@ def test_cli_table_batch_sizes_threads(capsys):
         ["--threads", "0"],
         ["--lr", "nan"],
         ["--device", "tpu"],
+        ["--batch-sizes", "2000,4096"],  # every b > N = 1,000
+        ["--verbose", "--json"],
     ],
 )
 def test_cli_errors_are_one_line_exit_2(capsys, argv):
@@ -180,6 +220,7 @@ def test_cli_errors_are_one_line_exit_2(capsys, argv):
     [
         {"batch_sizes": [0]},
         {"batch_sizes": []},
+        {"batch_sizes": [1001, 4096]},  # every b > N
         {"batch_sizes": [2.5]},
         {"repeats": 0},
         {"lr": float("nan")},

@@ -35,6 +35,8 @@ def test_import_sgdlab_is_light_and_public_names_still_work():
         "light = 'torch' not in sys.modules\n"
         "assert callable(sgdlab.train) and sgdlab.TrainConfig().batch_size == 16\n"
         "assert set(sgdlab.__all__) <= set(dir(sgdlab))\n"
+        "assert sorted(sgdlab.__all__) == sorted([*sgdlab._LAZY, '__version__'])\n"
+        "assert all(getattr(sgdlab, n) is not None for n in sgdlab.__all__)\n"
         "print(light)\n"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -59,6 +59,25 @@ def test_tiny_set_loads(dirs):
     assert not ds.is_sample
 
 
+def test_load_dataset_is_load_or_the_bundled_sample(dirs):
+    """``sgdlab.load_dataset``: the full set as :func:`load` finds it, or the bundled sample."""
+    import sgdlab
+
+    ds = sgdlab.load_dataset(write_set(dirs["explicit"]), download=False)
+    assert ds.source == str(dirs["explicit"]) and not ds.is_sample
+    assert ds.train_images.shape == (30, 28, 28)
+    with pytest.raises(ValueError, match="no data_dir"):
+        sgdlab.load_dataset(dirs["explicit"], sample=True)
+
+
+def test_load_dataset_sample_is_the_bundled_sample():
+    import sgdlab
+
+    ds = sgdlab.load_dataset(sample=True)
+    assert ds.is_sample and ds.source == "bundled sample"
+    assert ds.provenance() == data.load_sample().provenance()
+
+
 def test_provenance_names_the_source_sizes_and_hashes(dirs):
     ds = data.load(write_set(dirs["explicit"]), download=False)
     assert ds.provenance() == {

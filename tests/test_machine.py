@@ -55,3 +55,23 @@ def test_set_threads_leaves_torch_on_the_count_asked_for():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["1", "2"]
+
+
+@pytest.mark.parametrize(
+    ("machine_load", "contaminated"),
+    [
+        ({"other_cpu_share": 0.30}, True),
+        ({"other_cpu_share": 0.051}, True),
+        ({"other_cpu_share": 0.05}, False),  # the threshold itself is still clean
+        ({"other_cpu_share": 0.0}, False),
+        ({"other_cpu_share": None}, False),  # not measurable (not Linux): not flagged
+        (None, False),
+    ],
+)
+def test_contamination_is_the_share_of_other_processes_above_busy(machine_load, contaminated):
+    from sgdlab.measure.machine import BUSY, contamination
+
+    env = {} if machine_load is None else {"machine_load": machine_load}
+    got = contamination({"environment": env})
+    assert got["contaminated"] is contaminated and got["threshold"] == BUSY == 0.05
+    assert got["other_cpu_share"] == (machine_load or {}).get("other_cpu_share")

@@ -264,3 +264,27 @@ def test_section_cache_on_a_full_disk_is_one_clear_error(sample, tmp_path):
                 "bench", sample, Options(), cache_dir=d, compute=lambda ds, o: {"x": "y" * 9999}
             )
         assert sorted(p.name for p in d.iterdir()) == ["filler"]
+
+
+@pytest.mark.parametrize("share", [0.0, 0.5])
+def test_exercise4_text_withholds_the_explanation_under_foreign_load(sample, monkeypatch, share):
+    """The bench's ``interpretation`` (the load reading monkeypatched) decides whether the
+    answer explains the ratio by the fitted overhead, in both languages."""
+    from sgdlab.measure.bench import benchmark
+    from sgdlab.measure.machine import LoadMonitor
+    from sgdlab.report.page import Page
+    from sgdlab.report.render import render_bench
+
+    load = {"wall_seconds": 1.0, "other_cpu_seconds": 0.0, "loadavg_1min_at_start": None}
+    monkeypatch.setattr(LoadMonitor, "stop", lambda self: {**load, "other_cpu_share": share})
+    res = benchmark(sample, engine="reference", quick=True, batch_sizes=[1, 16, 64])
+    res["figures"] = {"timing": "AAAA"}
+    assert res["interpretation"]["withheld"] == (share > 0)
+    for lang, withheld, explained in [
+        ("en", "no explanation is drawn", "of fixed overhead"),
+        ("he", "לא נגזר הסבר", "תקורה קבועה"),
+    ]:
+        pg = Page(lang)
+        render_bench(pg, res, "")
+        html = "".join(pg.parts)
+        assert (withheld in html) == (share > 0) and (explained in html) == (share == 0), lang

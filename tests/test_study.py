@@ -168,3 +168,26 @@ def test_a_target_no_b_reaches_is_an_error_naming_it(sample, tmp_path):
     )
     with pytest.raises(ConfigError, match="train_cost = 0.01"):
         run_study(spec, data=sample, cache_dir=tmp_path, workers=1, progress=False, noise=False)
+
+
+def test_cached_passes_reads_a_finished_study_back_without_training(sample, tmp_path):
+    from sgdlab.study.protocol import TARGETS
+    from sgdlab.study.run import cached_passes, run_passes
+
+    spec = _small()
+    assert cached_passes(spec, data=sample, cache_dir=tmp_path) is None  # nothing cached yet
+    ran = run_passes(spec, data=sample, cache_dir=tmp_path, workers=1, progress=False)
+    files = sorted(tmp_path.glob("*.json"))
+    stamps = [f.stat().st_mtime_ns for f in files]
+    back = cached_passes(spec, data=sample, cache_dir=tmp_path)
+    assert back is not None and back.trained == 0 and back.cached == len(ran.records)
+    assert (back.rounds, back.round_sizes) == (ran.rounds, ran.round_sizes)
+    dump = lambda recs: sorted(json.dumps(r, sort_keys=True) for r in recs)  # noqa: E731
+    assert dump(back.records) == dump(ran.records)
+    for key, row in ran.rows.items():
+        assert [back.rows[key].best(t) for t in TARGETS] == [row.best(t) for t in TARGETS]
+    assert [f.stat().st_mtime_ns for f in sorted(tmp_path.glob("*.json"))] == stamps  # read only
+    other = _small(seeds=(5,))
+    assert cached_passes(other, data=sample, cache_dir=tmp_path) is None  # another protocol
+    files[len(files) // 2].unlink()  # one pass missing: not a finished study
+    assert cached_passes(spec, data=sample, cache_dir=tmp_path) is None

@@ -308,7 +308,7 @@ def test_ctrl_c_cancels_the_tasks_and_keeps_the_finished_records(reference, tmp_
     assert proc.returncode == 130, err
     last = err.strip().splitlines()[-1]
     assert "interrupted after" in last and "finished and cached" in last, err
-    assert "Traceback" not in err
+    assert "Traceback" not in err, err
     kept = records(cache)
     assert 3 <= len(kept) < len(reference)
     assert all(reference[name] == doc for name, doc in kept.items())  # finished ones, intact

@@ -42,6 +42,12 @@ OPTION_CASES: list[Case] = [
         ("step", *SAMPLE, "--batch-size", "1001"),
         ("batch size", "1..1000"),
     ),
+    Case(
+        "Option values",
+        "`bench --batch-sizes` all larger than N (larger ones among others are dropped, said so)",
+        ("bench", *SAMPLE, "--batch-sizes", "1001,4096"),
+        ("every batch size is larger than N = 1,000",),
+    ),
     *(
         Case("Option values", f"`--epochs {v}`", ("train", *SAMPLE, "--epochs", v), ("--epochs", w))
         for v, w in [
@@ -310,6 +316,12 @@ OPTION_CASES: list[Case] = [
         "`--method gd` with `-b 64` (full GD never uses the batch size)",
         ("train", *SAMPLE, "--method", "gd", "-b", "64"),
         ("--batch-size has no effect with --method gd",),
+    ),
+    Case(
+        "Options",
+        "`bench --verbose --json` (the JSON carries every figure)",
+        ("bench", *SAMPLE, "--verbose", "--json"),
+        ("--verbose has no effect with --json",),
     ),
     Case(
         "Options",

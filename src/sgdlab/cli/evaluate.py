@@ -1,5 +1,6 @@
 """``sgdlab evaluate``: a saved model on the test set, class by class (numbers from
-:mod:`sgdlab.inference.evaluation`, figure from :func:`sgdlab.plots.evaluation_figure`)."""
+:mod:`sgdlab.inference.evaluation`, the figure from
+:func:`sgdlab.inference.plots.evaluation_figure`)."""
 
 from __future__ import annotations
 
@@ -66,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         "data": ds.provenance(),
     }
     if args.plot:
-        from sgdlab.plots import evaluation_figure
+        from sgdlab.inference.plots import evaluation_figure
 
         path = evaluation_figure(ev, model.z.weight, ds.test_images, args.plot)
         result["plot"] = str(path)

@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from sgdlab.cli.common import load_data
-    from sgdlab.playground.presets import presets
+    from sgdlab.playground.presets import STUDY_LRS, presets, study_lrs
     from sgdlab.playground.server import require_extra, serve, warm_up
 
     require_extra()  # before loading data: one line telling how to install
@@ -89,6 +89,14 @@ def run(args: argparse.Namespace) -> int:
             "warming up the engine (the first time numba compiles: about a minute)", file=sys.stderr
         )
     warm_up(data)
+    lrs = study_lrs(data)
+    if not args.quiet:
+        where = (
+            "your study cache"
+            if lrs != STUDY_LRS
+            else "docs/experiments.md (no finished study of this data in the cache)"
+        )
+        print(f"'b sweep' preset: each b's lr from {where}", file=sys.stderr)
     serve(
         data,
         convert=config_converter(),
@@ -96,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
         open_browser=not args.no_browser,
         lang=args.lang,
-        presets=presets(int(data.train_images.shape[0])),
+        presets=presets(int(data.train_images.shape[0]), lrs),
         workers=args.workers,
     )
     return 0

@@ -323,6 +323,25 @@ def load_sample() -> FashionMNIST:
     return _as_dataset(arrays, source="bundled sample", is_sample=True, hashes=hashes)
 
 
+def load_dataset(
+    data_dir: str | os.PathLike | None = None,
+    *,
+    sample: bool = False,
+    download: bool = True,
+    progress: bool = True,
+) -> FashionMNIST:
+    """Both splits as one :class:`FashionMNIST`, the object ``sgdlab.train(data=)``,
+    ``sgdlab.benchmark`` and ``sgdlab.run_study`` take: the full data set, found, verified and
+    downloaded when missing (:func:`load`), or with ``sample=True`` the bundled 1,000 + 1,000-image
+    sample (:func:`load_sample`: no other file, no network).
+    """
+    if sample:
+        if data_dir is not None:
+            raise ValueError("sample=True loads the bundled sample: give no data_dir")
+        return load_sample()
+    return load(data_dir, download=download, progress=progress)
+
+
 def load_fashion_mnist(
     split: str = "train", data_dir: str | os.PathLike | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -7,13 +7,20 @@ For every registered engine that is available on the device, and every batch siz
   ``engine.synchronize()`` calls and divided by k (k adaptive so a block lasts ≥ a few ms, so
   the clock's resolution and the sync cost vanish); ``repeats`` blocks give the median and the
   interquartile range. Only full minibatches are timed. Full GD (``engine.gd_step``) likewise.
+  A batch size larger than N is dropped (named in ``dropped_batch_sizes``): a minibatch cannot
+  exceed the set, and timing b = N under its name would repeat a row as another.
 - **per sample** = per iteration / b; **per epoch** estimated = ⌈N/b⌉ steps × per iteration,
   and measured: real epochs of ⌈N/b⌉ steps (short last minibatch included) in calls of the
   lengths :func:`sgdlab.train` picks (:mod:`sgdlab.training.stretch`: about 50 ms of work, at least
   500 steps), permutation drawn outside the timer (up to 3 per
   batch size within a 60 s budget; see :data:`MODES`).
 - the **ratios** GD/SGD(b): measured time vs the FLOP ratio N/b, and a fit
-  t(b) ≈ overhead + b·(seconds per sample) that says where they differ (:mod:`.stats`).
+  t(b) ≈ overhead + b·(seconds per sample) that says where they differ (:mod:`.stats`), and
+  exercise 4's answer at b = 16 (``exercise4``: :func:`sgdlab.measure.stats.exercise4`).
+- **foreign load** (``interpretation``): when other processes used more than
+  :data:`sgdlab.measure.machine.BUSY` of the CPUs during the run, the timings are contaminated:
+  the numbers stay, but the fitted explanation and the regime labels are withheld (None) and
+  ``interpretation`` says so and why.
 - **against the machine's limit** (key ``peak`` of the result, ``vs_peak`` of every figure):
   the sgemm GFLOP/s (all threads and one) and the copy bandwidth measured at the start of the
   same run with the run's threads (:func:`sgdlab.measure.roofline.measure_peak`); per figure the
@@ -52,11 +59,19 @@ from sgdlab.measure.roofline import (
     step_flops,
     versus_peak,
 )
-from sgdlab.measure.stats import explain, overhead_fit, regime, stats
+from sgdlab.measure.stats import (
+    answer_engine,
+    exercise4,
+    explain,
+    overhead_fit,
+    regime,
+    stats,
+    withhold_if_foreign,
+)
 from sgdlab.model import SoftmaxRegression
 from sgdlab.training.stretch import Stretch
 
-SCHEMA = "sgdlab.measure.bench/2"  # /2: the machine's peak and every figure against it
+SCHEMA = "sgdlab.measure.bench/3"  # /3: b > N dropped, interpretation, exercise4 (/2: peak)
 DEFAULT_BATCH_SIZES: tuple[int, ...] = (1, 16, 64, 256, 1024, 4096)
 SEGMENT = 500  # steps per sgd_steps call in the per-iteration blocks (the first of sgdlab.train's)
 
@@ -88,8 +103,9 @@ def benchmark(
     separated by commas. ``device``: cpu, cuda or auto. ``repeats``: timed blocks per figure
     (default 25, or 5 with ``quick``). ``lr``: small step size so the weights stay sane over
     thousands of timed steps. ``threads``: set torch's (and numba's) thread count for the run,
-    restored afterwards. All times are in seconds; see the module docstring for what each is.
-    Raises :class:`ConfigError` for bad values or an unknown/unavailable engine.
+    restored afterwards. Batch sizes larger than N are dropped (``dropped_batch_sizes``). All
+    times are in seconds; see the module docstring for what each is. Raises
+    :class:`ConfigError` for bad values, every batch size > N, or an unknown/unavailable engine.
     """
     mode = "quick" if quick else "full"
     reps, min_block, warmup, epoch_reps, budget = MODES[mode]
@@ -104,6 +120,10 @@ def benchmark(
     skipped: dict[str, str] = {}
     names = select_engines(engine, dev, skipped)
     n = int(data.train_images.shape[0])
+    requested, dropped = sizes, [b for b in sizes if b > n]
+    sizes = [b for b in sizes if b <= n]
+    if not sizes:
+        raise ConfigError(f"every batch size is larger than N = {n:,}: give b ≤ {n:,}")
     old_threads = set_threads(threads)
     bar = _bar(progress, len(names) * (2 * len(sizes) + 1))
     gc_was_enabled = gc.isenabled()
@@ -131,6 +151,7 @@ def benchmark(
             "cpu_model": cpu_model(),
             "machine_load": monitor.stop(),
         }
+        interpretation = withhold_if_foreign(results, env["machine_load"])
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -141,6 +162,7 @@ def benchmark(
         "engines": names,
         "device": str(dev),
         "batch_sizes": sizes,
+        "batch_sizes_requested": requested,
         "mode": mode,
         "repeats": reps,
         "min_block_seconds": min_block,
@@ -163,6 +185,11 @@ def benchmark(
         "peak": peak,
         "results": results,
         "skipped_engines": skipped,
+        "dropped_batch_sizes": dropped,
+        "interpretation": interpretation,
+        "exercise4": exercise4(
+            answer_engine(results), batch_size=16, withheld=interpretation["reason"]
+        ),
     }
 
 
@@ -235,32 +262,31 @@ class _Runner:
         gd = self._blocks(lambda k: [eng.gd_step(self.model, self.lr) for _ in range(k)])
         self._tick("GD")
         rows = []
-        for b in sizes:
-            be = min(b, n)
+        for b in sizes:  # every b ≤ N (benchmark drops the others)
             self._reset()
-            it = self._blocks(self._sgd_block(be))
+            it = self._blocks(self._sgd_block(b))
             self._tick(f"b={b}")
-            steps = math.ceil(n / be)
+            steps = math.ceil(n / b)
             estimate = steps * it["median"]
-            epoch, note = None, f"b > N: runs b = N = {n:,}" if b > n else None
+            epoch, note = None, None
             if estimate <= budget:
                 self._reset()
                 reps = max(1, min(epoch_reps, int(budget / estimate)))
-                epoch = stats(self._epochs(be, reps), 1)
+                epoch = stats(self._epochs(b, reps), 1)
             else:
                 note = f"no real epoch: estimated {fmt_seconds(estimate)} > {budget:g} s budget"
             self._tick(f"b={b} epoch")
             rows.append(
                 {
                     "batch_size": b,
-                    "effective_batch_size": be,
+                    "effective_batch_size": b,  # = b (kept for /2 readers)
                     "steps_per_epoch": steps,
                     "per_iteration": it,
-                    "per_sample_seconds": it["median"] / be,
+                    "per_sample_seconds": it["median"] / b,
                     "epoch_estimate_seconds": estimate,
                     "epoch_measured": epoch,
                     "ratio_gd_over_sgd_measured": gd["median"] / it["median"],
-                    "ratio_flops": n / be,
+                    "ratio_flops": n / b,
                     "note": note,
                 }
             )

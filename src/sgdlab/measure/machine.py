@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -61,6 +61,46 @@ class LoadMonitor:
             "other_cpu_share": None if other is None else other / (wall * cpus),
             "loadavg_1min_at_start": self.load0,
         }
+
+
+def foreign_load(load: dict[str, Any] | None, *, threshold: float = BUSY) -> str | None:
+    """Why a measurement is contaminated by other processes, or None when it is not (or when the
+    load could not be measured: ``other_cpu_share`` None, e.g. off Linux).
+
+    ``load``: :meth:`LoadMonitor.stop`'s dict; ``threshold``: the share of the CPUs (0-1) other
+    processes may use before the timings stop being evidence (default :data:`BUSY`).
+    """
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+        raise ConfigError(f"threshold must be a number in [0, 1), got {threshold!r}")
+    if not 0 <= threshold < 1:
+        raise ConfigError(f"threshold must be a number in [0, 1), got {threshold!r}")
+    share = (load or {}).get("other_cpu_share")
+    if share is None or share <= threshold:
+        return None
+    return (
+        f"other processes used {share:.0%} of the CPUs during the run "
+        f"(more than {threshold:.0%}): the timings are contaminated"
+    )
+
+
+def contamination(result: Mapping[str, Any]) -> dict[str, Any]:
+    """Were the timings of ``result`` (what :func:`sgdlab.benchmark` returns) disturbed by other
+    processes? The one check of ``sgdlab bench``, the report and the notebook
+    (:func:`foreign_load` on the run's ``environment.machine_load``).
+
+    Returns ``{"other_cpu_share", "threshold", "contaminated", "reason"}``: the share of the
+    CPUs that other processes used while it ran (None where it cannot be measured, i.e. not on
+    Linux), :data:`BUSY`, whether the share exceeds it (an unmeasured share counts as not
+    contaminated), and :func:`foreign_load`'s sentence (None when clean).
+    """
+    load = result.get("environment", {}).get("machine_load") or {}
+    reason = foreign_load(load)
+    return {
+        "other_cpu_share": load.get("other_cpu_share"),
+        "threshold": BUSY,
+        "contaminated": reason is not None,
+        "reason": reason,
+    }
 
 
 def _busy_ticks() -> int | None:

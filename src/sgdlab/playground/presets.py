@@ -2,17 +2,24 @@
 
 - ``chapter``: the chapter's settings (configs/chapter.toml: b = 16, lr 0.005, 5 epochs);
 - ``b_sweep``: b = 1, 16, 128, 1024 and the full batch, each at the lr the batch-size study
-  chose for it (plain SGD, target C ≤ 0.45: the table in docs/experiments.md, measured by
-  ``sgdlab experiment`` on the full data set); on other data (the sample) the lrs are only a
-  starting point. Every b trains 5 epochs (b = 1: 2, the playground's step cap) so the curves
-  against epochs show the chapter's claim: per epoch, the smaller minibatch gets further;
+  chose for it (plain SGD, the C target). When this machine's study cache holds a finished
+  study of the same data (``sgdlab experiment``, or ``--quick`` on the sample), its chosen lr
+  is read from there (:func:`study_lrs`), for every b it studied; otherwise, and for a b it did
+  not study, the lr is :data:`STUDY_LRS`, copied from docs/experiments.md (the full data set;
+  on the sample only a starting point). Every b trains 5 epochs (b = 1: 2, the playground's
+  step cap) so the curves against epochs show the chapter's claim: per epoch, the smaller
+  minibatch gets further;
 - ``momentum``: b = 16 plain SGD at lr 0.005 against momentum 0.9 and Nesterov at lr 0.0005
   (the same effective step lr/(1 − μ)).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sgdlab.data import FashionMNIST
 
 #: The study's tuned lr per b (plain SGD, C target; docs/experiments.md, "full" = N).
 STUDY_LRS: dict[int | str, float] = {
@@ -24,10 +31,33 @@ STUDY_LRS: dict[int | str, float] = {
 }
 
 
-def presets(n: int) -> dict[str, list[dict[str, Any]]]:
-    """The presets for a training set of ``n`` images (batch sizes above ``n`` left out)."""
+def study_lrs(data: FashionMNIST, *, cache_dir: str | Path | None = None) -> dict[int | str, float]:
+    """The b sweep's lr per b (keys of :data:`STUDY_LRS`): the study's chosen lr for plain SGD
+    at the C target where the study cache (``cache_dir``, default the experiment cache) holds a
+    finished study of ``data`` (:func:`sgdlab.study.run.cached_passes`: the full protocol, else
+    the quick one), else the copied value. Reads files only; never trains."""
+    from sgdlab.study.protocol import FULL, StudySpec
+    from sgdlab.study.run import cached_passes
+
+    out = dict(STUDY_LRS)
+    for spec in (StudySpec.full(), StudySpec.quick()):
+        passes = cached_passes(spec, data=data, cache_dir=cache_dir)
+        if passes is None:
+            continue
+        for b in out:
+            row = passes.rows.get(("sgd", FULL if b == "full" else b))
+            best = row.best("train_cost") if row is not None and row.steps else None
+            if best is not None:
+                out[b] = best
+        break
+    return out
+
+
+def presets(n: int, lrs: dict[int | str, float] | None = None) -> dict[str, list[dict[str, Any]]]:
+    """The presets for a training set of ``n`` images (batch sizes above ``n`` left out);
+    ``lrs``: the b sweep's lr per b (default :data:`STUDY_LRS`; see :func:`study_lrs`)."""
     sweep = []
-    for b, lr in STUDY_LRS.items():
+    for b, lr in (STUDY_LRS if lrs is None else lrs).items():
         if b == "full":
             sweep.append({"method": "gd", "lr": lr, "epochs": 5})
         elif b <= n:

@@ -85,6 +85,11 @@ EN: dict[str, str] = {
     "overhead (Python, dispatch, autograd) besides $per_sample per sample. Per epoch, SGD at "
     "b = $b takes $epoch: "
     "$steps steps for the price of $k GD iterations.",
+    "ex4_answer_withheld": "With the `reference` engine (autograd, as in exercise 2), one SGD "
+    "iteration at b = $b takes $t_sgd and one GD iteration $t_gd: one GD iteration costs as "
+    "much as $ratio SGD iterations (N/b = $nb). Other processes loaded the machine while this "
+    "was measured (see the warning below), so no explanation is drawn from these timings. Per "
+    "epoch, SGD at b = $b takes $epoch: $steps steps for the price of $k GD iterations.",
     "col_engine": "engine",
     "col_b": "b",
     "col_steps": "steps/epoch",

@@ -73,6 +73,11 @@ HE: dict[str, str] = {
     "צעד משלם כ-$overhead של תקורה קבועה (Python, ‏dispatch, ‏autograd) מעבר ל-$per_sample "
     "לדגימה. epoch של SGD ב-`b = $b` נמשך $epoch: ‏$steps צעדים במחיר של $k איטרציות של "
     "מורד הגרדיאנט.",
+    "ex4_answer_withheld": "במנוע `reference` (‏autograd, כמו בשאלה 2) איטרציית SGD אחת "
+    "ב-`b = $b` נמשכת $t_sgd ואיטרציה אחת של מורד הגרדיאנט $t_gd: היא עולה כמו $ratio "
+    "איטרציות SGD (‏`N/b = $nb`). תהליכים אחרים העמיסו את המחשב בזמן המדידה (ראו את האזהרה "
+    "למטה), ולכן לא נגזר הסבר מזמני הריצה האלה. epoch של SGD ב-`b = $b` נמשך $epoch: ‏$steps "
+    "צעדים במחיר של $k איטרציות של מורד הגרדיאנט.",
     "col_engine": "מנוע",
     "col_b": "b",
     "col_steps": "צעדים ל-epoch",

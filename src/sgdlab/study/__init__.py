@@ -77,6 +77,13 @@ class Study:
 
         return finite_or_null(doc)
 
+    def markdown(self) -> str:
+        """The scaling table, the fits and the noise scales as Markdown
+        (:func:`sgdlab.study.report.markdown` of :meth:`to_dict`)."""
+        from sgdlab.study.report import markdown
+
+        return markdown(self.to_dict())
+
 
 def run_study(
     spec: StudySpec,

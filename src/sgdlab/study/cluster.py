@@ -281,11 +281,13 @@ class Cluster:
                     done += 1
                     continue
                 raise self._failure(f, done, len(todo))
-        except BaseException:
+        except BaseException as e:
             pending = [f for f in futures if not f.done()]
             if self.client is not None and pending:
                 with contextlib.suppress(Exception):
                     self.client.cancel(pending, force=True)
+            if isinstance(e, KeyboardInterrupt):  # the one-line summary says what happened
+                self._close_quietly()
             raise
 
     def _failure(self, f, done: int, total: int) -> BaseException:

@@ -116,6 +116,46 @@ def _rounds(spec, rows, todo, out: Passes, data, cache, workers, progress, clust
                 todo[key] = new
 
 
+def cached_passes(
+    spec: StudySpec, *, data: FashionMNIST, cache_dir: str | Path | None = None
+) -> Passes | None:
+    """The study's passes read back from the cache alone (nothing trains, nothing is written):
+    the same rounds as :func:`run_passes`, or None when any pass they need is not cached for
+    ``data`` (its SHA-256s) and this sgdlab version, or ``spec`` does not fit ``data``."""
+    from sgdlab._version import __version__
+
+    n_all = int(data.train_images.shape[0])
+    if not 1 <= spec.validation < n_all:
+        return None
+    n = n_all - spec.validation
+    if any(b != FULL and b > n for b in spec.batch_sizes):
+        return None
+    cache = Cache(cache_dir, data_sha256=data.sha256, version=__version__)
+    rows = {(o, b): Row(o, b) for o in spec.optimizers for b in spec.batch_sizes}
+    todo = {key: spec.first_grid(key[0], key[1], n) for key in rows}
+    out = Passes(rows)
+    while todo:
+        found = []
+        for (o, b), lrs in todo.items():
+            for seed in spec.seeds_for(b):
+                record = cache.get(Pass.of(spec, o, b, seed, lrs))
+                if record is None:
+                    return None
+                found.append(((o, b), record))
+        for key, record in found:
+            rows[key].add(record)
+            out.records.append(record)
+        out.cached += len(found)
+        out.rounds += 1
+        out.round_sizes.append(len(found))
+        todo = {}
+        for key, row in rows.items():
+            new = next_lrs(row, spec)
+            if new:
+                todo[key] = new
+    return out
+
+
 def scaling_rows(passes: Passes, spec: StudySpec, n: int) -> list[dict[str, Any]]:
     """One row per (optimizer, target, batch size), in that order (see :func:`.tune.summarize`),
     with ``batch_size`` an int (N for the full batch) and ``examples`` = b·S."""
