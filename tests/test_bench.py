@@ -159,9 +159,14 @@ def test_cli_json_and_plot(capsys, tmp_path, sample):
     )
     out, _ = capsys.readouterr()
     doc = json.loads(out)
-    assert code == 0 and doc["config"]["engines"] == ["reference"]
-    check_schema(doc, len(sample.train_labels), DEFAULT_BATCH_SIZES)
-    assert doc["data"]["is_sample"] and doc["plot"] == str(png)
+    assert code == 0 and doc["config"]["engine"] == "reference" and doc["config"]["quick"]
+    assert doc["config"]["batch_sizes"] == list(DEFAULT_BATCH_SIZES)
+    r = doc["result"]
+    assert r["protocol"]["engines"] == ["reference"] and r["protocol"]["mode"] == "quick"
+    # the library's document, put back together from the command's
+    lib = {**r, "schema": SCHEMA, "config": r["protocol"], "environment": doc["environment"]}
+    check_schema(lib, len(sample.train_labels), DEFAULT_BATCH_SIZES)
+    assert r["data"]["is_sample"] and r["plot"] == str(png)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

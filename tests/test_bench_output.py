@@ -44,6 +44,16 @@ def run_cli(capsys, *argv):
     return out
 
 
+def library_doc(out: str) -> dict:
+    """``sgdlab bench --json``'s document put back into :func:`benchmark`'s result (what
+    :func:`format_table` takes): its result, with the protocol as config and the environment."""
+    from sgdlab.measure.bench import SCHEMA
+
+    doc = json.loads(out)
+    r = doc["result"]
+    return {**r, "schema": SCHEMA, "config": r["protocol"], "environment": doc["environment"]}
+
+
 def widths(text):
     return [len(line) for line in text.splitlines()]
 
@@ -85,7 +95,7 @@ def test_verbose_flag_prints_the_long_form(capsys):
 @pytest.mark.parametrize("share", [0.0, 0.5])
 def test_foreign_load_withholds_the_explanation(capsys, monkeypatch, share):
     fake_load(monkeypatch, share)
-    doc = json.loads(run_cli(capsys, "--batch-sizes", "1,16,64", "--json"))
+    doc = library_doc(run_cli(capsys, "--batch-sizes", "1,16,64", "--json"))
     foreign = share > 0
     info, res = doc["interpretation"], doc["results"][0]
     assert info["withheld"] == foreign and info["other_cpu_share"] == share
@@ -131,7 +141,7 @@ def test_batch_sizes_above_n_are_dropped_and_said_so(quiet, sample):
 
 def test_exercise4_answer_matches_the_medians_in_the_json(capsys, monkeypatch, sample):
     fake_load(monkeypatch, 0.0)
-    doc = json.loads(run_cli(capsys, "--json"))
+    doc = library_doc(run_cli(capsys, "--json"))
     ex4 = doc["exercise4"]
     last = " ".join(format_table(doc).split("\n\n")[-1].split())
     assert last == " ".join(ex4["answer"].split()) and last.startswith("Exercise 4")

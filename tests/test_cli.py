@@ -20,7 +20,10 @@ def run_cli(capsys, *argv):
 def test_minibatch_json_and_grid(capsys, tmp_path):
     png = tmp_path / "grid.png"
     code, out, _ = run_cli(capsys, "minibatch", "--sample", "--json", "--save", str(png))
-    doc = json.loads(out)
+    top = json.loads(out)
+    assert top["config"] == {"seed": 0, "batch_size": 16}
+    doc = top["result"]
+    assert doc["saved"] == str(png) and doc["data"]["is_sample"]
     assert code == 0 and doc["images_shape"] == [16, 28, 28] and doc["float_shape"] == [16, 784]
     assert len(doc["labels"]) == 16 and len(set(doc["indices"])) == 16
     from sgdlab import CLASS_NAMES
@@ -30,9 +33,15 @@ def test_minibatch_json_and_grid(capsys, tmp_path):
 
 
 def test_step_json_reports_both_iterations(capsys):
-    code, out, _ = run_cli(capsys, "step", "--sample", "--json")
-    doc = json.loads(out)
+    code, out, _ = run_cli(capsys, "step", "--sample", "--json", "--device", "cpu")
+    top = json.loads(out)
     assert code == 0
+    cfg = {"seed": 0, "batch_size": 16, "lr": 0.005, "init": "zeros", "device": "cpu"}
+    assert top["config"] == cfg and top["environment"]["device"] == "cpu"
+    doc = top["result"]
+    assert (
+        doc["sgd"]["full_cost_before"] == doc["gd"]["full_cost_before"] == doc["gd"]["cost_before"]
+    )
     assert doc["sgd"]["samples"] == 16 and doc["gd"]["samples"] == 1000
     assert doc["sgd"]["cost_before"] == pytest.approx(2.302585, abs=1e-5)  # zero init: log 10
     assert doc["sgd"]["minibatch_cost_after"] < doc["sgd"]["cost_before"]
@@ -58,7 +67,9 @@ def test_train_json_and_saved_weights(capsys, tmp_path, ext):
         str(path),
     )
     doc = json.loads(out)
-    assert code == 0 and len(doc["history"]) == 2 and doc["config"]["batch_size"] == 16
+    r = doc["result"]
+    assert code == 0 and len(r["history"]) == 2 and doc["config"]["batch_size"] == 16
+    assert r["weights"] == str(path) and r["data"]["is_sample"]
     assert doc["environment"]["sgdlab_version"] and doc["config"]["seed"] == 0
     if ext == ".pt":
         w = torch.load(path, weights_only=True)

@@ -139,3 +139,36 @@ def test_every_save_message_has_one_form():
     assert said, "no save message found: the pattern is stale"
     bad = [(name, m) for name, m in said if not re.match(r'f"(\\n)?saved \{[^}]+\} \(', m)]
     assert bad == []
+
+
+def test_every_device_option_has_the_same_default():
+    """--device means the same everywhere: auto (cuda when there is one), resolved by
+    ``sgdlab.config.resolve_device`` (train keeps its defaults aside for --config files)."""
+    defaults = {}
+    for name, sub in _parsers():
+        for action in sub._actions:
+            if action.dest == "device":
+                defaults[name] = getattr(sub, "_sgdlab_defaults", {}).get("device", action.default)
+    assert {"train", "step", "bench"} <= set(defaults), defaults
+    assert set(defaults.values()) == {"auto"}, defaults
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [
+        ("evaluate", "--seed"),
+        ("predict", "--seed"),
+        ("playground", "--seed"),
+        ("playground", "--json"),
+    ],
+)
+def test_a_common_option_a_command_has_no_use_for_is_hidden_and_refused(command, option, capsys):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    assert option not in capsys.readouterr().out
+    argv = [command, option, *(["1"] if option == "--seed" else [])]
+    argv += ["--weights", "w.safetensors"] if command != "playground" else []
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"sgdlab {command}: error: {option} has no effect here (")
+    assert err.count("\n") == 1

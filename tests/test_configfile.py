@@ -97,7 +97,8 @@ def test_train_cli_config_json_and_plot(capsys, tmp_path):
     f.write_text("epochs = 2\nvalidation = 100\naverage = true\nmomentum = 0.5\n")
     code = main(["train", "--sample", "-q", "--json", "--config", str(f), "--plot", str(png)])
     doc = json.loads(capsys.readouterr().out)
-    assert code == 0 and len(doc["history"]) == 2
+    r = doc["result"]
+    assert code == 0 and len(r["history"]) == 2 and r["plot"] == str(png)
     assert doc["config"]["momentum"] == 0.5 and doc["config"]["average"] is True
-    assert doc["data"]["validation"]["size"] == 100 and "val_accuracy" in doc["history"][-1]
+    assert r["data"]["validation"]["size"] == 100 and "val_accuracy" in r["history"][-1]
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -43,7 +43,7 @@ def _run(tmp_path, engine, seed, tag):
         timeout=300,
     )
     assert p.returncode == 0, p.stderr
-    doc = json.loads(p.stdout)
+    doc = json.loads(p.stdout)["result"]
     return doc, torch.load(out, weights_only=True)
 
 

@@ -75,11 +75,16 @@ def _cmd(args, out: Path) -> list[str]:
     ]
 
 
+def _result(stdout: str) -> dict:
+    """The result of ``sgdlab train --json``'s document: history, distributed, ..."""
+    return json.loads(stdout)["result"]
+
+
 def _one(args, tmp: Path, name="one") -> tuple[dict, dict]:
     out = tmp / f"{name}.pt"
     p = subprocess.run(_cmd(args, out), env=_env(), capture_output=True, text=True, timeout=TIMEOUT)
     assert p.returncode == 0, p.stderr
-    return json.loads(p.stdout), torch.load(out, weights_only=True)
+    return _result(p.stdout), torch.load(out, weights_only=True)
 
 
 def _ranks(args, tmp: Path, k: int = 2, name="dp", fault=None, timeout=TIMEOUT):
@@ -212,7 +217,7 @@ def test_two_ranks_sgd_epoch_b16_equals_one_process(tmp_path, name):
     res, out = _ranks(args, tmp_path)
     assert [r[0] for r in res] == [0, 0], res[0][2] + res[1][2]
     assert res[1][1] == ""  # rank 1 prints nothing
-    doc = json.loads(res[0][1])
+    doc = _result(res[0][1])
     assert doc["distributed"]["world_size"] == 2 and doc["distributed"]["backend"] == "gloo"
     assert doc["distributed"]["allreduce_calls"] == 63  # one per step (1000/16 -> 63 steps)
     _assert_same_run(doc, torch.load(out, weights_only=True), ref_doc, ref_w)
@@ -248,7 +253,7 @@ def test_two_ranks_uneven_shares_and_full_gd_equal_one_process(tmp_path, args):
     ref_doc, ref_w = _one(args, tmp_path)
     res, out = _ranks(args, tmp_path)
     assert [r[0] for r in res] == [0, 0], res[0][2] + res[1][2]
-    _assert_same_run(json.loads(res[0][1]), torch.load(out, weights_only=True), ref_doc, ref_w)
+    _assert_same_run(_result(res[0][1]), torch.load(out, weights_only=True), ref_doc, ref_w)
 
 
 def test_a_rank_that_dies_ends_every_rank_with_a_message(tmp_path):
@@ -314,9 +319,9 @@ def test_resume_with_another_world_size_equals_up_to_rounding(tmp_path):
     assert p.returncode == -9 and "kill -9 of rank 0 at step 30" in p.stderr
     res, out = _ranks([*args, "--resume", str(d)], tmp_path)
     assert [r[0] for r in res] == [0, 0], res[0][2] + res[1][2]
-    doc = json.loads(res[0][1])
+    doc = _result(res[0][1])
     assert doc["distributed"]["world_size"] == 2 and doc["history"][-1]["steps"] == 126
-    ref_doc, ref_w = _one(args, tmp_path)
+    ref_doc, ref_w = _one(args[:-2], tmp_path)  # uncheckpointed: no --checkpoint-every
     _assert_same_run(doc, torch.load(out, weights_only=True), ref_doc, ref_w)
 
 
@@ -368,7 +373,7 @@ def _torchrun(args, tmp: Path, name: str, fault=None) -> tuple[dict, dict, str]:
             os.killpg(p.pid, signal.SIGKILL)
             p.wait()
     assert p.returncode == 0, stderr[-3000:]
-    return json.loads(stdout), torch.load(out, weights_only=True), stderr
+    return _result(stdout), torch.load(out, weights_only=True), stderr
 
 
 @pytest.mark.slow
@@ -447,7 +452,7 @@ def test_two_nodes_of_one_process_via_c10d_rendezvous(tmp_path):
     assert [p.returncode for p in procs] == [0, 0], outs[0][1][-2000:] + outs[1][1][-2000:]
     main = [i for i, (o, _) in enumerate(outs) if o.strip()]
     assert len(main) == 1  # exactly one node hosts rank 0 and prints
-    doc = json.loads(outs[main[0]][0])
+    doc = _result(outs[main[0]][0])
     assert doc["distributed"]["world_size"] == 2
     ref_doc, ref_w = _one(args, tmp_path)
     _assert_same_run(

@@ -71,7 +71,8 @@ def test_cli_json_agrees_with_model_evaluate(weights, sample, capsys):
     r = doc["result"]
     cost, acc = evaluate(load_weights(weights), sample.test_images, sample.test_labels)
     assert r["accuracy"] == acc and r["cost"] == pytest.approx(cost, rel=1e-6)
-    assert r["n"] == 1000 and doc["config"]["data"]["is_sample"] is True
+    assert r["n"] == 1000 and r["data"]["is_sample"] is True
+    assert doc["config"] == {"weights": str(weights), "top": 5}
     cm = torch.tensor(r["confusion_matrix"])
     assert cm.shape == (10, 10)
     assert cm.sum(1).tolist() == torch.bincount(sample.test_labels, minlength=10).tolist()

@@ -364,7 +364,7 @@ def test_cli_quick_on_sample_end_to_end(tmp_path):
     )
     r = _cli(*args, timeout=600)
     assert r.returncode == 0, r.stderr
-    doc = json.loads(r.stdout)
+    doc = json.loads(r.stdout)["result"]
     assert [row["batch_size"] for row in doc["table"]] == ["1", "16", "128", "full"]
     assert doc["data"]["is_sample"] and doc["runs_trained"] > 0
     assert "Per epoch" in doc["verdict"] and doc["escape"]["escape"]["full"] == 0.0
@@ -394,8 +394,8 @@ def test_cli_rerun_reads_the_cache(tmp_path):
         "--escape-seeds",
         "5",
     )
-    first = json.loads(_cli(*args, timeout=600).stdout)
-    again = json.loads(_cli(*args, timeout=600).stdout)
+    first = json.loads(_cli(*args, timeout=600).stdout)["result"]
+    again = json.loads(_cli(*args, timeout=600).stdout)["result"]
     assert first["runs_trained"] > 0 and again["runs_trained"] == 0
     assert again["table"] == first["table"]
 

@@ -277,17 +277,11 @@ def test_cli_json_schema_and_finite_figures(capsys):
         ]
     )
     out = capsys.readouterr().out
-    doc = json.loads(out)
-    assert code == 0
-    assert set(doc) >= {
-        "config",
-        "likelihood",
-        "gradient",
-        "steps",
-        "monte_carlo",
-        "data",
-        "environment",
-    }
+    top = json.loads(out)
+    assert code == 0 and set(top) >= {"config", "environment", "result"}
+    assert top["config"]["p"] == 3 and top["config"]["batch_sizes"] == [1, 16, 256]
+    doc = top["result"]
+    assert set(doc) >= {"model", "likelihood", "gradient", "steps", "monte_carlo", "data"}
     assert doc["data"]["is_sample"] and doc["likelihood"]["n"] == 1000
     assert doc["monte_carlo"]["batch_sizes"] == [1, 16, 256]
     row = doc["monte_carlo"]["rows"][0]
@@ -354,9 +348,10 @@ def test_cli_default_trains_first_and_says_which_model(capsys, argv, epochs):
     )
     doc = json.loads(capsys.readouterr().out)
     assert code == 0 and doc["config"]["train_epochs"] == epochs
-    assert f"--train-epochs {epochs}" in doc["config"]["model"]
+    r = doc["result"]
+    assert f"--train-epochs {epochs}" in r["model"]
     if epochs:
-        assert f"after {epochs} epoch(s) of SGD" in doc["config"]["model"]
-        assert doc["likelihood"]["sd_H"] > 0.1
+        assert f"after {epochs} epoch(s) of SGD" in r["model"]
+        assert r["likelihood"]["sd_H"] > 0.1
     else:
-        assert "untrained" in doc["config"]["model"] and doc["likelihood"]["sd_H"] < 1e-9
+        assert "untrained" in r["model"] and r["likelihood"]["sd_H"] < 1e-9

@@ -118,5 +118,5 @@ def test_concurrent_cli_runs_into_one_directory(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "is gone" in done.stderr
-    assert len(json.loads(done.stdout)["history"]) == 2
+    assert len(json.loads(done.stdout)["result"]["history"]) == 2
     assert checkpoint.list_checkpoints(d) and not (d / LOCK_NAME).exists()

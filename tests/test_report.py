@@ -216,8 +216,10 @@ def test_cli(tmp_path, capsys, monkeypatch, quick_reports):
         main(["report", "--quick", "-q", "--json", "-o", str(out), "--cache-dir", str(cache)]) == 0
     )
     doc = json.loads(capsys.readouterr().out)
-    assert doc["bytes"] == out.stat().st_size > 100_000 and doc["lang"] == "en"
-    assert all(s["cached"] for s in doc["sections"].values())
+    assert doc["config"] == {"seed": 0, "quick": True, "lang": "en"}
+    r = doc["result"]
+    assert r["bytes"] == out.stat().st_size > 100_000 and r["data"]["is_sample"]
+    assert all(s["cached"] for s in r["sections"].values())
     for bad, msg in (
         (["-o", str(tmp_path / "r.txt")], "must end in .html"),
         (["--lang", "fr"], "invalid choice"),

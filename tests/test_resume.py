@@ -93,7 +93,7 @@ def _finish(args, d: Path, out: Path) -> dict:
         _cmd(_one_line(args, d), out), env=_env(), capture_output=True, text=True, timeout=300
     )
     assert p.returncode == 0, p.stderr
-    return json.loads(p.stdout)
+    return json.loads(p.stdout)["result"]
 
 
 def _strip(history):
@@ -120,7 +120,8 @@ def _reference(args, tmp: Path):
     assert p.returncode == 0, stderr
     assert "no checkpoint in" in stderr  # the same command line started the run
     lifetime = time.monotonic() - t0
-    return json.loads(stdout), torch.load(out, weights_only=True), first or lifetime, lifetime
+    doc = json.loads(stdout)["result"]
+    return doc, torch.load(out, weights_only=True), first or lifetime, lifetime
 
 
 def _kill_matrix(

@@ -1,6 +1,7 @@
 """sgd_step (exercise 2) and gd_step / full_gradient (exercise 3)."""
 
 import copy
+import json
 
 import pytest
 import torch
@@ -93,3 +94,28 @@ def test_step_explains_a_zero_bias_gradient_and_answers_exercise_4(capsys):
     assert "|z.bias.grad| = 0 is no bug" in out and "classes are balanced" in out
     assert "Exercise 4: one GD iteration costs" in out and "N/b = 62" in out
     assert "cold run took" in out and max(len(line) for line in out.splitlines()) <= 100
+
+
+def _cli(capsys, *argv):
+    from sgdlab.cli.main import main
+
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_step_text_shows_C_before_and_after_for_both_steps(capsys):
+    code, out, _ = _cli(capsys, "step", "--sample", "--json", "--device", "cpu")
+    doc = json.loads(out)["result"]
+    code, out, _ = _cli(capsys, "step", "--sample", "--device", "cpu")
+    assert code == 0
+    lines = [line.split() for line in out.splitlines() if "full-set cost C" in line]
+    assert len(lines) == 2  # the SGD step's line, then the GD step's
+    for words, name in zip(lines, ("sgd", "gd"), strict=True):
+        before, arrow, after = words[-3:]
+        assert arrow == "->" and float(before) == pytest.approx(doc[name]["full_cost_before"])
+        assert float(after) == pytest.approx(doc[name]["full_cost_after"], abs=1e-6)
+    # zero init on balanced classes: the GD bias gradient is 0, and the output says why
+    assert doc["gd"]["grad_norm_bias"] < 1e-6 and "|z.bias.grad| = 0 is no bug" in out
+    code, out, _ = _cli(capsys, "step", "--sample", "--device", "cpu", "--init", "uniform")
+    assert code == 0 and "is no bug" not in out

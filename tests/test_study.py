@@ -137,7 +137,7 @@ def test_cli_quick_prints_the_tables_and_the_verdict(tmp_path):
         "--json",
     )
     assert r.returncode == 0, r.stderr
-    doc = json.loads(r.stdout)
+    doc = json.loads(r.stdout)["result"]
     assert doc["data"]["is_sample"] and doc["spec"]["name"] == "quick"
     assert doc["peak"]["aggregate_gflops"] is None or doc["peak"]["aggregate_gflops"] > 0
     r = _cli(

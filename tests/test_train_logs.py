@@ -118,7 +118,7 @@ def test_tensorboard_event_file_holds_the_scalars(sample, tmp_path, capsys):
         + ["--tensorboard", str(tb)]
     )
     assert code == 0
-    history = json.loads(capsys.readouterr().out)["history"]
+    history = json.loads(capsys.readouterr().out)["result"]["history"]
     ev = _events(tb)
     assert {"train_cost", "test_accuracy", "val_cost", "steps"} <= set(ev)
     for tag in ("train_cost", "test_accuracy", "val_cost", "mean_minibatch_cost"):

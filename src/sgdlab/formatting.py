@@ -29,3 +29,29 @@ def finite_or_null(o: Any) -> Any:
     if isinstance(o, (list, tuple)):
         return [finite_or_null(v) for v in o]
     return o
+
+
+#: The version of the shape of every ``sgdlab COMMAND --json`` document (:func:`document`), one
+#: for all commands; raised when any command's document changes incompatibly.
+DOCUMENT_SCHEMA = "sgdlab.cli/1"
+
+
+def document(
+    command: str, *, config: dict[str, Any], environment: dict[str, Any], result: dict[str, Any]
+) -> dict[str, Any]:
+    """The one shape of every ``sgdlab COMMAND --json`` document, strict JSON (NaN/±inf ->
+    null): ``schema`` (:data:`DOCUMENT_SCHEMA`), ``command``, ``config`` (the options that
+    determined the result, keyed by their long names with ``_`` for ``-``: given back to the
+    command they reproduce it; ``sgdlab train``'s is its :class:`~sgdlab.config.TrainConfig`),
+    ``environment`` (:func:`sgdlab.measure.provenance.environment`, with what a command adds)
+    and ``result`` (everything the command computed or wrote, ``data``: the data set's
+    provenance)."""
+    return finite_or_null(
+        {
+            "schema": DOCUMENT_SCHEMA,
+            "command": command,
+            "config": config,
+            "environment": environment,
+            "result": result,
+        }
+    )

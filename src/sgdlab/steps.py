@@ -102,10 +102,11 @@ def compare_steps(
     and one full-GD iteration over all N samples, from the same initial weights.
 
     Returns a JSON-ready dict: ``indices`` of the minibatch, and for ``"sgd"`` and ``"gd"``:
-    cost before/after (minibatch and full set), gradient norms and shapes, the gradient
-    ``grad_weight`` (10,784) tensor, and its timing: ``cold_seconds`` (the first call, with
-    whatever start-up it paid; never put in a ratio) and ``median_seconds``, the median wall time
-    of ``repeats`` further calls after 3 warm-up calls, each from the same start;
+    cost before/after (minibatch and full set; ``full_cost_before``: C at the common start),
+    gradient norms and shapes, the gradient ``grad_weight`` (10,784) tensor, and its timing:
+    ``cold_seconds`` (the first call, with whatever start-up it paid; never put in a ratio) and
+    ``median_seconds``, the median wall time of ``repeats`` further calls after 3 warm-up calls,
+    each from the same start;
     ``time_ratio_gd_over_sgd`` is the ratio of the two medians (warm).
     """
     import copy
@@ -154,6 +155,7 @@ def compare_steps(
             "cold_seconds": seconds,
             "grad_weight": model.z.weight.grad.detach().cpu().clone(),
         }
+    out["sgd"]["full_cost_before"] = out["gd"]["full_cost_before"]  # the same start: C(W0, b0)
     if not isinstance(repeats, int) or repeats < 1:
         raise ValueError(f"repeats must be a positive integer, got {repeats!r}")
     for name in ("sgd", "gd"):

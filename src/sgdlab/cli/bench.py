@@ -8,7 +8,14 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from sgdlab.cli.common import batch_sizes, emit_json, load_data, positive_float, positive_int
+from sgdlab.cli.common import (
+    batch_sizes,
+    emit_json,
+    load_data,
+    options,
+    positive_float,
+    positive_int,
+)
 from sgdlab.formatting import fmt_seconds as f
 
 
@@ -100,8 +107,12 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.plot:
         result["plot"] = str(plot(result, args.plot))
-    if args.json:
-        emit_json(result)
+    if args.json:  # the library's document as the result; its config: the timing protocol
+        res = {k: v for k, v in result.items() if k not in ("schema", "config", "environment")}
+        res["protocol"] = result["config"]  # resolved: engines, repeats, block and epoch budgets
+        config = options(args, "seed", "engine", "device", "quick", "repeats", "lr", "threads")
+        config["batch_sizes"] = result["config"]["batch_sizes_requested"]
+        emit_json("bench", config=config, environment=result["environment"], result=res)
     else:
         print(format_table(result, verbose=args.verbose))
     return 0

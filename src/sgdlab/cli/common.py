@@ -1,7 +1,10 @@
 """One module per ``sgdlab`` subcommand; shared option parsing and output helpers here.
 
-Every command gets ``--seed``, ``--json``, ``--data-dir``, ``--sample`` and ``--quiet``.
-A command module exports ``register(subparsers, parents)`` which adds its parser and sets
+Every command gets ``--seed``, ``--json``, ``--data-dir``, ``--sample`` and ``--quiet``; one
+that has no use for one of them says so (:func:`unused_options`) and refuses it. With ``--json``
+a command prints one document through :func:`emit_json` (the shape of
+:func:`sgdlab.formatting.document`, its ``config`` from :func:`options`). A command module
+exports ``register(subparsers, parents)`` which adds its parser and sets
 ``run=function(args) -> int``.
 """
 
@@ -57,7 +60,7 @@ def common_parent() -> argparse.ArgumentParser:
     g.add_argument(
         "--json",
         action="store_true",
-        help="print one JSON document on stdout (config, environment, results)",
+        help="print one JSON document on stdout: schema, command, config, environment, result",
     )
     g.add_argument(
         "--data-dir",
@@ -80,12 +83,39 @@ def common_parent() -> argparse.ArgumentParser:
     return p
 
 
-def load_data(args: argparse.Namespace):
-    """The data set the options ask for; falls back to the sample loudly when allowed."""
+def unused_options(parser: argparse.ArgumentParser, **why: str) -> None:
+    """Common options that ``parser``'s command has no use for (``dest="why"``): hidden from its
+    ``--help`` and refused by :func:`refuse_unused` when given, never silently ignored."""
+    for action in parser._actions:
+        if action.dest in why:
+            action.default, action.help = None, argparse.SUPPRESS
+    parser.set_defaults(_unused=why)
+
+
+def refuse_unused(args: argparse.Namespace) -> None:
+    """Refuse (:class:`ConfigError`) a given option that :func:`unused_options` marked."""
+    from sgdlab.errors import ConfigError
+
+    for dest, why in getattr(args, "_unused", {}).items():
+        if getattr(args, dest, None) not in (None, False):
+            flag = "--" + dest.replace("_", "-")
+            raise ConfigError(f"{flag} has no effect here ({why}); drop {flag}")
+
+
+def load_data(args: argparse.Namespace, *, sample_by: str = "--sample"):
+    """The data set the options ask for; falls back to the sample loudly when allowed.
+    ``sample_by``: the option that asked for the sample (``--quick`` implies it for some
+    commands), named when ``--data-dir`` or ``--require-full`` would be ignored."""
     from sgdlab.data import load, load_sample
-    from sgdlab.errors import DataNotFoundError
+    from sgdlab.errors import ConfigError, DataNotFoundError
 
     if args.sample:
+        for flag, given in (("--data-dir", args.data_dir), ("--require-full", args.require_full)):
+            if given:
+                raise ConfigError(
+                    f"{flag} has no effect with {sample_by} (it reads the bundled sample); "
+                    f"drop {flag}" + (" or --sample" if sample_by == "--sample" else "")
+                )
         return load_sample()
     try:
         return load(args.data_dir, progress=not args.quiet)
@@ -101,9 +131,23 @@ def load_data(args: argparse.Namespace):
         return load_sample()
 
 
-def emit_json(doc: dict[str, Any]) -> None:
+def emit_json(
+    command: str, *, config: dict[str, Any], environment: dict[str, Any], result: dict[str, Any]
+) -> None:
+    """Print the command's ``--json`` document (:func:`sgdlab.formatting.document`: ``schema``,
+    ``command``, ``config``, ``environment``, ``result``) on stdout."""
+    from sgdlab.formatting import document
+
+    doc = document(command, config=config, environment=environment, result=result)
     json.dump(doc, sys.stdout, indent=2, default=_default)
     sys.stdout.write("\n")
+
+
+def options(args: argparse.Namespace, *names: str) -> dict[str, Any]:
+    """``{name: value}`` of the options ``names`` (argparse dests), JSON-ready (tuples as lists):
+    a ``--json`` document's ``config``."""
+    values = {n: getattr(args, n) for n in names}
+    return {n: list(v) if isinstance(v, tuple) else v for n, v in values.items()}
 
 
 def _default(o: Any) -> Any:

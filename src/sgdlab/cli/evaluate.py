@@ -7,7 +7,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sgdlab.cli.common import IMAGE_SUFFIXES, emit_json, load_data, positive_int, writable_file
+from sgdlab.cli.common import (
+    IMAGE_SUFFIXES,
+    emit_json,
+    load_data,
+    options,
+    positive_int,
+    unused_options,
+    writable_file,
+)
 
 
 def register(sub, parents) -> None:
@@ -40,6 +48,7 @@ def register(sub, parents) -> None:
         metavar="K",
         help="how many of the most frequent confusions to list (default 5)",
     )
+    unused_options(p, seed="evaluating saved weights involves nothing random")
     p.set_defaults(run=run)
 
 
@@ -51,26 +60,21 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args.weights)  # a bad file is refused before the data is read
     ds = load_data(args)
     ev = evaluate_classifier(model, ds.test_images, ds.test_labels, split="test")
-    doc: dict[str, Any] = {
-        "config": {
-            "command": "evaluate",
-            "weights": args.weights,
-            "preprocessing": model.preprocessing_source,
-            "split": "test",
-            "top": args.top,
-            "data": ds.provenance(),
-        },
-        "environment": environment("cpu"),
-        "result": ev.to_dict(top=args.top),
+    config = options(args, "weights", "top")
+    result: dict[str, Any] = {
+        **ev.to_dict(top=args.top),
+        "preprocessing": model.preprocessing_source,
+        "data": ds.provenance(),
     }
     if args.plot:
         from sgdlab.inference.plots import evaluation_figure
 
         path = evaluation_figure(ev, model.z.weight, ds.test_images, args.plot)
-        doc["result"]["plot"] = str(path)
+        result["plot"] = str(path)
     if args.json:
-        emit_json(doc)
+        emit_json("evaluate", config=config, environment=environment("cpu"), result=result)
         return 0
+    doc = {"config": config, "result": result}
     print(format_report(doc, ds))
     return 0
 
@@ -85,7 +89,7 @@ def format_report(doc: dict[str, Any], ds) -> str:
     names = r["class_names"]
     lines = [
         f"data: {ds.source}{sample}",
-        f"weights: {cfg['weights']} (preprocessing from the {cfg['preprocessing']})",
+        f"weights: {cfg['weights']} (preprocessing from the {r['preprocessing']})",
         f"{r['split']}: N = {r['n']:,} images   cost C = {r['cost']:.4f}   accuracy "
         f"{r['accuracy']:.2%} ({r['correct']:,} correct)",
         "",

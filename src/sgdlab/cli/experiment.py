@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sgdlab.cli.common import emit_json, load_data, positive_int
+from sgdlab.cli.common import emit_json, load_data, options, positive_int
 from sgdlab.cli.configfile import defer_defaults
 
 DESCRIPTION = (
@@ -136,19 +136,13 @@ def _plot_dir(text: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.sweep:
-        if args.scheduler is not None:
-            from sgdlab.errors import ConfigError
-
-            raise ConfigError(
-                "--scheduler runs the study's passes; --sweep runs in local processes"
-            )
-        from sgdlab.cli.sweep import run_sweep_cli
-
-        return run_sweep_cli(args)
     from sgdlab.cli.configfile import resolve
+    from sgdlab.cli.sweep import refuse_unused, run_sweep_cli
     from sgdlab.errors import ConfigError
 
+    if args.sweep:
+        return run_sweep_cli(args)
+    refuse_unused(args)
     resolve(args.parser, args, None)
     if args.config:
         raise ConfigError("--config goes with --sweep (the study's protocol is fixed)")
@@ -159,13 +153,14 @@ def run(args: argparse.Namespace) -> int:
     from sgdlab.analysis.landscape import escape_study
     from sgdlab.study import StudySpec, run_study
 
+    by = "--sample" if args.sample else "--quick"
     if args.quick and not args.data_dir:
         args.sample = True
     spec = StudySpec.quick() if args.quick else StudySpec.full()
     if args.seeds is not None or args.seed:
         n = args.seeds or len(spec.seeds)
         spec = type(spec)(**{**vars_of(spec), "seeds": tuple(range(args.seed, args.seed + n))})
-    ds = load_data(args)
+    ds = load_data(args, sample_by=by)
     study = run_study(
         spec,
         data=ds,
@@ -184,7 +179,10 @@ def run(args: argparse.Namespace) -> int:
 
         doc["figures"] = [str(f) for f in plot_all(study, escape, args.plot, args.format)]
     if args.json:
-        emit_json(doc)
+        config = options(args, "seed", "quick", "sweep", "seeds", "no_noise", "escape_seeds")
+        env = doc.pop("environment")
+        del doc["schema"]  # the study's own version: the document has one, the command's
+        emit_json("experiment", config=config, environment=env, result=doc)
         return 0
     from sgdlab.cli.sweep import format_escape
     from sgdlab.study.report import format_study

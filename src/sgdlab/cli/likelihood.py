@@ -12,11 +12,11 @@ from sgdlab.cli.common import (
     emit_json,
     load_data,
     nonneg_int,
+    options,
     positive_float,
     positive_int,
     writable_file,
 )
-from sgdlab.formatting import finite_or_null
 
 
 def register(sub, parents) -> None:
@@ -49,8 +49,9 @@ def register(sub, parents) -> None:
     m.add_argument(
         "--init",
         choices=("zeros", "uniform"),
-        default="zeros",
-        help="initial weights of a fresh model: zeros or uniform (default zeros: C = log 10)",
+        default=None,
+        help="initial weights of a fresh model: zeros or uniform (default zeros: C = log 10; "
+        "not with --weights)",
     )
     m.add_argument("--weights", metavar="PATH", help="load z.weight/z.bias (.safetensors/.pt)")
     p.add_argument("--p", type=nonneg_int, default=0, help="class index p of w_pq (default 0)")
@@ -105,6 +106,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.weights and args.train_epochs:
         raise ConfigError("--weights and --train-epochs exclude each other")
+    if args.weights and args.init:
+        raise ConfigError("--init has no effect with --weights (the model is loaded); drop --init")
+    if not args.weights:
+        args.init = args.init or "zeros"
     epochs = args.train_epochs if args.train_epochs is not None else 0 if args.weights else 1
     if args.draws < 2:
         raise ConfigError(f"--draws must be ≥ 2, got {args.draws}")
@@ -137,18 +142,7 @@ def run(args: argparse.Namespace) -> int:
         source = f"fresh {args.init} init, untrained (--train-epochs 0)"
     ps = per_sample(model, ds.train_images, ds.train_labels)
     out: dict[str, Any] = {
-        "config": {
-            "seed": args.seed,
-            "model": source,
-            "train_epochs": epochs,
-            "init": args.init,
-            "weights": args.weights,
-            "p": args.p,
-            "q": args.q,
-            "lr": args.lr,
-            "draws": args.draws,
-            "batch_sizes": list(sizes),
-        },
+        "model": source,
         "likelihood": likelihood_figures(ps),
         "gradient": gradient_figures(model, ps, p=args.p, q=args.q),
         "steps": ascent_vs_descent(model, ps, lr=args.lr),
@@ -162,12 +156,13 @@ def run(args: argparse.Namespace) -> int:
             progress=not args.quiet,
         ),
         "data": ds.provenance(),
-        "environment": environment("cpu"),
     }
     if args.plot:
         out["plot"] = str(plot(out["monte_carlo"], args.plot))
     if args.json:
-        emit_json(finite_or_null(out))
+        config = options(args, "seed", "init", "weights", "p", "q", "lr", "draws")
+        config.update(train_epochs=epochs, batch_sizes=list(sizes))
+        emit_json("likelihood", config=config, environment=environment("cpu"), result=out)
     else:
         print(format_report(out, ds))
     return 0
@@ -183,14 +178,12 @@ def _e(x: float) -> str:
 
 
 def format_report(out: dict[str, Any], ds) -> str:
-    cfg, lk, gr, st, mc = (
-        out[k] for k in ("config", "likelihood", "gradient", "steps", "monte_carlo")
-    )
+    lk, gr, st, mc = (out[k] for k in ("likelihood", "gradient", "steps", "monte_carlo"))
     n, p, q = lk["n"], gr["p"], gr["q"]
     f32, f64 = lk["dtypes"]["float32"], lk["dtypes"]["float64"]
     sample = "  (SAMPLE, not the full set)" if ds.is_sample else ""
     lines = [
-        f"data: {ds.source}{sample}; N = {n:,} training samples; model: {cfg['model']}",
+        f"data: {ds.source}{sample}; N = {n:,} training samples; model: {out['model']}",
         "",
         "likelihood L = exp(-N*C) = prod_i y_(i,t_i)",
         f"  C = {lk['cost']:.6f} nats (sd of H {lk['sd_H']:.4f})   log L = -N*C = "

@@ -95,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     old = _on_sigterm()
     try:
+        from sgdlab.cli.common import refuse_unused
+
+        refuse_unused(args)  # a common option this command has no use for
         return int(args.run(args) or 0)
     except TrainingInterrupted as e:
         print(f"sgdlab {args.command}: {e}", file=sys.stderr)

@@ -8,6 +8,7 @@ from sgdlab.cli.common import (
     IMAGE_SUFFIXES,
     emit_json,
     load_data,
+    options,
     positive_int,
     writable_file,
 )
@@ -49,8 +50,6 @@ def run(args: argparse.Namespace) -> int:
     images, labels = ds.train_images[idx], ds.train_labels[idx]
     x = to_float(images)
     out = {
-        "seed": args.seed,
-        "batch_size": args.batch_size,
         "indices": idx,
         "images_shape": list(images.shape),
         "images_dtype": str(images.dtype),
@@ -64,7 +63,10 @@ def run(args: argparse.Namespace) -> int:
 
         out["saved"] = str(image_grid(images, labels, args.save))
     if args.json:
-        emit_json(out)
+        from sgdlab.measure.provenance import environment
+
+        config = options(args, "seed", "batch_size")
+        emit_json("minibatch", config=config, environment=environment("cpu"), result=out)
         return 0
     print(f"minibatch of {args.batch_size} from {ds.source} (seed {args.seed})")
     print(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sgdlab.cli.common import positive_int
+from sgdlab.cli.common import positive_int, unused_options
 
 
 def register(sub, parents) -> None:
@@ -39,6 +39,11 @@ def register(sub, parents) -> None:
         default=None,
         help="trainings run at once (default: one per core; the others queue); each runs on "
         "one thread when there are several",
+    )
+    unused_options(
+        p,
+        seed="each run's seed comes with its request, as --seed of sgdlab train",
+        json="the playground serves a page; the runs' records are its JSON API",
     )
     p.set_defaults(run=run)
 

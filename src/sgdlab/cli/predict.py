@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sgdlab.cli.common import emit_json, load_data, nonneg_int
+from sgdlab.cli.common import emit_json, load_data, nonneg_int, options, unused_options
 
 TOP = 3
 
@@ -43,6 +43,7 @@ def register(sub, parents) -> None:
         help="classify test image I instead of files (0-based; repeat for several); "
         "--data-dir/--sample choose the data set",
     )
+    unused_options(p, seed="classifying with saved weights involves nothing random")
     p.set_defaults(run=run)
 
 
@@ -60,27 +61,23 @@ def run(args: argparse.Namespace) -> int:
                 f"{unused[0]} has no effect with IMAGE files (only --index reads the data set)"
             )
     model = load_model(args.weights)
-    config: dict[str, Any] = {
-        "command": "predict",
-        "weights": args.weights,
-        "preprocessing": model.preprocessing_source,
-    }
+    result: dict[str, Any] = {"preprocessing": model.preprocessing_source}
     if args.images:
         items, pixels = _from_files(args.images)
-        config["images"] = list(args.images)
     else:
         ds = load_data(args)
         items, pixels = _from_test_set(ds, args.index)
-        config.update(indices=list(args.index), data=ds.provenance())
+        result["data"] = ds.provenance()
     from sgdlab.inference.images import top_k
 
     for item, top in zip(items, top_k(model, pixels, TOP), strict=True):
         item.update({"class": top[0]["class"], "class_index": top[0]["index"], "top": top})
         if "label" in item:
             item["correct"] = item["label"] == item["class_index"]
-    doc = {"config": config, "environment": environment("cpu"), "result": {"predictions": items}}
+    result["predictions"] = items
     if args.json:
-        emit_json(doc)
+        config = options(args, "weights", "images", "index")
+        emit_json("predict", config=config, environment=environment("cpu"), result=result)
         return 0
     print(f"weights: {args.weights} (preprocessing from the {model.preprocessing_source})")
     for item in items:

@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from sgdlab.cli.common import emit_json, load_data, writable_file
+from sgdlab.cli.common import emit_json, load_data, options, writable_file
 
 
 def register(sub, parents) -> None:
@@ -66,11 +66,14 @@ def register(sub, parents) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from sgdlab.errors import ConfigError
     from sgdlab.report.build import write_report
 
-    if args.quick:
-        args.sample = True
-    ds = load_data(args)
+    if args.no_cache and args.cache_dir:
+        raise ConfigError("--cache-dir has no effect with --no-cache; drop one of them")
+    by = "--sample" if args.sample else "--quick"
+    args.sample = args.sample or args.quick
+    ds = load_data(args, sample_by=by)
     t0 = time.perf_counter()
     rep = write_report(
         args.output,
@@ -86,16 +89,17 @@ def run(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - t0
     size = rep.path.stat().st_size
     if args.json:
-        emit_json(
-            {
-                "output": str(rep.path),
-                "bytes": size,
-                "seconds": seconds,
-                "lang": args.lang,
-                "quick": args.quick,
-                "sections": rep.sections,
-            }
-        )
+        from sgdlab.measure.provenance import environment
+
+        result = {
+            "output": str(rep.path),
+            "bytes": size,
+            "seconds": seconds,
+            "sections": rep.sections,
+            "data": ds.provenance(),
+        }
+        config = options(args, "seed", "quick", "lang")
+        emit_json("report", config=config, environment=environment("cpu"), result=result)
         return 0
     for name, info in rep.sections.items():
         how = "from cache" if info["cached"] else f"computed in {info['seconds']:.1f} s"

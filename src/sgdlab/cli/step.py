@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from sgdlab.cli.common import emit_json, load_data, positive_float, positive_int
+from sgdlab.cli.common import emit_json, load_data, options, positive_float, positive_int
 
 
 def register(sub, parents) -> None:
@@ -55,30 +55,26 @@ def run(args: argparse.Namespace) -> int:
     )
     results = {k: {f: v for f, v in res[k].items() if f != "grad_weight"} for k in ("sgd", "gd")}
     out = {
-        "seed": args.seed,
-        "lr": args.lr,
-        "batch_size": args.batch_size,
-        "init": args.init,
         "indices": res["indices"],
         "sgd": results["sgd"],
         "gd": results["gd"],
         "time_ratio_gd_over_sgd": res["time_ratio_gd_over_sgd"],
-        "environment": environment(dev),
         "data": ds.provenance(),
     }
     if args.json:
-        emit_json(out)
+        config = {**options(args, "seed", "batch_size", "lr", "init"), "device": str(dev)}
+        emit_json("step", config=config, environment=environment(dev), result=out)
         return 0
     s, g = results["sgd"], results["gd"]
     print(f"data: {ds.source}; lr={args.lr}, seed={args.seed}, init={args.init}, device={dev}")
     print(f"SGD iteration on a minibatch of {s['samples']} (autograd):")
     print(f"  minibatch cost  {s['cost_before']:.6f} -> {s['minibatch_cost_after']:.6f}")
-    print(f"  full-set cost   C -> {s['full_cost_after']:.6f} (C before = the GD row's)")
+    print(f"  full-set cost C {s['full_cost_before']:.6f} -> {s['full_cost_after']:.6f}")
     print(f"  |z.weight.grad| = {s['grad_norm_weight']:.6f}  {tuple(s['grad_weight_shape'])}")
     print(f"  |z.bias.grad|   = {s['grad_norm_bias']:.6f}  {tuple(s['grad_bias_shape'])}")
     _times(s)
     print(f"Full-gradient iteration over all {g['samples']} training samples:")
-    print(f"  full-set cost   C {g['cost_before']:.6f} -> {g['full_cost_after']:.6f}")
+    print(f"  full-set cost C {g['full_cost_before']:.6f} -> {g['full_cost_after']:.6f}")
     print(f"  |z.weight.grad| = {g['grad_norm_weight']:.6f}")
     print(f"  |z.bias.grad|   = {g['grad_norm_bias']:.6f}")
     _times(g)

@@ -9,7 +9,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from sgdlab.cli.common import emit_json, load_data
+from sgdlab.cli.common import emit_json, load_data, options
 from sgdlab.cli.configfile import load_toml, resolve, values
 
 
@@ -22,6 +22,7 @@ def _settings(args: argparse.Namespace):
     for dest, v in values(args.parser, table, where=f"--config {args.config}").items():
         if getattr(args, dest) is None:
             setattr(args, dest, v)
+    refuse_unused(args)
     resolve(args.parser, args, None)
     if not isinstance(sweep_table, dict):
         from sgdlab.errors import ConfigError
@@ -35,6 +36,26 @@ def _settings(args: argparse.Namespace):
             base="quick" if args.quick else "full",
         )
     return spec
+
+
+#: options of the batch-size study that the fixed-budget sweep has no use for: dest -> why
+_NOT_FOR_SWEEP = {
+    "scheduler": "--scheduler runs the study's passes; --sweep runs in local processes",
+    "no_noise": "--no-noise has no effect with --sweep (it skips the study's noise scale; the "
+    "sweep always measures its noise); drop --no-noise",
+}
+
+
+def refuse_unused(args: argparse.Namespace) -> None:
+    """Refuse an option that ``sgdlab experiment`` would ignore (before defaults are filled in:
+    ``None`` = not given): ``--format`` without ``--plot``, study options with ``--sweep``."""
+    from sgdlab.errors import ConfigError
+
+    if args.format is not None and args.plot is None:
+        raise ConfigError("--format has no effect without --plot DIR; drop it, or add --plot")
+    for dest, why in _NOT_FOR_SWEEP.items() if args.sweep else ():
+        if getattr(args, dest) is not None:
+            raise ConfigError(why)
 
 
 def run_sweep_cli(args: argparse.Namespace) -> int:
@@ -52,7 +73,10 @@ def run_sweep_cli(args: argparse.Namespace) -> int:
     if args.plot:
         doc["figures"] = plots(sweep, study, args.plot, args.format)
     if args.json:
-        emit_json(doc)
+        config = options(args, "seed", "quick", "sweep", "seeds", "escape_seeds", "config")
+        env = doc.pop("environment")
+        del doc["schema"]  # the sweep's own version: the document has one, the command's
+        emit_json("experiment", config=config, environment=env, result=doc)
         return 0
     print(f"data: {ds.source}{'  (SAMPLE, not the full set)' if ds.is_sample else ''}")
     print(describe(spec, LR_RULE))

@@ -159,7 +159,14 @@ def run(args: argparse.Namespace) -> int:
     from sgdlab.training.trainer import train
     from sgdlab.training.weights import save_weights
 
-    resolve(args.parser, args, args.config, fields=CONFIG_FIELDS)  # sets args._explicit
+    given = resolve(args.parser, args, args.config)  # command line or file
+    args._explicit = given & CONFIG_FIELDS
+    unused = sorted({"checkpoint_every", "keep"} & given)
+    if unused and not (args.checkpoint_dir or args.resume):
+        flag = "--" + unused[0].replace("_", "-")
+        raise ConfigError(
+            f"{flag} has no effect without --checkpoint-dir DIR or --resume DIR; drop {flag}"
+        )
     if args.resume and args.checkpoint_dir and args.resume != args.checkpoint_dir:
         raise ConfigError(
             f"--checkpoint-dir {args.checkpoint_dir} and --resume {args.resume} "
@@ -231,18 +238,20 @@ def _train(args: argparse.Namespace, ds, train, logs):
 
 
 def _report(args: argparse.Namespace, result, ds, save_weights) -> int:
+    doc = result.to_dict()
     if args.plot:
         from sgdlab.plots import history_curves
         from sgdlab.training.initial import initial_record
 
         start = initial_record(result.config, ds)  # epoch 0: where the curves start
-        history_curves(result.history, args.plot, config=result.config, initial=start)
-    doc = result.to_dict()
+        path = history_curves(result.history, args.plot, config=result.config, initial=start)
+        doc["plot"] = str(path)
     if args.save_weights:
         meta = {k: json.dumps(doc[k]) for k in ("config", "environment", "data")}
         doc["weights"] = str(save_weights(result.model, args.save_weights, meta))
     if args.json:
-        emit_json(doc)
+        config, env = doc.pop("config"), doc.pop("environment")
+        emit_json("train", config=config, environment=env, result=doc)
         return 0
     last = result.history[-1]
     if result.best_epoch is not None:  # early stopping returns the best validation epoch
@@ -259,7 +268,7 @@ def _report(args: argparse.Namespace, result, ds, save_weights) -> int:
     if args.save_weights:
         print(f"saved {doc['weights']} (weights)")
     if args.plot:
-        print(f"saved {args.plot} (training curves)")
+        print(f"saved {doc['plot']} (training curves)")
     return 0
 
 

@@ -7,8 +7,8 @@ Routes (documented in README.md#playground):
 - ``GET /api/meta`` data set, limits, option defaults and choices, presets;
 - ``POST /api/runs`` a JSON object of ``--config``-style keys -> ``201 {"id": ...}``; a bad
   key or value -> ``422 {"error": one line, "key": option}``; a full queue -> 503;
-- ``GET /api/runs/{id}`` status, queue position, config, history (``sgdlab train --json``'s
-  records); ``DELETE /api/runs/{id}`` cancels;
+- ``GET /api/runs/{id}`` status, queue position, config, history (the records of ``sgdlab
+  train --json``'s ``result.history``); ``DELETE /api/runs/{id}`` cancels;
 - ``GET /api/runs/{id}/events`` server-sent events: ``queued`` (position), ``start``, ``steps``,
   ``weights``, ``confusion``, ``epoch`` (one per evaluation point), then ``done``. A client that
   disconnects before the run finished cancels it (a closed page cancels its runs);
