@@ -47,3 +47,17 @@ def test_training_off_a_terminal_writes_no_bar_codes():
     )
     assert r.returncode == 0, r.stderr
     assert "\r" not in r.stderr and "\x1b[" not in r.stderr
+
+
+def test_both_bars_take_tqdms_calls_as_the_library_makes_them():
+    """Every call the library makes on a bar (``sgdlab bench`` passes ``refresh=False``) works
+    on the plain one too: once it crashed ``sgdlab bench`` in a pipe."""
+    log = io.StringIO()
+    for out in (_Tty(), log):
+        p = progress.bar(total=4, desc="x", unit="u", file=out, every=0)
+        p.set_description("bench fast GD", refresh=False)
+        p.set_postfix({"a": 1}, refresh=False, b=2)
+        p.update(4)
+        p.close()
+    assert log.getvalue().splitlines()[0].startswith("bench fast GD: 4/4 u (100%)")
+    assert "a=1, b=2" in log.getvalue()

@@ -84,11 +84,16 @@ class PlainProgress:
             self.last = now
             self._line()
 
-    def set_description(self, desc: str) -> None:
+    def set_description(self, desc: str, refresh: bool = True) -> None:
+        """tqdm's signature; ``refresh`` has nothing to redraw here (lines come every few s)."""
         self.desc = desc
 
-    def set_postfix(self, **kw: Any) -> None:
-        self.postfix = ", ".join(f"{k}={v}" for k, v in kw.items())
+    def set_postfix(
+        self, ordered_dict: dict[str, Any] | None = None, refresh: bool = True, **kw: Any
+    ) -> None:
+        """tqdm's signature: ``key=value`` pairs shown after the count."""
+        items = {**(ordered_dict or {}), **kw}
+        self.postfix = ", ".join(f"{k}={v}" for k, v in items.items())
 
     def close(self) -> None:
         if not self.closed and self.n > 0 and time.monotonic() - self.t0 >= self.every:
