@@ -24,19 +24,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+from sgdlab.measure import provenance
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     out["gap_points"] = 100 * (out["recipe"]["test_accuracy"] - opt_acc)
     env = environment("cpu")
     out["machine"] = {
-        "cpu": cpu_model(),
+        "cpu": provenance.cpu_model(),
         "torch_threads": torch.get_num_threads(),
         "numba_threads": _numba_threads(),
         "torch": env.get("torch_version"),

@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -43,15 +42,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+from sgdlab.measure import provenance  # noqa: E402
 
 
 def load() -> str:
@@ -159,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
 
     data = load_full(progress=False) if args.full else load_sample()
     doc: dict[str, Any] = {
-        "cpu": cpu_model(),
+        "cpu": provenance.cpu_model(),
         "cores": len(os.sched_getaffinity(0)),
         "threads_per_worker": 1,
         "runs": [],

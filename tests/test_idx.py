@@ -302,7 +302,7 @@ def test_fuzz_parse_arbitrary_bytes(content):
     check_contract(content, parse_idx)
 
 
-@settings(FUZZ, max_examples=6_000)
+@settings(FUZZ, max_examples=1_500)  # the long runs (60,000 each) are marked slow below
 @given(idx_like())
 def test_fuzz_parse_idx_like(content):
     check_contract(content, parse_idx)
@@ -333,7 +333,7 @@ def _via_gzip_file(content: bytes, mutate: tuple[int, int, int]) -> None:
 mutations = st.tuples(st.sampled_from([0, 0, 1, 2]), st.integers(0, 10**6), st.integers(0, 255))
 
 
-@settings(FUZZ, max_examples=3_000)
+@settings(FUZZ, max_examples=1_000)
 @given(st.one_of(idx_like(), st.binary(max_size=200)), mutations)
 def test_fuzz_read_gzip_files(content, mutate):
     _via_gzip_file(content, mutate)

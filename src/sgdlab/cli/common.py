@@ -131,6 +131,16 @@ def load_data(args: argparse.Namespace, *, sample_by: str = "--sample"):
         return load_sample()
 
 
+def add_weights_option(p: argparse.ArgumentParser) -> None:
+    """``--weights PATH`` (required): the file ``sgdlab train --save-weights`` wrote."""
+    p.add_argument(
+        "--weights",
+        metavar="PATH",
+        required=True,
+        help="weights file (.safetensors or .pt) written by sgdlab train --save-weights",
+    )
+
+
 def emit_json(
     command: str, *, config: dict[str, Any], environment: dict[str, Any], result: dict[str, Any]
 ) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from sgdlab.cli.common import (
     IMAGE_SUFFIXES,
+    add_weights_option,
     emit_json,
     load_data,
     options,
@@ -28,12 +29,7 @@ def register(sub, parents) -> None:
         "cost C and accuracy (as in training), the accuracy of each class, the confusion "
         "matrix (rows: true class, columns: predicted) and the most frequent confusions.",
     )
-    p.add_argument(
-        "--weights",
-        metavar="PATH",
-        required=True,
-        help="weights file (.safetensors or .pt) written by sgdlab train --save-weights",
-    )
+    add_weights_option(p)
     p.add_argument(
         "--plot",
         metavar="PNG",

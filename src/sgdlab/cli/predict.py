@@ -6,7 +6,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sgdlab.cli.common import emit_json, load_data, nonneg_int, options, unused_options
+from sgdlab.cli.common import (
+    add_weights_option,
+    emit_json,
+    load_data,
+    nonneg_int,
+    options,
+    unused_options,
+)
 
 TOP = 3
 
@@ -29,12 +36,7 @@ def register(sub, parents) -> None:
         metavar="IMAGE",
         help="image files to classify (PNG or JPEG); or use --index",
     )
-    p.add_argument(
-        "--weights",
-        metavar="PATH",
-        required=True,
-        help="weights file (.safetensors or .pt) written by sgdlab train --save-weights",
-    )
+    add_weights_option(p)
     p.add_argument(
         "--index",
         type=nonneg_int,
