@@ -228,7 +228,9 @@ def test_two_ranks_sgd_epoch_b16_equals_one_process(tmp_path, name):
     [
         ["-b", "7", "-e", "1", "--lr", "0.01"],  # uneven shares 4 + 3, last minibatch 6 = 3 + 3
         ["--method", "gd", "-e", "1", "--lr", "0.5"],  # one full-GD step, 500 samples per rank
-        ["-b", "16", "-e", "1", "--momentum", "0.9"],  # one epoch with momentum
+        pytest.param(
+            ["-b", "16", "-e", "1", "--momentum", "0.9"], marks=pytest.mark.slow
+        ),  # one epoch with momentum (momentum is also in "sgd-all-options")
         [
             "-b",
             "16",
@@ -245,7 +247,10 @@ def test_two_ranks_sgd_epoch_b16_equals_one_process(tmp_path, name):
             "--validation",
             "100",
         ],  # every option at once
-        ["--method", "gd", "-e", "3", "--lr", "0.5", "--momentum", "0.5", "--average"],
+        pytest.param(
+            ["--method", "gd", "-e", "3", "--lr", "0.5", "--momentum", "0.5", "--average"],
+            marks=pytest.mark.slow,
+        ),
     ],
     ids=["sgd-b7-uneven", "gd-one-step", "sgd-momentum", "sgd-all-options", "gd-momentum"],
 )
