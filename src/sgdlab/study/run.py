@@ -54,6 +54,27 @@ def run_passes(
     workers (:mod:`sgdlab.study.cluster`)."""
     from sgdlab._version import __version__
 
+    rows, todo = _first_round(spec, data)
+    cluster = None
+    if scheduler is not None:
+        from sgdlab.study.cluster import Cluster
+
+        cluster = Cluster(scheduler, workers=workers, progress=progress)
+    workers = check_workers(workers)
+    cache = Cache(cache_dir, data_sha256=data.sha256, version=__version__)
+    out = Passes(rows)
+    t0 = time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        if cluster is not None:
+            stack.enter_context(cluster)
+        _rounds(spec, rows, todo, out, data, cache, workers, progress, cluster)
+    out.wall_seconds = time.perf_counter() - t0
+    return out
+
+
+def _first_round(spec: StudySpec, data: FashionMNIST) -> tuple[dict, dict]:
+    """One empty :class:`Row` per (optimizer, b) and the first round's lr grids, after checking
+    that ``spec`` fits ``data`` (ConfigError otherwise)."""
     n_all = int(data.train_images.shape[0])
     if not 1 <= spec.validation < n_all:
         raise ConfigError(
@@ -64,23 +85,8 @@ def run_passes(
     big = [b for b in spec.batch_sizes if b != FULL and b > n]
     if big:
         raise ConfigError(f"batch size {big[0]} exceeds the {n} training images left")
-    cluster = None
-    if scheduler is not None:
-        from sgdlab.study.cluster import Cluster
-
-        cluster = Cluster(scheduler, workers=workers, progress=progress)
-    workers = check_workers(workers)
-    cache = Cache(cache_dir, data_sha256=data.sha256, version=__version__)
     rows = {(o, b): Row(o, b) for o in spec.optimizers for b in spec.batch_sizes}
-    todo = {key: spec.first_grid(key[0], key[1], n) for key in rows}
-    out = Passes(rows)
-    t0 = time.perf_counter()
-    with contextlib.ExitStack() as stack:
-        if cluster is not None:
-            stack.enter_context(cluster)
-        _rounds(spec, rows, todo, out, data, cache, workers, progress, cluster)
-    out.wall_seconds = time.perf_counter() - t0
-    return out
+    return rows, {key: spec.first_grid(key[0], key[1], n) for key in rows}
 
 
 def _rounds(spec, rows, todo, out: Passes, data, cache, workers, progress, cluster) -> None:
@@ -124,15 +130,11 @@ def cached_passes(
     ``data`` (its SHA-256s) and this sgdlab version, or ``spec`` does not fit ``data``."""
     from sgdlab._version import __version__
 
-    n_all = int(data.train_images.shape[0])
-    if not 1 <= spec.validation < n_all:
-        return None
-    n = n_all - spec.validation
-    if any(b != FULL and b > n for b in spec.batch_sizes):
+    try:
+        rows, todo = _first_round(spec, data)
+    except ConfigError:  # the protocol does not fit this data: no study of it can be cached
         return None
     cache = Cache(cache_dir, data_sha256=data.sha256, version=__version__)
-    rows = {(o, b): Row(o, b) for o in spec.optimizers for b in spec.batch_sizes}
-    todo = {key: spec.first_grid(key[0], key[1], n) for key in rows}
     out = Passes(rows)
     while todo:
         found = []
